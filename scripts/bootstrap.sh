@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package localbench needs to build, test and run.
+# Idempotent: packages already present are skipped, so a second run is fast
+# and changes nothing. Needs root (or sudo) on Debian 12 "bookworm".
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config git
+  # wire contract and RPC
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  # storage
+  libpqxx-dev libpq-dev postgresql
+  # kernels (CPU GEMM baseline and blocked kernels)
+  libopenblas-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # AMD GPU backend (compiled everywhere; run only where an AMD GPU exists)
+  hipcc libamdhip64-dev librocm-smi-dev
+  # deployment
+  ansible ansible-lint
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "bootstrap: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "bootstrap: installing ${missing[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "bootstrap: done"
