@@ -11,6 +11,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # storage
   libpqxx-dev libpq-dev postgresql
+  # hashing, tokens, TLS; the agent CLI
+  libssl-dev libcli11-dev
   # kernels (CPU GEMM baseline and blocked kernels)
   libopenblas-dev
   # tests and benchmarks
