@@ -1,0 +1,159 @@
+// The op interface a workload calls (ggml-style backend).
+//
+// Every pointer is a device pointer in the backend's device memory; a
+// workload calls only these ops and Device copies, never dereferences a
+// tensor on the host, so the same workload code drives the CPU, CUDA and HIP.
+// Ops run in the device's queue order and may be asynchronous; errors from
+// invalid arguments are returned as InvalidArgument, asynchronous faults come
+// back from Device::Synchronize.
+//
+// Dtype rules (keep every backend simple and the CPU reference exact):
+// activations and their gradients are fp32; "parameter-like" operands
+// (weights, biases, norm weights, embedding tables, KV caches, weight
+// gradients, AdamW parameters) may be f32, f16 or bf16. GEMM accepts any
+// dtype for A, B and C. Compute and accumulation are fp32 everywhere.
+//
+// Shapes: B batch, T sequence, Hq query heads, Hkv key/value heads, D head
+// dim, H hidden width, V vocabulary, N rows (tokens, B*T).
+//
+// "Accumulates into" means out += result; otherwise outputs are overwritten.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "localbench/kernels/device.h"
+#include "localbench/kernels/tensor.h"
+
+namespace localbench::kernels {
+
+// Hyper-parameters and step of one AdamW update.
+struct AdamWParams {
+  float learning_rate = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float epsilon = 1e-8f;
+  float weight_decay = 0.0f;  // decoupled, multiplied by the learning rate
+  std::int64_t step = 1;      // 1-based, for bias correction
+};
+
+// Bytes of workspace Backend::Gemm may use for these operands: fp32 copies of
+// low-precision operands, converted in panels (see kGemmPanelColumns). The
+// memory plan reserves the maximum over a workload's GEMMs; every backend
+// must work within it (a backend that converts nothing simply ignores it).
+std::uint64_t GemmWorkspaceBytes(std::int64_t m, std::int64_t n, std::int64_t k, DType a, DType b,
+                                 DType c);
+// Columns of C (rows of a transposed B) converted per panel.
+inline constexpr std::int64_t kGemmPanelColumns = 256;
+
+// The ops of one device. Implementations: CpuBackend (cpu_backend.h), and
+// the CUDA/HIP backends in kernels/gpu/.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // The device whose memory every tensor lives in.
+  virtual Device& device() = 0;
+  // Stable identifier, e.g. "cpu", "cuda:0".
+  virtual std::string name() const = 0;
+
+  // ---- fills and element-wise -------------------------------------------
+  // x[i] = value.
+  virtual absl::Status Fill(Tensor x, float value) = 0;
+  // x[i] = uniform in [-scale, scale) from a counter-based hash of (seed, i):
+  // identical on every backend, independent of threading.
+  virtual absl::Status FillRandomUniform(Tensor x, std::uint64_t seed, float scale) = 0;
+  // dst = src converted to dst.dtype (same numel; rounding to nearest even).
+  virtual absl::Status Convert(const Tensor& src, Tensor dst) = 0;
+  // y += alpha * x (same numel; y may be low precision, x any dtype).
+  virtual absl::Status Axpy(float alpha, const Tensor& x, Tensor y) = 0;
+  // x *= alpha.
+  virtual absl::Status Scale(Tensor x, float alpha) = 0;
+  // x[n, c] += bias[c]; x [N, C] fp32, bias [C].
+  virtual absl::Status AddBias(Tensor x, const Tensor& bias) = 0;
+  // d_bias[c] += sum_n d_out[n, c] (accumulates).
+  virtual absl::Status BiasBackward(const Tensor& d_out, Tensor d_bias) = 0;
+
+  // ---- embedding ---------------------------------------------------------
+  // out[n, :] = table[ids[n], :]; table [V, H], ids int32[N] (device), out [N, H].
+  // An id outside [0, V) is InvalidArgument on the CPU, a fault on a GPU.
+  virtual absl::Status EmbeddingForward(const Tensor& table, const std::int32_t* ids, Tensor out) = 0;
+  // d_table[ids[n], :] += d_out[n, :] (accumulates; deterministic order).
+  virtual absl::Status EmbeddingBackward(const Tensor& d_out, const std::int32_t* ids,
+                                         Tensor d_table) = 0;
+
+  // ---- RMSNorm -----------------------------------------------------------
+  // out = x * rstd * weight with rstd[n] = 1/sqrt(mean(x[n,:]^2) + eps),
+  // saved for the backward. x, out [N, H] fp32; weight [H]; rstd [N] fp32.
+  virtual absl::Status RmsNormForward(const Tensor& x, const Tensor& weight, float eps, Tensor out,
+                                      Tensor rstd) = 0;
+  // d_x accumulates the input gradient (it is the residual stream's
+  // gradient); d_weight accumulates if present (absent when frozen).
+  virtual absl::Status RmsNormBackward(const Tensor& d_out, const Tensor& x, const Tensor& weight,
+                                       const Tensor& rstd, Tensor d_x, Tensor d_weight) = 0;
+
+  // ---- rotary position embedding (rotate-half pairing, as Llama/Qwen) -------
+  // Rotates x [N, heads, D] fp32 in place. Row n has position
+  // position_offset + n % seq_len (seq_len = T for [B, T] rows, 1 for decode).
+  virtual absl::Status RopeForward(Tensor x, std::int64_t seq_len, std::int64_t position_offset,
+                                   float theta) = 0;
+  // The gradient of RopeForward: rotates d_x in place by the opposite angle.
+  virtual absl::Status RopeBackward(Tensor d_x, std::int64_t seq_len, std::int64_t position_offset,
+                                    float theta) = 0;
+
+  // ---- attention -----------------------------------------------------------
+  // Causal grouped-query attention over a whole sequence, scale 1/sqrt(D).
+  // q [B, T, Hq, D], k/v [B, T, Hkv, D], out [B, T, Hq, D], all fp32;
+  // lse [B, Hq, T] fp32 receives each row's log-sum-exp of scaled scores,
+  // which is all the backward needs (no T x T matrix is stored).
+  virtual absl::Status AttentionForward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                        Tensor out, Tensor lse) = 0;
+  // Gradients of AttentionForward; d_q, d_k, d_v are overwritten.
+  virtual absl::Status AttentionBackward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                         const Tensor& out, const Tensor& lse, const Tensor& d_out,
+                                         Tensor d_q, Tensor d_k, Tensor d_v) = 0;
+  // Writes src [B, T, Hkv, D] (fp32) into cache [B, Tmax, Hkv, D] at
+  // positions [position, position + T) of every sequence.
+  virtual absl::Status KvCacheWrite(const Tensor& src, Tensor cache, std::int64_t position) = 0;
+  // One query token per sequence against the first `length` cached positions:
+  // q [B, Hq, D] fp32, caches [B, Tmax, Hkv, D], out [B, Hq, D] fp32.
+  virtual absl::Status AttentionDecode(const Tensor& q, const Tensor& k_cache,
+                                       const Tensor& v_cache, std::int64_t length, Tensor out) = 0;
+  // Row-wise softmax: out[n, :] = softmax(x[n, :]); both [N, C] fp32.
+  virtual absl::Status Softmax(const Tensor& x, Tensor out) = 0;
+
+  // ---- MLP -------------------------------------------------------------------
+  // out = silu(gate) * up; all [N, I] fp32.
+  virtual absl::Status SwiGluForward(const Tensor& gate, const Tensor& up, Tensor out) = 0;
+  // d_gate, d_up overwritten.
+  virtual absl::Status SwiGluBackward(const Tensor& d_out, const Tensor& gate, const Tensor& up,
+                                      Tensor d_gate, Tensor d_up) = 0;
+
+  // ---- GEMM --------------------------------------------------------------------
+  // C = alpha * op(A) * op(B) + beta * C with fp32 accumulation. Each operand
+  // is a row-major matrix (tensor rows() x cols()); op(X) is X or X^T.
+  // op(A) is [M, K], op(B) is [K, N], C is [M, N]. `workspace` holds at least
+  // GemmWorkspaceBytes(M, N, K, ...) bytes (absent when that is 0). beta == 0
+  // ignores C's old contents (NaN included).
+  virtual absl::Status Gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a,
+                            const Tensor& b, float beta, Tensor c, Tensor workspace) = 0;
+
+  // ---- loss and sampling ---------------------------------------------------------
+  // Cross-entropy over the vocabulary for logits [N, V] fp32 and int32
+  // targets[N] (device): losses[n] = logsumexp(logits[n]) - logits[n, t].
+  // If d_logits is present it receives grad_scale * (softmax - onehot);
+  // it may alias logits (in place), which saves the [N, V] buffer.
+  virtual absl::Status CrossEntropy(const Tensor& logits, const std::int32_t* targets,
+                                    Tensor losses, Tensor d_logits, float grad_scale) = 0;
+  // out[n] = argmax_v x[n, v] (lowest index on ties); x [N, V] fp32, out int32[N].
+  virtual absl::Status Argmax(const Tensor& x, std::int32_t* out) = 0;
+
+  // ---- optimiser ---------------------------------------------------------------------
+  // AdamW on one parameter tensor: m, v fp32 (same numel); param and grad
+  // any dtype. Decoupled weight decay: p -= lr * (wd * p + mhat/(sqrt(vhat)+eps)).
+  virtual absl::Status AdamW(Tensor param, const Tensor& grad, Tensor m, Tensor v,
+                             const AdamWParams& params) = 0;
+};
+
+}  // namespace localbench::kernels

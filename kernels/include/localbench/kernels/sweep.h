@@ -1,0 +1,94 @@
+// A batch-size sweep with the OOM bracket proven on the device.
+//
+// Batches 1, 2, 4, ... run (warm-up, then timed repetitions with device
+// timers) while the plan says they fit and the cap allows. Then the plan's
+// largest fitting batch runs full steps and the next batch must fail to
+// allocate: the bracket (largest_ok_batch, smallest_failed_batch) is
+// measured, not predicted. If the plan was wrong either way, the sweep walks
+// one batch at a time until the bracket is real. Fields map 1:1 onto
+// localbench.v1.Point and Sweep.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "localbench/kernels/backend.h"
+#include "localbench/kernels/workload_config.h"
+
+namespace localbench::kernels {
+
+// How the sweep runs.
+struct SweepOptions {
+  int warmup_steps = 1;            // untimed steps before timing
+  int repetitions = 3;             // timed steps per point
+  std::vector<std::int64_t> batches;  // explicit batch list (empty: 1, 2, 4, ...)
+  std::int64_t max_batch = 0;      // cap (0: no cap beyond the budget)
+  // Memory the sweep may plan for (0: the device's free memory at start).
+  std::uint64_t memory_budget_bytes = 0;
+  bool prove_oom_bracket = true;   // run the planned max and expect max+1 to fail
+  // Most extra batches tried one by one when the plan's bracket is wrong.
+  int max_bracket_walk = 8;
+};
+
+// How one point ended (localbench.v1.PointStatus).
+enum class PointStatus { kOk, kOom, kError, kSkippedWontFit };
+
+// Name of a status: "ok", "oom", "error", "skipped_wont_fit".
+std::string_view PointStatusName(PointStatus status);
+
+// One batch size and what it measured (localbench.v1.Point).
+struct SweepPoint {
+  std::int64_t batch_size = 0;
+  PointStatus status = PointStatus::kOk;
+  std::string error_message;       // OOM/ERROR: what failed
+  int repetitions = 0;             // timed steps behind the statistics
+  int warmup_steps = 0;
+  double tokens_per_second_median = 0;
+  double tokens_per_second_min = 0;
+  double tokens_per_second_max = 0;
+  double step_seconds_median = 0;
+  double step_seconds_min = 0;
+  double step_seconds_max = 0;
+  double step_seconds_mean = 0;
+  std::uint64_t planned_bytes = 0;       // the plan's total
+  std::uint64_t arena_peak_bytes = 0;    // the arena's high-water mark
+  std::uint64_t device_delta_bytes = 0;  // free memory before Create minus after warm-up
+};
+
+// A sweep's points (increasing batch) and its OOM bracket (localbench.v1.Sweep).
+struct SweepResult {
+  WorkloadConfig workload;              // batch is per point
+  std::vector<SweepPoint> points;
+  std::int64_t largest_ok_batch = 0;    // 0: none ran
+  std::int64_t smallest_failed_batch = 0;  // 0: none failed (cap reached first)
+  std::int64_t planned_max_batch = 0;   // the plan's prediction for the budget
+};
+
+// What the sweep is doing now, for a progress display.
+struct SweepEvent {
+  enum class Kind {
+    kPointStarted,   // batch_size is being created
+    kStepFinished,   // one step (warm-up or timed) finished
+    kPointFinished,  // point holds the result
+  };
+  Kind kind = Kind::kPointStarted;
+  std::int64_t batch_size = 0;
+  bool warmup = false;       // kStepFinished: a warm-up step
+  int step_index = 0;        // kStepFinished: 0-based within its phase
+  double step_seconds = 0;   // kStepFinished
+  const SweepPoint* point = nullptr;  // kPointFinished
+};
+
+// Called synchronously from RunSweep.
+using SweepProgress = std::function<void(const SweepEvent&)>;
+
+// Runs the sweep. Per-point failures are recorded in the points; an error
+// return means the sweep itself could not run (invalid config, broken device).
+absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& base,
+                                     const SweepOptions& options,
+                                     const SweepProgress& progress = nullptr);
+
+}  // namespace localbench::kernels
