@@ -1,0 +1,51 @@
+// The subcommands of localbench-agent as functions over explicit streams,
+// state directory and terminal flag, so tests drive the whole agent (run,
+// consent, outbox, upload, enrolment) in-process.
+#ifndef LOCALBENCH_AGENT_APP_H_
+#define LOCALBENCH_AGENT_APP_H_
+
+#include <cstdio>
+#include <functional>
+#include <istream>
+#include <ostream>
+
+#include "localbench/agent/cli.h"
+#include "localbench/agent/uploader.h"
+
+namespace localbench::agent {
+
+// Where a command talks to the user.
+struct Console {
+  std::ostream& out;        // results (table, JSON/CSV to stdout)
+  std::ostream& err;        // messages and errors
+  std::istream& in;         // the y/N answer
+  bool interactive = false; // stdin and stderr are a terminal: ask before publishing
+  std::FILE* progress = stderr;  // where progress goes
+  bool progress_live = false;    // redraw one line (a terminal) or log lines
+};
+
+// Knobs tests turn: the retry policy and its sleeper (tiny, recorded).
+struct UploadSettings {
+  RetryPolicy policy;
+  IngestClient::Sleeper sleeper;  // empty = real sleep
+};
+
+// `run`: suite -> outbox (sweep by sweep) -> table -> consent -> upload.
+// Exit codes: 0 published (or --offline written), 3 kept locally, 1 failed.
+int RunCommand(const Invocation& inv, Console& console, const UploadSettings& upload = {});
+// `upload`: sends what the outbox holds. 0 when everything went.
+int UploadCommand(const Invocation& inv, Console& console, const UploadSettings& upload = {});
+// `enroll`: obtains a token and stores it (mode 0600).
+int EnrollCommand(const Invocation& inv, Console& console, const UploadSettings& upload = {});
+// `show`: prints a results file (binary protobuf or JSON).
+int ShowCommand(const Invocation& inv, Console& console);
+
+// Reads a results file in either format (binary Submission or its JSON).
+absl::StatusOr<v1::Submission> LoadResults(const std::filesystem::path& path);
+
+// Dispatches a parsed invocation.
+int Dispatch(const Invocation& inv, Console& console, const UploadSettings& upload = {});
+
+}  // namespace localbench::agent
+
+#endif  // LOCALBENCH_AGENT_APP_H_

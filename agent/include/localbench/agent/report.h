@@ -1,0 +1,31 @@
+// Local reports of a submission: the table a volunteer reads before
+// deciding to publish, CSV for spreadsheets, and the protobuf JSON mapping.
+#ifndef LOCALBENCH_AGENT_REPORT_H_
+#define LOCALBENCH_AGENT_REPORT_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "localbench/v1/results.pb.h"
+
+namespace localbench::agent {
+
+// A fixed-width text table: a header naming the device and suite, then one
+// row per point and one OOM-bracket line per sweep.
+std::string FormatTable(const v1::Submission& submission);
+
+// CSV with a header row and one row per point (RFC 4180 quoting).
+std::string FormatCsv(const v1::Submission& submission);
+
+// The protobuf JSON mapping of the submission (what the site serves).
+absl::StatusOr<std::string> FormatJson(const v1::Submission& submission);
+
+// Parses the protobuf JSON mapping back (unknown fields are an error).
+absl::StatusOr<v1::Submission> ParseJson(const std::string& json);
+
+// Short text for a point's status: "ok", "OOM", "error", "won't fit".
+std::string StatusText(v1::PointStatus status);
+
+}  // namespace localbench::agent
+
+#endif  // LOCALBENCH_AGENT_REPORT_H_

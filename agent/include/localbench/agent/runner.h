@@ -1,0 +1,54 @@
+// Runs a suite on one device through the kernels library and assembles the
+// Submission: hardware probe, software versions, one Sweep per suite item
+// (with SKIPPED_WONT_FIT for presets the plan says cannot fit at batch 1),
+// and the reproduce command of every point.
+#ifndef LOCALBENCH_AGENT_RUNNER_H_
+#define LOCALBENCH_AGENT_RUNNER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "localbench/agent/progress.h"
+#include "localbench/agent/suite.h"
+#include "localbench/kernels/backend.h"
+#include "localbench/v1/results.pb.h"
+
+namespace localbench::agent {
+
+// This agent's version (`git describe` at build time).
+std::string AgentVersion();
+
+// The backends of this machine; the CPU's memory limit is `cpu_memory_limit`.
+std::vector<std::unique_ptr<kernels::Backend>> FindBackends(std::uint64_t cpu_memory_limit_bytes);
+
+// Picks the backend `device` names ("cpu", "cuda", "cuda:1", "hip:0"); with
+// an empty `device`, the best one: the GPU with the most memory, else the
+// CPU. NotFound lists what exists.
+absl::StatusOr<kernels::Backend*> SelectBackend(const std::vector<std::unique_ptr<kernels::Backend>>& backends,
+                                                const std::string& device);
+
+// The v1.Device of a backend, with free memory (and what others hold) now.
+v1::Device DescribeDevice(kernels::Backend& backend);
+
+// The exact command that reruns one point: the agent invocation restricted
+// to that preset, workload, precision, lengths and batch.
+std::string ReproduceCommand(const std::string& device_name, const Suite& suite, const SuiteItem& item,
+                             std::uint32_t batch);
+
+// Called after every finished sweep with the submission so far (finished_at
+// set), so the caller can write it to the outbox: an interrupted run keeps
+// what it finished. An error stops the run.
+using Checkpoint = std::function<absl::Status(const v1::Submission&)>;
+
+// Runs every item of `suite` on `backend`. Per-point failures (OOM, errors)
+// are results; an error return means the run itself could not go on.
+absl::StatusOr<v1::Submission> RunSuite(kernels::Backend& backend, const Suite& suite, Progress& progress,
+                                        const Checkpoint& checkpoint = {});
+
+}  // namespace localbench::agent
+
+#endif  // LOCALBENCH_AGENT_RUNNER_H_

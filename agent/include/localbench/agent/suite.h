@@ -1,0 +1,74 @@
+// The standard suite: what `localbench-agent run` measures by default. It is
+// versioned, and the SHA-256 of its canonical text travels with every result
+// (Software.suite_hash), so two results are comparable only when they were
+// produced by the same definition.
+#ifndef LOCALBENCH_AGENT_SUITE_H_
+#define LOCALBENCH_AGENT_SUITE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "localbench/agent/options.h"
+#include "localbench/v1/results.pb.h"
+
+namespace localbench::agent {
+
+// One workload shape applied to every preset of the suite.
+struct SuiteTemplate {
+  v1::WorkloadKind kind = v1::WORKLOAD_KIND_PREFILL;
+  v1::Precision precision = v1::PRECISION_FP32;
+  std::uint32_t prompt_tokens = 0;     // prefill, decode
+  std::uint32_t generated_tokens = 0;  // decode
+  std::uint32_t sequence_tokens = 0;   // training
+  std::uint32_t lora_rank = 0;         // train-lora
+
+  // Field-wise equality (duplicates after --precisions etc. run once).
+  bool operator==(const SuiteTemplate&) const = default;
+};
+
+// A suite: presets x templates, and how each sweep runs.
+struct Suite {
+  std::string name;        // "cpu", "gpu" or "custom"
+  std::string version;     // human version, e.g. "2026.11-cpu"
+  std::vector<std::string> presets;
+  std::vector<SuiteTemplate> templates;
+  std::vector<std::uint32_t> batches;  // explicit list; empty = doubling sweep
+  std::uint32_t max_batch = 0;         // cap of the doubling sweep (0 = none)
+  std::uint32_t repetitions = 3;       // timed steps per point
+  std::uint32_t warmup_steps = 1;      // untimed steps per point
+  // CPU backend memory limit the suite runs under: a fixed figure makes CPU
+  // OOM thresholds comparable between machines (0 = the backend's default).
+  std::uint64_t cpu_memory_limit_bytes = 0;
+
+  // The canonical text: every field, in a fixed order and format, plus each
+  // preset's full shape (so a change of shape changes the hash).
+  std::string CanonicalText() const;
+  // Hex SHA-256 of CanonicalText().
+  std::string Hash() const;
+};
+
+// The suites built into this agent.
+Suite CpuSuite();
+Suite GpuSuite();
+// The standard suite for a backend: CpuSuite for the CPU, else GpuSuite.
+Suite StandardSuite(v1::Backend backend);
+
+// The suite `options` ask for: the standard one restricted or extended by
+// --presets, --workloads, --precisions, --batches/--max-batch, the length
+// lists and --repetitions. Unknown presets are an error. When anything
+// changes, the name becomes "custom" and the version gains "+custom".
+absl::StatusOr<Suite> ApplyOptions(const Suite& standard, const RunOptions& options);
+
+// One sweep the suite asks for: a preset with a concrete template.
+struct SuiteItem {
+  std::string preset;
+  SuiteTemplate shape;
+};
+// The sweeps of a suite in run order: preset by preset, templates in order.
+std::vector<SuiteItem> Expand(const Suite& suite);
+
+}  // namespace localbench::agent
+
+#endif  // LOCALBENCH_AGENT_SUITE_H_

@@ -1,0 +1,239 @@
+#include "localbench/agent/app.h"
+
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "localbench/agent/outbox.h"
+#include "localbench/agent/probe.h"
+#include "localbench/agent/report.h"
+#include "localbench/agent/runner.h"
+#include "localbench/agent/state.h"
+#include "localbench/agent/suite.h"
+
+namespace localbench::agent {
+namespace {
+
+// The connection to use: flags win over what enrolment stored.
+ConnectionOptions Resolve(const ConnectionOptions& flags, const AgentConfig& config) {
+  ConnectionOptions c = flags;
+  if (c.collector.empty()) {
+    c.collector = config.collector;
+    if (!flags.insecure && flags.ca_cert_path.empty()) {
+      c.insecure = config.insecure;
+      c.ca_cert_path = config.ca_cert_path;
+    }
+    if (c.tls_server_name.empty()) c.tls_server_name = config.tls_server_name;
+  }
+  return c;
+}
+
+absl::Status WriteOutput(const std::string& path, const std::string& text, Console& console) {
+  if (path == "-") {
+    console.out << text;
+    console.out.flush();
+    return absl::OkStatus();
+  }
+  return WriteFileAtomically(path, text);
+}
+
+// Writes --json / --csv outputs.
+absl::Status WriteMachineOutputs(const RunOptions& o, const v1::Submission& s, Console& console) {
+  if (!o.json_path.empty()) {
+    auto json = FormatJson(s);
+    if (!json.ok()) return json.status();
+    if (auto st = WriteOutput(o.json_path, *json + "\n", console); !st.ok()) return st;
+  }
+  if (!o.csv_path.empty()) {
+    if (auto st = WriteOutput(o.csv_path, FormatCsv(s), console); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+int Fail(Console& console, const absl::Status& st) {
+  console.err << "localbench-agent: " << st.message() << "\n";
+  return kExitFailure;
+}
+
+// Uploads the given files; removes those in the outbox once acknowledged.
+int Upload(const std::filesystem::path& state_dir, const ConnectionOptions& flags, Console& console,
+           const UploadSettings& settings, const std::vector<std::string>& files = {}) {
+  auto config = LoadConfig(state_dir);
+  if (!config.ok()) return Fail(console, config.status());
+  // Named files join the outbox first, so they get its guarantees: kept
+  // until acknowledged, sent once.
+  for (const auto& file : files) {
+    auto submission = LoadResults(file);
+    if (!submission.ok()) return Fail(console, submission.status());
+    if (auto st = Outbox(OutboxDir(state_dir)).Put(*submission); !st.ok()) return Fail(console, st);
+  }
+  const auto connection = Resolve(flags, *config);
+  auto channel = OpenChannel(connection);
+  if (!channel.ok()) return Fail(console, channel.status());
+  IngestClient client(*channel, config->agent_token, settings.policy, settings.sleeper);
+  Outbox outbox(OutboxDir(state_dir));
+  if (outbox.Pending().empty()) {
+    console.err << "localbench-agent: nothing to upload (the outbox " << outbox.dir().string() << " is empty)\n";
+    return kExitOk;
+  }
+  auto report = UploadPending(outbox, client, [&](const std::string& line) {
+    console.err << "localbench-agent: " << line << "\n";
+  });
+  if (report.failed == 0 && report.unreadable == 0) {
+    console.err << "localbench-agent: published " << report.sent << " submission(s) to " << connection.collector
+                << "\n";
+    return kExitOk;
+  }
+  console.err << "localbench-agent: " << report.failed + report.unreadable << " submission(s) not published; "
+              << "they stay in " << outbox.dir().string() << " (retry: localbench-agent upload)\n";
+  return kExitFailure;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Submission> LoadResults(const std::filesystem::path& path) {
+  auto bytes = ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  const auto first = bytes->find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && (*bytes)[first] == '{') return ParseJson(*bytes);
+  return ReadSubmissionFile(path);
+}
+
+int RunCommand(const Invocation& inv, Console& console, const UploadSettings& upload) {
+  const auto state_dir = ResolveStateDir(inv.state_dir);
+  const RunOptions& o = inv.run;
+
+  // Before minutes of work: a run that will publish must be able to.
+  if (!o.offline) {
+    if (auto config = LoadConfig(state_dir); !config.ok()) {
+      return Fail(console, absl::Status(config.status().code(),
+                                        std::string(config.status().message()) +
+                                            " (or pass --offline to keep the results locally)"));
+    }
+  }
+
+  // The CPU's limit depends on the suite, the suite on the device: discover
+  // with the CPU suite's limit (or --memory-limit), then pick.
+  Suite cpu_suite = CpuSuite();
+  const std::uint64_t cpu_limit = o.memory_limit_bytes ? o.memory_limit_bytes : cpu_suite.cpu_memory_limit_bytes;
+  auto backends = FindBackends(cpu_limit);
+  auto backend = SelectBackend(backends, o.device);
+  if (!backend.ok()) return Fail(console, backend.status());
+  const v1::Backend kind = DescribeDevice(**backend).backend();
+  if (o.memory_limit_bytes != 0 && kind != v1::BACKEND_CPU) {
+    console.err << "localbench-agent: --memory-limit applies to the CPU backend only\n";
+    return kExitUsage;
+  }
+  auto suite = ApplyOptions(StandardSuite(kind), o);
+  if (!suite.ok()) {
+    console.err << "localbench-agent: " << suite.status().message() << "\n";
+    return kExitUsage;
+  }
+
+  Outbox outbox(o.offline ? state_dir / "results" : OutboxDir(state_dir));
+  console.err << "localbench-agent: running suite " << suite->version << " (" << suite->Hash().substr(0, 12)
+              << ") on " << (*backend)->name() << ": " << (*backend)->device().info().name << "\n";
+  Progress progress(console.progress, console.progress_live);
+  auto submission = RunSuite(**backend, *suite, progress, [&](const v1::Submission& partial) {
+    return outbox.Put(partial);
+  });
+  if (!submission.ok()) return Fail(console, submission.status());
+  if (auto st = outbox.Put(*submission); !st.ok()) return Fail(console, st);
+  const auto stored = outbox.PathFor(submission->submission_id());
+  if (!inv.output_path.empty()) {
+    if (auto st = WriteSubmissionFile(inv.output_path, *submission); !st.ok()) return Fail(console, st);
+  }
+
+  // The table goes to stdout unless stdout carries JSON or CSV.
+  const bool stdout_taken = o.json_path == "-" || o.csv_path == "-";
+  (stdout_taken ? console.err : console.out) << "\n" << FormatTable(*submission) << "\n";
+  if (auto st = WriteMachineOutputs(o, *submission, console); !st.ok()) return Fail(console, st);
+
+  if (o.offline) {
+    console.err << "localbench-agent: results written to " << stored.string()
+                << " (offline: not published; to publish later: localbench-agent upload " << stored.string()
+                << ")\n";
+    return kExitOk;
+  }
+  bool publish = o.yes;
+  if (!publish) {
+    if (!console.interactive) {
+      console.err << "localbench-agent: not published: no terminal to ask and no --yes. The results wait in "
+                  << stored.string() << "; publish them with: localbench-agent upload\n";
+      return kExitNotPublished;
+    }
+    console.err << "Publish these results to localbench? [y/N] ";
+    console.err.flush();
+    std::string answer;
+    std::getline(console.in, answer);
+    publish = answer == "y" || answer == "Y" || answer == "yes" || answer == "YES" || answer == "Yes";
+    if (!publish) {
+      // Declined: out of the outbox (nothing pending), kept for the record.
+      const auto kept = state_dir / "results" / stored.filename();
+      std::error_code ec;
+      std::filesystem::create_directories(kept.parent_path(), ec);
+      std::filesystem::rename(stored, kept, ec);
+      const auto where = (ec ? stored : kept).string();
+      console.err << "localbench-agent: not published. Results kept at " << where
+                  << " (to publish later: localbench-agent upload " << where << ")\n";
+      return kExitNotPublished;
+    }
+  }
+  const int rc = Upload(state_dir, o.connection, console, upload);
+  return rc == kExitOk ? kExitOk : kExitNotPublished;
+}
+
+int UploadCommand(const Invocation& inv, Console& console, const UploadSettings& upload) {
+  return Upload(ResolveStateDir(inv.state_dir), inv.run.connection, console, upload, inv.upload_files);
+}
+
+int EnrollCommand(const Invocation& inv, Console& console, const UploadSettings& upload) {
+  const auto state_dir = ResolveStateDir(inv.state_dir);
+  const auto& c = inv.run.connection;
+  auto channel = OpenChannel(c);
+  if (!channel.ok()) return Fail(console, channel.status());
+  IngestClient client(*channel, "", upload.policy, upload.sleeper);
+  v1::EnrollRequest request;
+  const auto host = ProbeHost();
+  // Enrolment names the machine by its host only: the device is chosen per run.
+  request.set_machine_fingerprint(MachineFingerprint(host, v1::Device()));
+  request.set_agent_version(AgentVersion());
+  auto response = client.Enroll(request);
+  if (!response.ok()) return Fail(console, response.status());
+  if (response->agent_token().empty()) {
+    return Fail(console, absl::InternalError("the collector returned no token"));
+  }
+  AgentConfig config;
+  config.collector = c.collector;
+  config.agent_id = response->agent_id();
+  config.agent_token = response->agent_token();
+  config.insecure = c.insecure;
+  if (!c.ca_cert_path.empty()) config.ca_cert_path = std::filesystem::absolute(c.ca_cert_path).string();
+  config.tls_server_name = c.tls_server_name;
+  if (auto st = SaveConfig(state_dir, config); !st.ok()) return Fail(console, st);
+  console.err << "localbench-agent: enrolled with " << c.collector << " as agent " << config.agent_id
+              << "; token stored in " << ConfigPath(state_dir).string() << " (mode 0600)\n";
+  return kExitOk;
+}
+
+int ShowCommand(const Invocation& inv, Console& console) {
+  auto submission = LoadResults(inv.show_path);
+  if (!submission.ok()) return Fail(console, submission.status());
+  if (inv.run.json_path.empty() && inv.run.csv_path.empty()) console.out << FormatTable(*submission);
+  if (auto st = WriteMachineOutputs(inv.run, *submission, console); !st.ok()) return Fail(console, st);
+  return kExitOk;
+}
+
+int Dispatch(const Invocation& inv, Console& console, const UploadSettings& upload) {
+  switch (inv.command) {
+    case Command::kRun: return RunCommand(inv, console, upload);
+    case Command::kUpload: return UploadCommand(inv, console, upload);
+    case Command::kEnroll: return EnrollCommand(inv, console, upload);
+    case Command::kShow: return ShowCommand(inv, console);
+    case Command::kNone: break;
+  }
+  console.err << "localbench-agent: no command given (run, upload, enroll or show)\n";
+  return kExitUsage;
+}
+
+}  // namespace localbench::agent

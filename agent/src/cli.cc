@@ -1,0 +1,150 @@
+#include "localbench/agent/cli.h"
+
+// GCC 12's -Wnull-dereference reports a false positive inside std::string
+// once CLI11's templates are inlined here; it is silenced for this file only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <CLI/CLI.hpp>
+
+#include <sstream>
+
+namespace localbench::agent {
+namespace {
+
+void AddConnection(CLI::App* cmd, ConnectionOptions& c) {
+  cmd->add_option("--collector", c.collector, "Collector address HOST:PORT (default: the enrolled one)");
+  cmd->add_option("--ca-cert", c.ca_cert_path, "PEM file of the CA that signed the collector's certificate")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-server-name", c.tls_server_name, "Name to check in the collector's certificate");
+  cmd->add_flag("--insecure", c.insecure, "Plaintext gRPC, no TLS (only for a collector on loopback or in tests)");
+}
+
+}  // namespace
+
+ParseResult ParseCommandLine(int argc, const char* const* argv) {
+  ParseResult result;
+  Invocation& inv = result.invocation;
+  RunOptions& run = inv.run;
+
+  CLI::App app{"localbench-agent: benchmark this machine's AI hardware and publish the results to localbench",
+               "localbench-agent"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Help for every subcommand");
+
+  std::vector<std::string> workloads, precisions;
+  std::string memory_limit;
+
+  auto* run_cmd = app.add_subcommand("run", "Run the benchmark suite, show the results, then ask to publish");
+  run_cmd->add_option("--device", run.device, "Device: cpu, cuda, cuda:N, hip, hip:N (default: best found)");
+  run_cmd->add_option("--presets", run.presets, "Model presets, comma-separated (default: the suite's)")
+      ->delimiter(',');
+  run_cmd->add_option("--workloads", workloads, "prefill, decode, train-lora, train-full (comma-separated)")
+      ->delimiter(',');
+  run_cmd->add_option("--precisions", precisions, "fp32, fp16, bf16 (comma-separated)")->delimiter(',');
+  run_cmd->add_option("--batches", run.batches, "Batch sizes to run, comma-separated (default: 1,2,4,... to the OOM threshold)")
+      ->delimiter(',')
+      ->check(CLI::Range(1u, 1u << 20));
+  run_cmd->add_option("--max-batch", run.max_batch, "Largest batch of the default doubling sweep")
+      ->check(CLI::Range(1u, 1u << 20));
+  run_cmd->add_option("--prompt-tokens", run.prompt_tokens, "Prompt lengths (prefill, decode), comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1u, 1u << 20));
+  run_cmd->add_option("--generated-tokens", run.generated_tokens, "Generated lengths (decode), comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1u, 1u << 20));
+  run_cmd->add_option("--sequence-tokens", run.sequence_tokens, "Training sequence lengths, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1u, 1u << 20));
+  run_cmd->add_option("--repetitions", run.repetitions, "Timed steps per point")->check(CLI::Range(1u, 1000u));
+  run_cmd->add_option("--memory-limit", memory_limit, "CPU backend memory limit, e.g. 2G (makes OOM real on a CPU)");
+  run_cmd->add_flag("--yes,-y", run.yes, "Publish without asking");
+  run_cmd->add_flag("--offline", run.offline, "Only write the results locally; never upload");
+  run_cmd->add_option("--json", run.json_path, "Write the results as JSON (protobuf mapping) to FILE, - for stdout");
+  run_cmd->add_option("--csv", run.csv_path, "Write one CSV row per point to FILE, - for stdout");
+  run_cmd->add_option("--output,-o", inv.output_path, "Also write the results file (binary protobuf) to FILE");
+  run_cmd->add_option("--state-dir", inv.state_dir, "State directory (default: $LOCALBENCH_AGENT_HOME or ~/.local/state/localbench-agent)");
+  AddConnection(run_cmd, run.connection);
+  run_cmd->callback([&] { inv.command = Command::kRun; });
+
+  auto* upload_cmd = app.add_subcommand("upload", "Publish the results waiting in the outbox");
+  upload_cmd->add_option("files", inv.upload_files, "Results files to publish too (e.g. kept by --offline)")
+      ->check(CLI::ExistingFile);
+  upload_cmd->add_option("--state-dir", inv.state_dir, "State directory");
+  AddConnection(upload_cmd, run.connection);
+  upload_cmd->callback([&] { inv.command = Command::kUpload; });
+
+  auto* enroll_cmd = app.add_subcommand("enroll", "Obtain and store an agent token from a collector");
+  enroll_cmd->add_option("--state-dir", inv.state_dir, "State directory");
+  AddConnection(enroll_cmd, run.connection);
+  enroll_cmd->callback([&] { inv.command = Command::kEnroll; });
+
+  auto* show_cmd = app.add_subcommand("show", "Print a results file (binary or JSON) as a table, JSON or CSV");
+  show_cmd->add_option("file", inv.show_path, "Results file")->required()->check(CLI::ExistingFile);
+  show_cmd->add_option("--json", run.json_path, "Write JSON to FILE, - for stdout");
+  show_cmd->add_option("--csv", run.csv_path, "Write CSV to FILE, - for stdout");
+  show_cmd->callback([&] { inv.command = Command::kShow; });
+
+  std::ostringstream out, err;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    result.exit_code = app.exit(e, out, err);
+    if (result.exit_code != 0) result.exit_code = kExitUsage;
+    result.output = out.str();
+    result.error = err.str();
+    return result;
+  }
+
+  auto usage = [&](const std::string& message) {
+    result.exit_code = kExitUsage;
+    result.error = "localbench-agent: " + message + "\nRun with --help for more information.\n";
+    return result;
+  };
+  for (const auto& w : workloads) {
+    auto kind = ParseWorkload(w);
+    if (!kind.ok()) return usage(std::string(kind.status().message()));
+    run.workloads.push_back(*kind);
+  }
+  for (const auto& p : precisions) {
+    auto precision = ParsePrecision(p);
+    if (!precision.ok()) return usage(std::string(precision.status().message()));
+    run.precisions.push_back(*precision);
+  }
+  if (!memory_limit.empty()) {
+    auto bytes = ParseByteSize(memory_limit);
+    if (!bytes.ok()) return usage("--memory-limit: " + std::string(bytes.status().message()));
+    if (*bytes < (1u << 20)) return usage("--memory-limit must be at least 1M");
+    run.memory_limit_bytes = *bytes;
+  }
+  for (const auto& preset : run.presets) {
+    if (preset.empty()) return usage("--presets holds an empty name");
+  }
+  if (!run.batches.empty() && run.max_batch != 0) {
+    return usage("--batches and --max-batch exclude each other (--max-batch caps the default sweep)");
+  }
+  if (run.yes && run.offline) return usage("--yes and --offline contradict each other");
+  if (!run.connection.collector.empty()) {
+    if (auto st = ValidateHostPort(run.connection.collector); !st.ok()) return usage(std::string(st.message()));
+  }
+  if (run.connection.insecure && !run.connection.ca_cert_path.empty()) {
+    return usage("--insecure and --ca-cert contradict each other");
+  }
+  if (inv.command == Command::kEnroll && run.connection.collector.empty()) {
+    return usage("enroll needs --collector HOST:PORT");
+  }
+  if (!run.json_path.empty() && run.json_path == run.csv_path) {
+    return usage("--json and --csv cannot both write to " + run.json_path);
+  }
+  result.ok = true;
+  return result;
+}
+
+ParseResult ParseCommandLine(const std::vector<std::string>& args) {
+  std::vector<const char*> argv{"localbench-agent"};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+}
+
+}  // namespace localbench::agent
+
+#pragma GCC diagnostic pop

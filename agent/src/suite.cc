@@ -1,0 +1,191 @@
+#include "localbench/agent/suite.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "localbench/common/crypto.h"
+#include "localbench/kernels/presets.h"
+
+namespace localbench::agent {
+namespace {
+
+constexpr std::uint64_t kMiB = 1024ull * 1024;
+
+bool UsesPrompt(v1::WorkloadKind k) { return k == v1::WORKLOAD_KIND_PREFILL || k == v1::WORKLOAD_KIND_DECODE; }
+bool IsTraining(v1::WorkloadKind k) {
+  return k == v1::WORKLOAD_KIND_TRAIN_LORA || k == v1::WORKLOAD_KIND_TRAIN_FULL;
+}
+
+// Default lengths for a kind the suite has no template of (asked for with
+// --workloads): the shortest the suite uses elsewhere, or small fixed ones.
+SuiteTemplate DefaultTemplate(v1::WorkloadKind kind, v1::Precision precision) {
+  SuiteTemplate t;
+  t.kind = kind;
+  t.precision = precision;
+  if (UsesPrompt(kind)) t.prompt_tokens = 128;
+  if (kind == v1::WORKLOAD_KIND_DECODE) t.generated_tokens = 16;
+  if (IsTraining(kind)) t.sequence_tokens = 128;
+  if (kind == v1::WORKLOAD_KIND_TRAIN_LORA) t.lora_rank = 8;
+  return t;
+}
+
+}  // namespace
+
+std::string Suite::CanonicalText() const {
+  std::ostringstream out;
+  out << "localbench-suite-v1\n"
+      << "name=" << name << "\nversion=" << version << "\n"
+      << "repetitions=" << repetitions << "\nwarmup_steps=" << warmup_steps << "\n"
+      << "max_batch=" << max_batch << "\ncpu_memory_limit_bytes=" << cpu_memory_limit_bytes << "\n"
+      << "batches=";
+  for (std::size_t i = 0; i < batches.size(); ++i) out << (i ? "," : "") << batches[i];
+  out << "\n";
+  for (const auto& name_ : presets) {
+    out << "preset " << name_;
+    // The shape, not only the name: a corrected shape is a different suite.
+    if (auto p = kernels::FindPreset(name_); p.ok()) {
+      out << " vocab=" << p->vocab << " hidden=" << p->hidden << " intermediate=" << p->intermediate
+          << " layers=" << p->layers << " heads=" << p->heads << " kv_heads=" << p->kv_heads
+          << " head_dim=" << p->head_dim << " rope_theta=" << p->rope_theta
+          << " tied=" << p->tied_embeddings << " qkv_bias=" << p->qkv_bias << " rms_eps=" << p->rms_eps;
+    }
+    out << "\n";
+  }
+  for (const auto& t : templates) {
+    out << "workload kind=" << WorkloadName(t.kind) << " precision=" << PrecisionName(t.precision)
+        << " prompt_tokens=" << t.prompt_tokens << " generated_tokens=" << t.generated_tokens
+        << " sequence_tokens=" << t.sequence_tokens << " lora_rank=" << t.lora_rank << "\n";
+  }
+  return out.str();
+}
+
+std::string Suite::Hash() const { return Sha256Hex(CanonicalText()); }
+
+Suite CpuSuite() {
+  // Sized for a small CPU: the whole suite takes minutes on 2 cores. The
+  // fixed 2 GiB limit makes the OOM threshold a comparable figure, and the
+  // bigger presets are recorded as not fitting instead of being attempted.
+  Suite s;
+  s.name = "cpu";
+  s.version = "2026.11-cpu";
+  s.presets = {"qwen2.5-0.5b", "llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b"};
+  s.templates = {
+      {v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_BF16, 64, 0, 0, 0},
+      {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 64, 4, 0, 0},
+      {v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_BF16, 0, 0, 32, 8},
+  };
+  s.max_batch = 4;
+  s.repetitions = 2;
+  s.warmup_steps = 1;
+  s.cpu_memory_limit_bytes = 2048 * kMiB;
+  return s;
+}
+
+Suite GpuSuite() {
+  // Sized for a 24 GB card in about ten minutes; smaller cards run the
+  // presets that fit and record the others as not fitting.
+  Suite s;
+  s.name = "gpu";
+  s.version = "2026.11-gpu";
+  s.presets = {"qwen2.5-0.5b", "llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "qwen2.5-7b", "mistral-7b-v0.3"};
+  s.templates = {
+      {v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_BF16, 512, 0, 0, 0},
+      {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 512, 64, 0, 0},
+      {v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_BF16, 0, 0, 512, 16},
+      {v1::WORKLOAD_KIND_TRAIN_FULL, v1::PRECISION_BF16, 0, 0, 512, 0},
+  };
+  s.max_batch = 64;
+  s.repetitions = 5;
+  s.warmup_steps = 2;
+  return s;
+}
+
+Suite StandardSuite(v1::Backend backend) { return backend == v1::BACKEND_CPU ? CpuSuite() : GpuSuite(); }
+
+absl::StatusOr<Suite> ApplyOptions(const Suite& standard, const RunOptions& o) {
+  Suite s = standard;
+  if (!o.presets.empty()) {
+    s.presets.clear();
+    for (const auto& name : o.presets) {
+      if (auto p = kernels::FindPreset(name); !p.ok()) return absl::InvalidArgumentError(p.status().message());
+      if (std::find(s.presets.begin(), s.presets.end(), name) == s.presets.end()) s.presets.push_back(name);
+    }
+  }
+  std::vector<SuiteTemplate> templates = s.templates;
+  if (!o.workloads.empty()) {
+    templates.clear();
+    for (auto kind : o.workloads) {
+      bool found = false;
+      for (const auto& t : s.templates) {
+        if (t.kind == kind) {
+          templates.push_back(t);
+          found = true;
+        }
+      }
+      if (!found) {
+        templates.push_back(DefaultTemplate(kind, s.templates.empty() ? v1::PRECISION_FP32 : s.templates[0].precision));
+      }
+    }
+  }
+  // Each list option replaces its field in every template that uses it; the
+  // product of the lists is what runs (a sweep over sequence length too).
+  auto expand = [&](auto applies, auto set, const auto& values) {
+    if (values.empty()) return;
+    std::vector<SuiteTemplate> out;
+    for (const auto& t : templates) {
+      if (!applies(t)) {
+        out.push_back(t);
+        continue;
+      }
+      for (auto v : values) {
+        SuiteTemplate copy = t;
+        set(copy, v);
+        out.push_back(copy);
+      }
+    }
+    templates = std::move(out);
+  };
+  expand([](const SuiteTemplate&) { return true; },
+         [](SuiteTemplate& t, v1::Precision p) { t.precision = p; }, o.precisions);
+  expand([](const SuiteTemplate& t) { return UsesPrompt(t.kind); },
+         [](SuiteTemplate& t, std::uint32_t v) { t.prompt_tokens = v; }, o.prompt_tokens);
+  expand([](const SuiteTemplate& t) { return t.kind == v1::WORKLOAD_KIND_DECODE; },
+         [](SuiteTemplate& t, std::uint32_t v) { t.generated_tokens = v; }, o.generated_tokens);
+  expand([](const SuiteTemplate& t) { return IsTraining(t.kind); },
+         [](SuiteTemplate& t, std::uint32_t v) { t.sequence_tokens = v; }, o.sequence_tokens);
+  // Duplicates (e.g. two templates collapsed onto one precision) run once.
+  s.templates.clear();
+  for (const auto& t : templates) {
+    if (std::find(s.templates.begin(), s.templates.end(), t) == s.templates.end()) s.templates.push_back(t);
+  }
+  if (!o.batches.empty()) {
+    std::set<std::uint32_t> sorted(o.batches.begin(), o.batches.end());
+    s.batches.assign(sorted.begin(), sorted.end());
+    s.max_batch = 0;
+  }
+  if (o.max_batch != 0) {
+    s.max_batch = o.max_batch;
+    s.batches.clear();
+  }
+  if (o.repetitions != 0) s.repetitions = o.repetitions;
+  if (o.memory_limit_bytes != 0) s.cpu_memory_limit_bytes = o.memory_limit_bytes;
+  if (s.presets.empty() || s.templates.empty()) {
+    return absl::InvalidArgumentError("the selection leaves nothing to run");
+  }
+  if (s.CanonicalText() != standard.CanonicalText()) {
+    s.name = "custom";
+    s.version = standard.version + "+custom";
+  }
+  return s;
+}
+
+std::vector<SuiteItem> Expand(const Suite& suite) {
+  std::vector<SuiteItem> items;
+  for (const auto& preset : suite.presets) {
+    for (const auto& t : suite.templates) items.push_back({preset, t});
+  }
+  return items;
+}
+
+}  // namespace localbench::agent
