@@ -1,0 +1,230 @@
+// CpuBackend::Gemm: OpenBLAS sgemm for fp32, low-precision operands
+// converted to fp32 panel by panel in the caller's workspace, and a fused
+// GEMV for decode-shaped products (few rows times a bf16/f16 weight) that
+// reads the 16-bit weights directly, so decode streams each weight byte once.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "absl/strings/str_cat.h"
+#include "cpu/elements.h"
+#include "cpu/status_macros.h"
+#include "cpu/thread_pool.h"
+#include "localbench/kernels/cpu_backend.h"
+
+namespace localbench::kernels {
+namespace {
+
+constexpr std::int64_t kMaxGemvRows = 8;
+
+// y[r, n] = alpha * dot(x[r, :], w[n, :]) + beta * y[r, n] for n in [n0, n1),
+// portable version.
+template <typename W>
+void GemvPortable(const float* x, std::int64_t m, const W* w, std::int64_t k, std::int64_t n0,
+                  std::int64_t n1, float* y, std::int64_t ldy, float alpha, float beta) {
+  for (std::int64_t n = n0; n < n1; ++n) {
+    float acc[kMaxGemvRows] = {};
+    const W* wr = w + n * k;
+    for (std::int64_t i = 0; i < k; ++i) {
+      const float wv = cpu::Load(wr[i]);
+      for (std::int64_t r = 0; r < m; ++r) acc[r] += wv * x[r * k + i];
+    }
+    for (std::int64_t r = 0; r < m; ++r)
+      y[r * ldy + n] = alpha * acc[r] + (beta == 0.0f ? 0.0f : beta * y[r * ldy + n]);
+  }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma,f16c"))) inline __m256 Load8(const cpu::Bf16* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+__attribute__((target("avx2,fma,f16c"))) inline __m256 Load8(const cpu::F16* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+__attribute__((target("avx2,fma,f16c"))) inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+// AVX2 version: M accumulators per weight row, 8 lanes, two rows of the
+// weight in flight to hide load latency.
+template <int M, typename W>
+__attribute__((target("avx2,fma,f16c"))) void GemvAvx2(const float* x, const W* w, std::int64_t k,
+                                                       std::int64_t n0, std::int64_t n1, float* y,
+                                                       std::int64_t ldy, float alpha, float beta) {
+  const std::int64_t k8 = k / 8 * 8;
+  for (std::int64_t n = n0; n < n1; ++n) {
+    const W* wr = w + n * k;
+    __m256 acc[M];
+    for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < k8; i += 8) {
+      const __m256 wv = Load8(wr + i);
+      for (int r = 0; r < M; ++r) acc[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + r * k + i), acc[r]);
+    }
+    for (int r = 0; r < M; ++r) {
+      float s = HorizontalSum(acc[r]);
+      for (std::int64_t i = k8; i < k; ++i) s += cpu::Load(wr[i]) * x[r * k + i];
+      y[r * ldy + n] = alpha * s + (beta == 0.0f ? 0.0f : beta * y[r * ldy + n]);
+    }
+  }
+}
+
+template <typename W>
+bool GemvDispatchAvx2(const float* x, std::int64_t m, const W* w, std::int64_t k, std::int64_t n0,
+                      std::int64_t n1, float* y, std::int64_t ldy, float alpha, float beta) {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("f16c");
+  if (!has) return false;
+  switch (m) {
+    case 1: GemvAvx2<1>(x, w, k, n0, n1, y, ldy, alpha, beta); return true;
+    case 2: GemvAvx2<2>(x, w, k, n0, n1, y, ldy, alpha, beta); return true;
+    case 3: GemvAvx2<3>(x, w, k, n0, n1, y, ldy, alpha, beta); return true;
+    case 4: GemvAvx2<4>(x, w, k, n0, n1, y, ldy, alpha, beta); return true;
+    case 5: GemvAvx2<5>(x, w, k, n0, n1, y, ldy, alpha, beta); return true;
+    case 6: GemvAvx2<6>(x, w, k, n0, n1, y, ldy, alpha, beta); return true;
+    case 7: GemvAvx2<7>(x, w, k, n0, n1, y, ldy, alpha, beta); return true;
+    case 8: GemvAvx2<8>(x, w, k, n0, n1, y, ldy, alpha, beta); return true;
+    default: return false;
+  }
+}
+#endif
+
+template <typename W>
+void Gemv(const float* x, std::int64_t m, const W* w, std::int64_t k, std::int64_t n0, std::int64_t n1,
+          float* y, std::int64_t ldy, float alpha, float beta) {
+#if defined(__x86_64__)
+  if (GemvDispatchAvx2(x, m, w, k, n0, n1, y, ldy, alpha, beta)) return;
+#endif
+  GemvPortable(x, m, w, k, n0, n1, y, ldy, alpha, beta);
+}
+
+// Converts a rows x cols block at src (leading dim ld, element offset) to a
+// dense fp32 rows x cols block at dst.
+void ConvertBlock(ThreadPool& pool, DType dtype, const void* src, std::int64_t ld, std::int64_t row0,
+                  std::int64_t col0, std::int64_t rows, std::int64_t cols, float* dst) {
+  pool.For(rows, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const std::int64_t base = (row0 + r) * ld + col0;
+      cpu::WithElementType(dtype, const_cast<void*>(src), [&](auto* s) {
+        for (std::int64_t c = 0; c < cols; ++c) dst[r * cols + c] = cpu::Load(s[base + c]);
+      });
+    }
+  }, 8);
+}
+
+// Writes a dense fp32 rows x cols block back into a matrix of any dtype.
+void StoreBlock(ThreadPool& pool, const float* src, DType dtype, void* dst, std::int64_t ld, std::int64_t col0,
+                std::int64_t rows, std::int64_t cols) {
+  pool.For(rows, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      cpu::WithElementType(dtype, dst, [&](auto* d) {
+        for (std::int64_t c = 0; c < cols; ++c) cpu::Store(d[r * ld + col0 + c], src[r * cols + c]);
+      });
+    }
+  }, 8);
+}
+
+}  // namespace
+
+absl::Status CpuBackend::Gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b,
+                              float beta, Tensor c, Tensor workspace) {
+  if (!a.present() || !b.present() || !c.present()) return absl::InvalidArgumentError("Gemm: absent operand");
+  const std::int64_t m = trans_a ? a.cols() : a.rows();
+  const std::int64_t k = trans_a ? a.rows() : a.cols();
+  const std::int64_t kb = trans_b ? b.cols() : b.rows();
+  const std::int64_t n = trans_b ? b.rows() : b.cols();
+  if (k != kb || c.rows() != m || c.cols() != n) {
+    return absl::InvalidArgumentError(absl::StrCat("Gemm: op(A) is ", m, "x", k, ", op(B) is ", kb, "x", n,
+                                                   ", C is ", c.rows(), "x", c.cols()));
+  }
+  if (m == 0 || n == 0) return absl::OkStatus();
+  const std::uint64_t need = GemmWorkspaceBytes(m, n, k, a.dtype, b.dtype, c.dtype);
+  if (need > 0 && (!workspace.present() || workspace.bytes() < need)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Gemm: workspace of ", workspace.present() ? workspace.bytes() : 0, " bytes, need ", need));
+  }
+
+  // Decode: a few activation rows times a 16-bit weight stored [N, K].
+  if (!trans_a && trans_b && m <= kMaxGemvRows && a.dtype == DType::kF32 && c.dtype == DType::kF32 &&
+      b.dtype != DType::kF32) {
+    const float* x = static_cast<const float*>(a.data);
+    float* y = static_cast<float*>(c.data);
+    pool_->For(n, [&](std::int64_t n0, std::int64_t n1) {
+      cpu::WithElementType(b.dtype, b.data, [&](auto* w) {
+        using W = std::remove_pointer_t<decltype(w)>;
+        if constexpr (std::is_same_v<W, float>) {
+          GemvPortable(x, m, w, k, n0, n1, y, n, alpha, beta);
+        } else {
+          Gemv(x, m, w, k, n0, n1, y, n, alpha, beta);
+        }
+      });
+    }, 16);
+    return absl::OkStatus();
+  }
+
+  const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+  const std::int64_t lda = a.cols(), ldb = b.cols();
+  float* ws = static_cast<float*>(workspace.data);
+
+  const float* a32 = static_cast<const float*>(a.data);
+  if (a.dtype != DType::kF32) {
+    ConvertBlock(*pool_, a.dtype, a.data, lda, 0, 0, a.rows(), a.cols(), ws);
+    a32 = ws;
+    ws += a.rows() * a.cols();
+  }
+  const bool b_convert = b.dtype != DType::kF32;
+  const bool c_convert = c.dtype != DType::kF32;
+  if (!b_convert && !c_convert) {
+    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a32,
+                static_cast<int>(lda), static_cast<const float*>(b.data), static_cast<int>(ldb), beta,
+                static_cast<float*>(c.data), static_cast<int>(n));
+    return absl::OkStatus();
+  }
+  const std::int64_t panel = std::min<std::int64_t>(n, kGemmPanelColumns);
+  float* b_panel = ws;
+  float* c_panel = ws + (b_convert ? panel * k : 0);
+  for (std::int64_t n0 = 0; n0 < n; n0 += panel) {
+    const std::int64_t nc = std::min(panel, n - n0);
+    const float* bp;
+    int ldbp;
+    if (b_convert) {
+      if (trans_b) {  // B stored [N, K]: rows n0.. are contiguous
+        ConvertBlock(*pool_, b.dtype, b.data, ldb, n0, 0, nc, k, b_panel);
+        ldbp = static_cast<int>(k);
+      } else {        // B stored [K, N]: columns n0.. of every row
+        ConvertBlock(*pool_, b.dtype, b.data, ldb, 0, n0, k, nc, b_panel);
+        ldbp = static_cast<int>(nc);
+      }
+      bp = b_panel;
+    } else {
+      bp = static_cast<const float*>(b.data) + (trans_b ? n0 * ldb : n0);
+      ldbp = static_cast<int>(ldb);
+    }
+    float* cp;
+    int ldcp;
+    if (c_convert) {
+      if (beta != 0.0f) ConvertBlock(*pool_, c.dtype, c.data, n, 0, n0, m, nc, c_panel);
+      cp = c_panel;
+      ldcp = static_cast<int>(nc);
+    } else {
+      cp = static_cast<float*>(c.data) + n0;
+      ldcp = static_cast<int>(n);
+    }
+    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(nc), static_cast<int>(k), alpha,
+                a32, static_cast<int>(lda), bp, ldbp, beta, cp, ldcp);
+    if (c_convert) StoreBlock(*pool_, c_panel, c.dtype, c.data, n, n0, m, nc);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace localbench::kernels

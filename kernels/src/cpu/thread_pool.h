@@ -1,0 +1,48 @@
+// A small fixed thread pool with static partitioning. Each index range goes
+// to the same worker for the same (n, threads), and kernels never reduce
+// across ranges, so results are bit-identical run to run.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace localbench::kernels {
+
+// Runs fn(begin, end) over a contiguous static split of [0, n).
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  // Worker count including the calling thread.
+  int size() const { return threads_; }
+
+  // Splits [0, n) into at most size() contiguous parts of at least
+  // `min_grain` indices; the caller runs the first part. Returns when all
+  // parts are done. Calls from inside a part run serially (no nesting).
+  void For(std::int64_t n, const std::function<void(std::int64_t, std::int64_t)>& fn,
+           std::int64_t min_grain = 1) const;
+
+ private:
+  void WorkerLoop(int index);
+
+  int threads_;
+  std::vector<std::thread> workers_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable wake_;
+  mutable std::condition_variable done_;
+  mutable std::uint64_t generation_ = 0;
+  mutable int pending_ = 0;
+  mutable int parts_ = 0;
+  mutable std::int64_t n_ = 0;
+  mutable const std::function<void(std::int64_t, std::int64_t)>* fn_ = nullptr;
+  bool stop_ = false;
+};
+
+}  // namespace localbench::kernels

@@ -1,0 +1,258 @@
+// The analytic memory plan. It lists, in the order Workload::Create allocates
+// them, every buffer of a workload (see workload.cc; the tests compare the
+// two name by name). Written separately from the workload on purpose: the
+// plan answers "does batch b fit?" without allocating anything.
+#include "localbench/kernels/plan.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "localbench/kernels/arena.h"
+#include "localbench/kernels/backend.h"
+
+namespace localbench::kernels {
+
+std::string_view BufferCategoryName(BufferCategory category) {
+  switch (category) {
+    case BufferCategory::kWeights: return "weights";
+    case BufferCategory::kKvCache: return "kv_cache";
+    case BufferCategory::kActivationsSaved: return "activations_saved";
+    case BufferCategory::kGradients: return "gradients";
+    case BufferCategory::kOptimizerState: return "optimizer_state";
+    case BufferCategory::kWorkspace: return "workspace";
+    case BufferCategory::kLogits: return "logits";
+  }
+  return "?";
+}
+
+std::uint64_t MemoryPlan::CategoryBytes(BufferCategory category) const {
+  std::uint64_t sum = 0;
+  for (const PlannedBuffer& b : buffers)
+    if (b.category == category) sum += AlignUp(b.bytes, alignment);
+  return sum;
+}
+
+namespace {
+
+// The LoRA-adapted projections, in allocation order, with (out, in) widths.
+struct Projection {
+  const char* name;
+  std::int64_t out, in;
+};
+std::vector<Projection> Projections(const ModelPreset& p) {
+  return {{"q", p.q_dim(), p.hidden},         {"k", p.kv_dim(), p.hidden},
+          {"v", p.kv_dim(), p.hidden},        {"o", p.hidden, p.q_dim()},
+          {"gate", p.intermediate, p.hidden}, {"up", p.intermediate, p.hidden},
+          {"down", p.hidden, p.intermediate}};
+}
+
+class Planner {
+ public:
+  explicit Planner(const WorkloadConfig& c) : c_(c), p_(c.preset), s_(DTypeSize(c.precision)) {}
+
+  void Add(std::string name, BufferCategory category, std::uint64_t elements, std::uint64_t element_bytes) {
+    plan_.buffers.push_back(PlannedBuffer{std::move(name), category, elements * element_bytes});
+  }
+
+  // Base weights, in the order of workload.cc's AllocateWeights. `category`
+  // lets a full fine-tune list its gradients with the same names.
+  void BaseWeights(const std::string& prefix, BufferCategory category, std::uint64_t bytes) {
+    const std::uint64_t V = u(p_.vocab), H = u(p_.hidden), Q = u(p_.q_dim()), KV = u(p_.kv_dim()),
+                        I = u(p_.intermediate);
+    Add(prefix + "tok_embeddings", category, V * H, bytes);
+    for (std::int64_t l = 0; l < p_.layers; ++l) {
+      const std::string L = absl::StrCat(prefix, "layers.", l, ".");
+      Add(L + "attn_norm", category, H, bytes);
+      Add(L + "wq", category, Q * H, bytes);
+      Add(L + "wk", category, KV * H, bytes);
+      Add(L + "wv", category, KV * H, bytes);
+      if (p_.qkv_bias) {
+        Add(L + "bq", category, Q, bytes);
+        Add(L + "bk", category, KV, bytes);
+        Add(L + "bv", category, KV, bytes);
+      }
+      Add(L + "wo", category, H * Q, bytes);
+      Add(L + "mlp_norm", category, H, bytes);
+      Add(L + "w_gate", category, I * H, bytes);
+      Add(L + "w_up", category, I * H, bytes);
+      Add(L + "w_down", category, H * I, bytes);
+    }
+    Add(prefix + "final_norm", category, H, bytes);
+    if (!p_.tied_embeddings) Add(prefix + "lm_head", category, V * H, bytes);
+  }
+
+  void LoraAdapters(const std::string& prefix, BufferCategory category) {
+    const std::uint64_t r = u(c_.lora_rank);
+    for (std::int64_t l = 0; l < p_.layers; ++l) {
+      for (const Projection& pr : Projections(p_)) {
+        const std::string L = absl::StrCat(prefix, "layers.", l, ".lora_", pr.name);
+        Add(L + "_a", category, r * u(pr.in), 4);
+        Add(L + "_b", category, u(pr.out) * r, 4);
+      }
+    }
+  }
+
+  // GEMM workspace: the largest need over the workload's products.
+  std::uint64_t GemmWorkspace(std::int64_t n_tokens, std::int64_t head_rows, bool training) const {
+    const DType w = c_.precision, f = DType::kF32;
+    std::uint64_t need = 0;
+    auto fwd = [&](std::int64_t m, std::int64_t out, std::int64_t in) {
+      need = std::max(need, GemmWorkspaceBytes(m, out, in, f, w, f));  // y = x W^T
+      if (training) {
+        need = std::max(need, GemmWorkspaceBytes(m, in, out, f, w, f));  // dx = dy W
+        if (c_.kind == WorkloadKind::kTrainFull)
+          need = std::max(need, GemmWorkspaceBytes(out, in, m, f, f, w));  // dW += dy^T x
+      }
+    };
+    for (const Projection& pr : Projections(p_)) fwd(n_tokens, pr.out, pr.in);
+    fwd(head_rows, p_.vocab, p_.hidden);
+    return need;
+  }
+
+  MemoryPlan Build(std::uint64_t alignment) {
+    plan_.alignment = alignment;
+    const std::uint64_t B = u(c_.batch), H = u(p_.hidden), Q = u(p_.q_dim()), KV = u(p_.kv_dim()),
+                        I = u(p_.intermediate), V = u(p_.vocab), Hq = u(p_.heads);
+    const auto W = BufferCategory::kWeights, K = BufferCategory::kKvCache,
+               S = BufferCategory::kActivationsSaved, G = BufferCategory::kGradients,
+               O = BufferCategory::kOptimizerState, X = BufferCategory::kWorkspace,
+               LG = BufferCategory::kLogits;
+    BaseWeights("", W, s_);
+    switch (c_.kind) {
+      case WorkloadKind::kPrefill:
+      case WorkloadKind::kDecode: {
+        const bool decode = c_.kind == WorkloadKind::kDecode;
+        const std::uint64_t t_cache = u(c_.prompt_tokens + (decode ? c_.generated_tokens : 0));
+        for (std::int64_t l = 0; l < p_.layers; ++l) {
+          Add(absl::StrCat("layers.", l, ".k_cache"), K, B * t_cache * KV, s_);
+          Add(absl::StrCat("layers.", l, ".v_cache"), K, B * t_cache * KV, s_);
+        }
+        const std::uint64_t N = decode ? B : B * u(c_.prompt_tokens);
+        Add("token_ids", X, N, 4);
+        Add("x", X, N * H, 4);
+        Add("xn", X, N * H, 4);
+        Add("rstd", X, N, 4);
+        Add("q", X, N * Q, 4);
+        Add("k", X, N * KV, 4);
+        Add("v", X, N * KV, 4);
+        Add("att", X, N * Q, 4);
+        if (!decode) Add("lse", X, B * Hq * u(c_.prompt_tokens), 4);
+        Add("gate", X, N * I, 4);
+        Add("up", X, N * I, 4);
+        Add("h", X, N * I, 4);
+        if (!decode) Add("last", X, B * H, 4);
+        Add("gemm_workspace", X, GemmWorkspace(static_cast<std::int64_t>(N), c_.batch, false), 1);
+        Add("logits", LG, B * V, 4);
+        break;
+      }
+      case WorkloadKind::kTrainLora:
+      case WorkloadKind::kTrainFull: {
+        const bool lora = c_.kind == WorkloadKind::kTrainLora;
+        const std::uint64_t T = u(c_.sequence_tokens), N = B * T, r = u(c_.lora_rank);
+        if (lora) LoraAdapters("", W);
+        for (std::int64_t l = 0; l < p_.layers; ++l) {
+          const std::string L = absl::StrCat("layers.", l, ".");
+          Add(L + "x_in", S, N * H, 4);
+          Add(L + "attn_rstd", S, N, 4);
+          Add(L + "xn1", S, N * H, 4);
+          Add(L + "q", S, N * Q, 4);
+          Add(L + "k", S, N * KV, 4);
+          Add(L + "v", S, N * KV, 4);
+          Add(L + "att", S, N * Q, 4);
+          Add(L + "lse", S, B * Hq * T, 4);
+          Add(L + "x_mid", S, N * H, 4);
+          Add(L + "mlp_rstd", S, N, 4);
+          Add(L + "xn2", S, N * H, 4);
+          Add(L + "gate", S, N * I, 4);
+          Add(L + "up", S, N * I, 4);
+          Add(L + "h", S, N * I, 4);
+          if (lora) {
+            for (const Projection& pr : Projections(p_)) Add(L + "lora_" + pr.name + "_mid", S, N * r, 4);
+          }
+        }
+        Add("x_final", S, N * H, 4);
+        Add("final_rstd", S, N, 4);
+        Add("xn_final", S, N * H, 4);
+        Add("logits", LG, N * V, 4);
+        Add("d_x", G, N * H, 4);
+        Add("d_xn", G, N * H, 4);
+        Add("d_q", G, N * Q, 4);
+        Add("d_k", G, N * KV, 4);
+        Add("d_v", G, N * KV, 4);
+        Add("d_att", G, N * Q, 4);
+        Add("d_gate", G, N * I, 4);
+        Add("d_up", G, N * I, 4);
+        Add("d_h", G, N * I, 4);
+        if (lora) {
+          Add("d_lora_mid", G, N * r, 4);
+          LoraAdapters("grad.", G);
+          LoraAdapters("adam_m.", O);
+          LoraAdapters("adam_v.", O);
+        } else {
+          BaseWeights("grad.", G, s_);
+          BaseWeights("adam_m.", O, 4);
+          BaseWeights("adam_v.", O, 4);
+        }
+        Add("token_ids", X, N, 4);
+        Add("targets", X, N, 4);
+        Add("losses", X, N, 4);
+        Add("gemm_workspace", X,
+            GemmWorkspace(static_cast<std::int64_t>(N), static_cast<std::int64_t>(N), true), 1);
+        break;
+      }
+    }
+    plan_.total_bytes = 0;
+    for (const PlannedBuffer& b : plan_.buffers) plan_.total_bytes += AlignUp(b.bytes, alignment);
+    return std::move(plan_);
+  }
+
+ private:
+  static std::uint64_t u(std::int64_t v) { return static_cast<std::uint64_t>(v); }
+  const WorkloadConfig& c_;
+  const ModelPreset& p_;
+  std::uint64_t s_;
+  MemoryPlan plan_;
+};
+
+}  // namespace
+
+absl::StatusOr<MemoryPlan> PlanMemory(const WorkloadConfig& config, std::uint64_t alignment) {
+  if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+    return absl::InvalidArgumentError("alignment must be a power of two");
+  return Planner(config).Build(alignment);
+}
+
+absl::StatusOr<std::int64_t> MaxBatchForBudget(const WorkloadConfig& config, std::uint64_t budget_bytes,
+                                               std::int64_t max_batch, std::uint64_t alignment) {
+  WorkloadConfig c = config;
+  auto fits = [&](std::int64_t b) -> absl::StatusOr<bool> {
+    c.batch = b;
+    absl::StatusOr<MemoryPlan> plan = PlanMemory(c, alignment);
+    if (!plan.ok()) return plan.status();
+    return plan->total_bytes <= budget_bytes;
+  };
+  absl::StatusOr<bool> one = fits(1);
+  if (!one.ok()) return one.status();
+  if (!*one || max_batch < 1) return 0;
+  // Memory grows monotonically with batch: double, then bisect.
+  std::int64_t lo = 1, hi = 2;
+  while (hi <= max_batch) {
+    absl::StatusOr<bool> f = fits(hi);
+    if (!f.ok()) return f.status();
+    if (!*f) break;
+    lo = hi;
+    hi *= 2;
+  }
+  hi = std::min(hi, max_batch + 1);
+  while (hi - lo > 1) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    absl::StatusOr<bool> f = fits(mid);
+    if (!f.ok()) return f.status();
+    (*f ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+}  // namespace localbench::kernels

@@ -1,0 +1,76 @@
+// Model presets: the published shapes (docs: /work REFERENCE table) and tiny
+// shapes that keep tests fast while exercising every feature (GQA, tied and
+// untied embeddings, q/k/v bias).
+#include "localbench/kernels/presets.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace localbench::kernels {
+
+std::int64_t ModelPreset::ParameterCount() const {
+  const std::int64_t per_layer = 2 * hidden                                  // two RMSNorms
+                                 + hidden * q_dim() + 2 * hidden * kv_dim()  // q, k, v
+                                 + q_dim() * hidden                          // o
+                                 + 3 * hidden * intermediate                 // gate, up, down
+                                 + (qkv_bias ? q_dim() + 2 * kv_dim() : 0);
+  return vocab * hidden * (tied_embeddings ? 1 : 2) + hidden + layers * per_layer;
+}
+
+const std::vector<ModelPreset>& AllPresets() {
+  // name, vocab, hidden, intermediate, layers, heads, kv heads, head dim,
+  // theta, tied, qkv bias, eps
+  static const std::vector<ModelPreset> presets = {
+      {"llama-3.2-1b", 128256, 2048, 8192, 16, 32, 8, 64, 500000.0f, true, false, 1e-5f},
+      {"llama-3.2-3b", 128256, 3072, 8192, 28, 24, 8, 128, 500000.0f, true, false, 1e-5f},
+      {"llama-3.1-8b", 128256, 4096, 14336, 32, 32, 8, 128, 500000.0f, false, false, 1e-5f},
+      {"qwen2.5-0.5b", 151936, 896, 4864, 24, 14, 2, 64, 1000000.0f, true, true, 1e-6f},
+      {"qwen2.5-7b", 152064, 3584, 18944, 28, 28, 4, 128, 1000000.0f, false, true, 1e-6f},
+      {"mistral-7b-v0.3", 32768, 4096, 14336, 32, 32, 8, 128, 1000000.0f, false, false, 1e-5f},
+      // Tests: Llama-like (tied, GQA 4:2) and Qwen-like (untied, bias, GQA 3:1).
+      {"tiny-llama", 97, 32, 48, 2, 4, 2, 8, 10000.0f, true, false, 1e-5f},
+      {"tiny-qwen", 61, 24, 40, 2, 3, 1, 8, 1000000.0f, false, true, 1e-6f},
+  };
+  return presets;
+}
+
+absl::StatusOr<ModelPreset> FindPreset(std::string_view name) {
+  std::vector<std::string> names;
+  for (const ModelPreset& p : AllPresets()) {
+    if (p.name == name) return p;
+    names.push_back(p.name);
+  }
+  return absl::NotFoundError(
+      absl::StrCat("unknown model preset \"", std::string(name), "\"; known: ", absl::StrJoin(names, ", ")));
+}
+
+absl::Status ValidatePreset(const ModelPreset& p) {
+  auto positive = [&](std::int64_t v, const char* what) -> absl::Status {
+    if (v <= 0 || v > (std::int64_t{1} << 24)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("preset \"", p.name, "\": ", what, " must be in [1, 2^24], got ", v));
+    }
+    return absl::OkStatus();
+  };
+  for (auto [v, what] : {std::pair{p.vocab, "vocab"}, std::pair{p.hidden, "hidden"},
+                         std::pair{p.intermediate, "intermediate"}, std::pair{p.layers, "layers"},
+                         std::pair{p.heads, "heads"}, std::pair{p.kv_heads, "kv_heads"},
+                         std::pair{p.head_dim, "head_dim"}}) {
+    if (absl::Status s = positive(v, what); !s.ok()) return s;
+  }
+  if (p.heads % p.kv_heads != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("preset \"", p.name, "\": heads (", p.heads,
+                                                   ") must be a multiple of kv_heads (", p.kv_heads, ")"));
+  }
+  if (p.head_dim % 2 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("preset \"", p.name, "\": head_dim must be even for RoPE"));
+  }
+  if (!(p.rope_theta > 1.0f) || !(p.rms_eps > 0.0f)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("preset \"", p.name, "\": rope_theta must be > 1 and rms_eps > 0"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace localbench::kernels
