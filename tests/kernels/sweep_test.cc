@@ -1,0 +1,107 @@
+// The sweep's OOM bracket, proven on a memory-limited CPU device.
+#include <gtest/gtest.h>
+
+#include "localbench/kernels/cpu_backend.h"
+#include "localbench/kernels/plan.h"
+#include "localbench/kernels/sweep.h"
+
+namespace localbench::kernels {
+namespace {
+
+WorkloadConfig LoraConfig() {
+  WorkloadConfig c;
+  c.kind = WorkloadKind::kTrainLora;
+  c.preset = *FindPreset("tiny-llama");
+  c.precision = DType::kBF16;
+  c.sequence_tokens = 8;
+  c.lora_rank = 2;
+  return c;
+}
+
+std::uint64_t PlanBytes(WorkloadConfig c, std::int64_t batch) {
+  c.batch = batch;
+  return PlanMemory(c)->total_bytes;
+}
+
+TEST(Sweep, OomBracketIsProvenOnTheDevice) {
+  const WorkloadConfig base = LoraConfig();
+  // Room for batch 5 but not 6: the plan predicts 5, the device must agree.
+  const std::uint64_t limit = (PlanBytes(base, 5) + PlanBytes(base, 6)) / 2;
+  CpuDeviceOptions options;
+  options.memory_limit_bytes = limit;
+  CpuBackend backend(options);
+  SweepOptions sweep;
+  sweep.warmup_steps = 1;
+  sweep.repetitions = 2;
+  int started = 0, steps = 0, finished = 0;
+  absl::StatusOr<SweepResult> result = RunSweep(backend, base, sweep, [&](const SweepEvent& e) {
+    if (e.kind == SweepEvent::Kind::kPointStarted) ++started;
+    if (e.kind == SweepEvent::Kind::kStepFinished) ++steps;
+    if (e.kind == SweepEvent::Kind::kPointFinished) ++finished;
+  });
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->planned_max_batch, 5);
+  EXPECT_EQ(result->largest_ok_batch, 5);
+  EXPECT_EQ(result->smallest_failed_batch, 6);
+  // 1, 2, 4 on the ladder, 8 skipped by the plan, then 5 runs and 6 fails.
+  std::vector<std::int64_t> batches;
+  for (const SweepPoint& p : result->points) batches.push_back(p.batch_size);
+  EXPECT_EQ(batches, (std::vector<std::int64_t>{1, 2, 4, 5, 6, 8}));
+  for (const SweepPoint& p : result->points) {
+    SCOPED_TRACE(p.batch_size);
+    if (p.batch_size <= 5) {
+      EXPECT_EQ(p.status, PointStatus::kOk) << p.error_message;
+      EXPECT_EQ(p.repetitions, 2);
+      EXPECT_EQ(p.arena_peak_bytes, p.planned_bytes);
+      EXPECT_EQ(p.device_delta_bytes, p.planned_bytes);
+      EXPECT_GT(p.tokens_per_second_median, 0);
+      EXPECT_LE(p.tokens_per_second_min, p.tokens_per_second_median);
+      EXPECT_GE(p.tokens_per_second_max, p.tokens_per_second_median);
+      EXPECT_LE(p.step_seconds_min, p.step_seconds_mean);
+    } else if (p.batch_size == 6) {
+      EXPECT_EQ(p.status, PointStatus::kOom);
+      EXPECT_NE(p.error_message.find("out of memory"), std::string::npos) << p.error_message;
+    } else {
+      EXPECT_EQ(p.status, PointStatus::kSkippedWontFit);
+    }
+  }
+  EXPECT_EQ(started, 5);             // 1, 2, 4, 5, 6
+  EXPECT_EQ(finished, 5);
+  EXPECT_EQ(steps, 4 * 3);           // four runnable points x (1 warm-up + 2 timed)
+  EXPECT_EQ(backend.cpu_device().allocated_bytes(), 0u);  // every point released its arena
+}
+
+TEST(Sweep, CapStopsBeforeTheBracket) {
+  CpuBackend backend;
+  SweepOptions sweep;
+  sweep.repetitions = 1;
+  sweep.warmup_steps = 0;
+  sweep.max_batch = 2;
+  absl::StatusOr<SweepResult> result = RunSweep(backend, LoraConfig(), sweep);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->largest_ok_batch, 2);
+  EXPECT_EQ(result->smallest_failed_batch, 0);
+  EXPECT_EQ(result->points.size(), 2u);
+}
+
+TEST(Sweep, NothingFits) {
+  CpuDeviceOptions options;
+  options.memory_limit_bytes = 4096;
+  CpuBackend backend(options);
+  absl::StatusOr<SweepResult> result = RunSweep(backend, LoraConfig(), SweepOptions{});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->planned_max_batch, 0);
+  EXPECT_EQ(result->largest_ok_batch, 0);
+  ASSERT_FALSE(result->points.empty());
+  EXPECT_EQ(result->points[0].status, PointStatus::kSkippedWontFit);
+}
+
+TEST(Sweep, RejectsBadOptions) {
+  CpuBackend backend;
+  SweepOptions sweep;
+  sweep.repetitions = 0;
+  EXPECT_EQ(RunSweep(backend, LoraConfig(), sweep).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace localbench::kernels

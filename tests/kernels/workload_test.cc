@@ -1,0 +1,175 @@
+// Workloads on tiny presets: the plan equals the arena buffer by buffer,
+// training learns and is bit-reproducible, plans of real presets add up.
+#include <cmath>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "localbench/kernels/cpu_backend.h"
+#include "localbench/kernels/plan.h"
+#include "localbench/kernels/workload.h"
+
+namespace localbench::kernels {
+namespace {
+
+WorkloadConfig Config(WorkloadKind kind, const std::string& preset, DType precision, std::int64_t batch) {
+  WorkloadConfig c;
+  c.kind = kind;
+  c.preset = *FindPreset(preset);
+  c.precision = precision;
+  c.batch = batch;
+  switch (kind) {
+    case WorkloadKind::kPrefill: c.prompt_tokens = 7; break;
+    case WorkloadKind::kDecode: c.prompt_tokens = 5; c.generated_tokens = 3; break;
+    case WorkloadKind::kTrainLora: c.sequence_tokens = 6; c.lora_rank = 4; break;
+    case WorkloadKind::kTrainFull: c.sequence_tokens = 6; break;
+  }
+  c.seed = 7;
+  return c;
+}
+
+using PlanCase = std::tuple<WorkloadKind, std::string, DType>;
+class PlanEqualsArena : public ::testing::TestWithParam<PlanCase> {};
+
+TEST_P(PlanEqualsArena, BufferByBuffer) {
+  const auto& [kind, preset, precision] = GetParam();
+  const WorkloadConfig config = Config(kind, preset, precision, 3);
+  CpuBackend backend;
+  absl::StatusOr<std::unique_ptr<Workload>> w = Workload::Create(backend, config);
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_TRUE((*w)->Step().ok());
+  ASSERT_TRUE((*w)->Step().ok());
+  absl::StatusOr<MemoryPlan> plan = PlanMemory(config);
+  ASSERT_TRUE(plan.ok());
+  const Arena& arena = (*w)->arena();
+  EXPECT_EQ(arena.high_water_bytes(), plan->total_bytes);
+  EXPECT_EQ(arena.capacity_bytes(), plan->total_bytes);
+  ASSERT_EQ(arena.records().size(), plan->buffers.size());
+  for (std::size_t i = 0; i < plan->buffers.size(); ++i) {
+    EXPECT_EQ(arena.records()[i].name, plan->buffers[i].name) << i;
+    EXPECT_EQ(arena.records()[i].bytes, plan->buffers[i].bytes) << plan->buffers[i].name;
+  }
+  EXPECT_EQ(backend.cpu_device().allocated_bytes(), plan->total_bytes);
+  if (kind == WorkloadKind::kTrainLora || kind == WorkloadKind::kTrainFull) {
+    ASSERT_TRUE((*w)->last_loss().has_value());
+    EXPECT_TRUE(std::isfinite(*(*w)->last_loss()));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllWorkloads, PlanEqualsArena,
+    ::testing::Combine(::testing::Values(WorkloadKind::kPrefill, WorkloadKind::kDecode, WorkloadKind::kTrainLora,
+                                         WorkloadKind::kTrainFull),
+                       ::testing::Values("tiny-llama", "tiny-qwen"),
+                       ::testing::Values(DType::kF32, DType::kBF16, DType::kF16)),
+    [](const auto& param_info) {
+      std::string name = std::string(WorkloadKindName(std::get<0>(param_info.param))) + "_" + std::get<1>(param_info.param) +
+                         "_" + std::string(DTypeName(std::get<2>(param_info.param)));
+      for (char& ch : name)
+        if (ch == '-' || ch == '.') ch = '_';
+      return name;
+    });
+
+std::vector<double> TrainLosses(WorkloadKind kind, DType precision, int steps, int threads) {
+  CpuDeviceOptions options;
+  options.threads = threads;
+  CpuBackend backend(options);
+  auto w = Workload::Create(backend, Config(kind, "tiny-llama", precision, 2));
+  EXPECT_TRUE(w.ok()) << w.status();
+  std::vector<double> losses;
+  for (int i = 0; i < steps; ++i) {
+    EXPECT_TRUE((*w)->Step().ok());
+    losses.push_back(*(*w)->last_loss());
+  }
+  return losses;
+}
+
+TEST(Training, LoraLossFallsAndRunsAreBitIdentical) {
+  const std::vector<double> a = TrainLosses(WorkloadKind::kTrainLora, DType::kBF16, 10, 2);
+  const std::vector<double> b = TrainLosses(WorkloadKind::kTrainLora, DType::kBF16, 10, 2);
+  ASSERT_EQ(a.size(), 10u);
+  EXPECT_LT(a.back(), a.front() - 0.05) << "first " << a.front() << " last " << a.back();
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i;  // bit-identical
+}
+
+TEST(Training, LoraIsIndependentOfThreadCount) {
+  // Static partitioning with no cross-thread reductions: one thread and two
+  // threads give the same bits.
+  EXPECT_EQ(TrainLosses(WorkloadKind::kTrainLora, DType::kF32, 3, 1),
+            TrainLosses(WorkloadKind::kTrainLora, DType::kF32, 3, 2));
+}
+
+TEST(Training, FullFineTuneLossFalls) {
+  const std::vector<double> a = TrainLosses(WorkloadKind::kTrainFull, DType::kF32, 8, 2);
+  EXPECT_LT(a.back(), a.front() - 0.05) << "first " << a.front() << " last " << a.back();
+}
+
+TEST(Plan, RealPresetsAddUp) {
+  for (const ModelPreset& preset : AllPresets()) {
+    WorkloadConfig c;
+    c.kind = WorkloadKind::kDecode;
+    c.preset = preset;
+    c.precision = DType::kBF16;
+    c.batch = 4;
+    c.prompt_tokens = 512;
+    c.generated_tokens = 128;
+    absl::StatusOr<MemoryPlan> plan = PlanMemory(c);
+    ASSERT_TRUE(plan.ok()) << preset.name << ": " << plan.status();
+    std::uint64_t weights = 0, kv = 0;
+    for (const PlannedBuffer& b : plan->buffers) {
+      if (b.category == BufferCategory::kWeights) weights += b.bytes;
+      if (b.category == BufferCategory::kKvCache) kv += b.bytes;
+    }
+    EXPECT_EQ(weights, static_cast<std::uint64_t>(preset.ParameterCount()) * 2) << preset.name;
+    EXPECT_EQ(kv, static_cast<std::uint64_t>(2 * preset.layers * 4 * 640 * preset.kv_dim() * 2)) << preset.name;
+  }
+  // Llama 3.2 1B has about 1.24 billion parameters.
+  EXPECT_NEAR(static_cast<double>(FindPreset("llama-3.2-1b")->ParameterCount()), 1.236e9, 0.01e9);
+  EXPECT_NEAR(static_cast<double>(FindPreset("llama-3.1-8b")->ParameterCount()), 8.03e9, 0.01e9);
+}
+
+TEST(Plan, MaxBatchForBudgetBracketsTheBudget) {
+  WorkloadConfig c = Config(WorkloadKind::kTrainLora, "llama-3.1-8b", DType::kBF16, 1);
+  c.sequence_tokens = 512;
+  const std::uint64_t budget = std::uint64_t{24} << 30;
+  absl::StatusOr<std::int64_t> max = MaxBatchForBudget(c, budget);
+  ASSERT_TRUE(max.ok());
+  ASSERT_GE(*max, 1);
+  c.batch = *max;
+  EXPECT_LE(PlanMemory(c)->total_bytes, budget);
+  c.batch = *max + 1;
+  EXPECT_GT(PlanMemory(c)->total_bytes, budget);
+  EXPECT_EQ(*MaxBatchForBudget(c, 1000), 0);
+  EXPECT_EQ(*MaxBatchForBudget(c, budget, 1), 1);
+}
+
+TEST(Plan, InvalidConfigsAreRejected) {
+  WorkloadConfig c = Config(WorkloadKind::kDecode, "tiny-llama", DType::kBF16, 1);
+  c.generated_tokens = 0;
+  EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
+  c = Config(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 0);
+  EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
+  c = Config(WorkloadKind::kTrainFull, "tiny-llama", DType::kBF16, 1);
+  c.lora_rank = 8;
+  EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
+  c = Config(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 1);
+  c.preset.kv_heads = 3;  // 4 heads are not a multiple of 3
+  EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FindPreset("gpt-5").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(Workload, TokensPerStep) {
+  CpuBackend backend;
+  auto decode = Workload::Create(backend, Config(WorkloadKind::kDecode, "tiny-qwen", DType::kBF16, 3));
+  ASSERT_TRUE(decode.ok());
+  EXPECT_EQ((*decode)->tokens_per_step(), 3 * 3);
+  EXPECT_FALSE((*decode)->last_loss().has_value());
+  auto prefill = Workload::Create(backend, Config(WorkloadKind::kPrefill, "tiny-qwen", DType::kBF16, 2));
+  ASSERT_TRUE(prefill.ok());
+  EXPECT_EQ((*prefill)->tokens_per_step(), 2 * 7);
+}
+
+}  // namespace
+}  // namespace localbench::kernels
