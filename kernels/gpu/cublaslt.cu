@@ -1,0 +1,170 @@
+// cuBLASLt: NVIDIA's tuned GEMM, the CUDA backend's default path. Our
+// matrices are row-major; cuBLAS is column-major, so C = op(A) op(B) is run
+// as C^T = op(B)^T op(A)^T, which is the same memory read column-major.
+// Algorithms are chosen once per shape by cuBLASLt's heuristic and cached.
+#include <cublasLt.h>
+
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "gemm.cuh"
+
+namespace localbench::kernels::cuda {
+namespace {
+
+cudaDataType ToCuda(Elem e) {
+  switch (e) {
+    case Elem::kBF16:
+      return CUDA_R_16BF;
+    case Elem::kF16:
+      return CUDA_R_16F;
+    default:
+      return CUDA_R_32F;
+  }
+}
+
+absl::Status LtStatus(cublasStatus_t st, const char* what) {
+  if (st == CUBLAS_STATUS_SUCCESS) return absl::OkStatus();
+  std::string msg = std::string("cuBLASLt ") + what + ": " + cublasGetStatusName(st);
+  if (st == CUBLAS_STATUS_ALLOC_FAILED) return absl::ResourceExhaustedError(msg);
+  if (st == CUBLAS_STATUS_NOT_SUPPORTED) return absl::UnimplementedError(msg);
+  return absl::InternalError(msg);
+}
+
+// Owns the descriptors of one call.
+struct Descs {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  ~Descs() {
+    if (pref != nullptr) cublasLtMatmulPreferenceDestroy(pref);
+    if (c != nullptr) cublasLtMatrixLayoutDestroy(c);
+    if (b != nullptr) cublasLtMatrixLayoutDestroy(b);
+    if (a != nullptr) cublasLtMatrixLayoutDestroy(a);
+    if (op != nullptr) cublasLtMatmulDescDestroy(op);
+  }
+};
+
+absl::Status Layout(cublasLtMatrixLayout_t* l, Elem e, std::uint64_t rows, std::uint64_t cols, std::int64_t ld,
+                    int batch, std::int64_t stride) {
+  if (absl::Status s = LtStatus(cublasLtMatrixLayoutCreate(l, ToCuda(e), rows, cols, ld), "layout"); !s.ok()) {
+    return s;
+  }
+  if (batch > 1) {
+    const std::int32_t count = batch;
+    const std::int64_t offset = stride;
+    if (absl::Status s = LtStatus(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                                                                   sizeof(count)),
+                                  "batch count");
+        !s.ok()) {
+      return s;
+    }
+    return LtStatus(
+        cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &offset, sizeof(offset)),
+        "batch stride");
+  }
+  return absl::OkStatus();
+}
+
+// Cache key: everything the heuristic's answer depends on.
+using AlgoKey = std::tuple<int, int, int, int, int, int, bool, bool, std::int64_t, std::int64_t, std::int64_t, int,
+                           bool>;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CublasLt>> CublasLt::Create(std::size_t workspace_bytes) {
+  std::unique_ptr<CublasLt> lt(new CublasLt());
+  cublasLtHandle_t h = nullptr;
+  if (absl::Status s = LtStatus(cublasLtCreate(&h), "create"); !s.ok()) return s;
+  lt->handle_ = h;
+  if (workspace_bytes > 0) {
+    if (absl::Status s = GpuStatus(cudaMalloc(&lt->workspace_, workspace_bytes), "cudaMalloc(cuBLASLt workspace)");
+        !s.ok()) {
+      (void)cudaGetLastError();
+      return s;
+    }
+    lt->workspace_bytes_ = workspace_bytes;
+  }
+  return lt;
+}
+
+CublasLt::~CublasLt() {
+  if (workspace_ != nullptr) cudaFree(workspace_);
+  if (handle_ != nullptr) cublasLtDestroy(static_cast<cublasLtHandle_t>(handle_));
+}
+
+absl::Status CublasLt::Gemm(const GemmArgs& g, gpuStream_t stream) {
+  if (absl::Status st = ValidateGemm(g); !st.ok()) return st;
+  if (g.m == 0 || g.n == 0) return absl::OkStatus();
+  if (g.k == 0) return absl::UnimplementedError("cuBLASLt: k == 0");
+  Descs d;
+  if (absl::Status s = LtStatus(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc"); !s.ok()) {
+    return s;
+  }
+  // cuBLAS's A is our B, its B our A (see the file comment).
+  const cublasOperation_t ta = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t tb = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (absl::Status s = LtStatus(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)),
+                                "transa");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = LtStatus(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)),
+                                "transb");
+      !s.ok()) {
+    return s;
+  }
+  const std::uint64_t m = static_cast<std::uint64_t>(g.n), n = static_cast<std::uint64_t>(g.m),
+                      k = static_cast<std::uint64_t>(g.k);
+  // Stored shapes, column-major view: our B is [N, K] col-major when not
+  // transposed ([K, N] row-major), [K, N] col-major when transposed.
+  absl::Status s = Layout(&d.a, g.b_type, g.trans_b ? k : m, g.trans_b ? m : k, g.ldb, g.batch, g.stride_b);
+  if (!s.ok()) return s;
+  if (absl::Status sb = Layout(&d.b, g.a_type, g.trans_a ? n : k, g.trans_a ? k : n, g.lda, g.batch, g.stride_a);
+      !sb.ok()) {
+    return sb;
+  }
+  if (absl::Status sc = Layout(&d.c, g.c_type, m, n, g.ldc, g.batch, g.stride_c); !sc.ok()) return sc;
+
+  cublasLtMatmulHeuristicResult_t result{};
+  const AlgoKey key{g.m, g.n, g.k, static_cast<int>(g.a_type), static_cast<int>(g.b_type), static_cast<int>(g.c_type),
+                    g.trans_a, g.trans_b, g.lda, g.ldb, g.ldc, g.batch, g.beta != 0.f};
+  static std::mutex mu;
+  static std::map<std::pair<void*, AlgoKey>, cublasLtMatmulHeuristicResult_t> cache;
+  bool cached = false;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find({handle_, key});
+    if (it != cache.end()) {
+      result = it->second;
+      cached = true;
+    }
+  }
+  if (!cached) {
+    if (s = LtStatus(cublasLtMatmulPreferenceCreate(&d.pref), "preference"); !s.ok()) return s;
+    const std::uint64_t ws = workspace_bytes_;
+    if (s = LtStatus(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+                                                          sizeof(ws)),
+                     "workspace preference");
+        !s.ok()) {
+      return s;
+    }
+    int found = 0;
+    if (s = LtStatus(cublasLtMatmulAlgoGetHeuristic(static_cast<cublasLtHandle_t>(handle_), d.op, d.a, d.b, d.c, d.c,
+                                                    d.pref, 1, &result, &found),
+                     "heuristic");
+        !s.ok()) {
+      return s;
+    }
+    if (found == 0) return absl::UnimplementedError("cuBLASLt: no algorithm for this GEMM");
+    std::lock_guard<std::mutex> lock(mu);
+    cache[{handle_, key}] = result;
+  }
+  return LtStatus(cublasLtMatmul(static_cast<cublasLtHandle_t>(handle_), d.op, &g.alpha, g.b, d.a, g.a, d.b, &g.beta,
+                                 g.c, d.c, g.c, d.c, &result.algo, workspace_, workspace_bytes_, stream),
+                  "matmul");
+}
+
+}  // namespace localbench::kernels::cuda
