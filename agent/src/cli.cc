@@ -85,13 +85,22 @@ ParseResult ParseCommandLine(int argc, const char* const* argv) {
   show_cmd->callback([&] { inv.command = Command::kShow; });
 
   std::ostringstream out, err;
+  // CLI11 would only say "a subcommand is required" for a misspelt one.
+  const std::string first = argc > 1 ? argv[1] : "";
+  if (!first.empty() && first[0] != '-' && first != "run" && first != "upload" && first != "enroll" &&
+      first != "show") {
+    result.exit_code = kExitUsage;
+    result.error = std::string("localbench-agent: unknown command '") + argv[1] +
+                   "' (expected run, upload, enroll or show)\nRun with --help for more information.\n";
+    return result;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     result.exit_code = app.exit(e, out, err);
     if (result.exit_code != 0) result.exit_code = kExitUsage;
     result.output = out.str();
-    result.error = err.str();
+    result.error = err.str().empty() ? "" : "localbench-agent: " + err.str();
     return result;
   }
 
@@ -113,7 +122,7 @@ ParseResult ParseCommandLine(int argc, const char* const* argv) {
   if (!memory_limit.empty()) {
     auto bytes = ParseByteSize(memory_limit);
     if (!bytes.ok()) return usage("--memory-limit: " + std::string(bytes.status().message()));
-    if (*bytes < (1u << 20)) return usage("--memory-limit must be at least 1M");
+    if (*bytes < 4096) return usage("--memory-limit must be at least 4K");
     run.memory_limit_bytes = *bytes;
   }
   for (const auto& preset : run.presets) {

@@ -258,6 +258,9 @@ absl::StatusOr<v1::Submission> RunSuite(kernels::Backend& backend, const Suite& 
       for (auto b : suite.batches) options.batches.push_back(b);
       options.max_batch = suite.max_batch;
       options.memory_budget_bytes = budget;
+      // An explicit batch list (a reproduce command) runs just those batches;
+      // the doubling sweep also proves the OOM bracket.
+      options.prove_oom_bracket = suite.batches.empty();
       int seen = 0;
       auto on_event = [&](const kernels::SweepEvent& e) {
         if (e.kind == kernels::SweepEvent::Kind::kPointStarted) {

@@ -1,0 +1,113 @@
+// The standard suite: its hash, how options reshape it, reproduce commands
+// and the progress estimate.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "localbench/agent/progress.h"
+#include "localbench/agent/runner.h"
+#include "localbench/agent/suite.h"
+
+namespace localbench::agent {
+namespace {
+
+TEST(AgentSuite, HashIsContentAddressed) {
+  const auto cpu = CpuSuite();
+  EXPECT_EQ(cpu.Hash().size(), 64u);
+  EXPECT_EQ(cpu.Hash(), CpuSuite().Hash());
+  EXPECT_NE(cpu.Hash(), GpuSuite().Hash());
+  auto changed = cpu;
+  changed.templates[0].prompt_tokens += 1;
+  EXPECT_NE(changed.Hash(), cpu.Hash());
+  // The canonical text carries the preset shapes, not only their names.
+  EXPECT_NE(cpu.CanonicalText().find("hidden=896"), std::string::npos);
+  EXPECT_EQ(StandardSuite(v1::BACKEND_CPU).Hash(), cpu.Hash());
+  EXPECT_EQ(StandardSuite(v1::BACKEND_CUDA).Hash(), GpuSuite().Hash());
+}
+
+TEST(AgentSuite, NoOptionsIsTheStandardSuite) {
+  auto s = ApplyOptions(CpuSuite(), RunOptions{});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->Hash(), CpuSuite().Hash());
+  EXPECT_EQ(s->version, CpuSuite().version);
+}
+
+TEST(AgentSuite, OptionsRestrictAndSweepLengths) {
+  RunOptions o;
+  o.presets = {"tiny-llama"};
+  o.workloads = {v1::WORKLOAD_KIND_PREFILL, v1::WORKLOAD_KIND_TRAIN_FULL};
+  o.precisions = {v1::PRECISION_FP32};
+  o.prompt_tokens = {8, 16};
+  o.sequence_tokens = {4};
+  o.batches = {4, 1, 4};
+  o.repetitions = 2;
+  auto s = ApplyOptions(CpuSuite(), o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->name, "custom");
+  EXPECT_EQ(s->version, CpuSuite().version + "+custom");
+  EXPECT_NE(s->Hash(), CpuSuite().Hash());
+  EXPECT_EQ(s->batches, (std::vector<std::uint32_t>{1, 4}));
+  EXPECT_EQ(s->repetitions, 2u);
+  const auto items = Expand(*s);
+  // prefill x {8, 16} + train-full (a kind the CPU suite lacks: defaults) x {4}
+  ASSERT_EQ(items.size(), 3u);
+  std::set<std::uint32_t> prompts;
+  for (const auto& it : items) {
+    EXPECT_EQ(it.preset, "tiny-llama");
+    EXPECT_EQ(it.shape.precision, v1::PRECISION_FP32);
+    if (it.shape.kind == v1::WORKLOAD_KIND_PREFILL) prompts.insert(it.shape.prompt_tokens);
+    if (it.shape.kind == v1::WORKLOAD_KIND_TRAIN_FULL) {
+      EXPECT_EQ(it.shape.sequence_tokens, 4u);
+      EXPECT_EQ(it.shape.lora_rank, 0u);
+    }
+  }
+  EXPECT_EQ(prompts, (std::set<std::uint32_t>{8, 16}));
+}
+
+TEST(AgentSuite, UnknownPresetIsAnError) {
+  RunOptions o;
+  o.presets = {"gpt-5"};
+  auto s = ApplyOptions(CpuSuite(), o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("gpt-5"), std::string::npos);
+}
+
+TEST(AgentSuite, ReproduceCommandRestrictsToThePoint) {
+  auto suite = CpuSuite();
+  SuiteItem item{"qwen2.5-0.5b", {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 64, 4, 0, 0}};
+  const auto cmd = ReproduceCommand("cpu", suite, item, 2);
+  EXPECT_EQ(cmd, "localbench-agent run --device cpu --memory-limit " + std::to_string(suite.cpu_memory_limit_bytes) +
+                     " --presets qwen2.5-0.5b --workloads decode --precisions bf16 --prompt-tokens 64"
+                     " --generated-tokens 4 --batches 2 --repetitions " + std::to_string(suite.repetitions));
+  // The command parses back to exactly that one point's suite.
+  auto gpu = ReproduceCommand("cuda:0", GpuSuite(), item, 8);
+  EXPECT_EQ(gpu.find("--memory-limit"), std::string::npos);
+}
+
+TEST(AgentProgress, EstimatesFromThePaceSoFar) {
+  auto t = Progress::Clock::time_point{};
+  std::FILE* sink = std::tmpfile();
+  Progress p(sink, /*live=*/false, [&] { return t; });
+  p.SetTotal(4);
+  EXPECT_LT(p.EstimateSecondsLeft(), 0);  // unknown before the first unit
+  p.Start("a");
+  t += std::chrono::seconds(10);
+  p.Finish("ok");
+  EXPECT_DOUBLE_EQ(p.EstimateSecondsLeft(), 30.0);
+  p.Drop(2);  // a sweep stopped early
+  EXPECT_EQ(p.total(), 2);
+  EXPECT_DOUBLE_EQ(p.EstimateSecondsLeft(), 10.0);
+  p.Close();
+  std::rewind(sink);
+  char buf[512] = {};
+  const auto n = std::fread(buf, 1, sizeof buf - 1, sink);
+  const std::string log(buf, n);
+  EXPECT_NE(log.find("running a"), std::string::npos) << log;
+  EXPECT_NE(log.find("about 30s to go"), std::string::npos) << log;
+  EXPECT_EQ(log.find('\r'), std::string::npos);  // plain lines off a terminal
+  std::fclose(sink);
+  EXPECT_EQ(FormatDuration(65), "1m05s");
+}
+
+}  // namespace
+}  // namespace localbench::agent
