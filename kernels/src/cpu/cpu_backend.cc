@@ -2,6 +2,8 @@
 // kernels of ops.h. GEMM lives in gemm.cc.
 #include "localbench/kernels/cpu_backend.h"
 
+#include <cblas.h>
+
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -42,7 +44,12 @@ float* F(const Tensor& t) { return static_cast<float*>(t.data); }
 
 CpuBackend::CpuBackend(const CpuDeviceOptions& options)
     : device_(std::make_unique<CpuDevice>(options)),
-      pool_(std::make_unique<ThreadPool>(device_->threads())) {}
+      pool_(std::make_unique<ThreadPool>(device_->threads())) {
+  // The backend owns the threading: OpenBLAS runs single-threaded inside our
+  // static partition (see gemm.cc), so two thread pools never spin against
+  // each other on the same cores.
+  openblas_set_num_threads(1);
+}
 
 CpuBackend::~CpuBackend() = default;
 

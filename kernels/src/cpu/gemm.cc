@@ -5,6 +5,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #if defined(__x86_64__)
@@ -13,11 +14,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "cpu/elements.h"
+#include "cpu/gemm_testing.h"
 #include "cpu/status_macros.h"
 #include "cpu/thread_pool.h"
 #include "localbench/kernels/cpu_backend.h"
 
 namespace localbench::kernels {
+
+namespace {
+std::atomic<std::int64_t> g_panel_cap{0};
+}  // namespace
+
+void cpu::SetGemmPanelCapForTesting(std::int64_t columns) { g_panel_cap = columns; }
+
 namespace {
 
 constexpr std::int64_t kMaxGemvRows = 8;
@@ -176,6 +185,19 @@ absl::Status CpuBackend::Gemm(bool trans_a, bool trans_b, float alpha, const Ten
   const std::int64_t lda = a.cols(), ldb = b.cols();
   float* ws = static_cast<float*>(workspace.data);
 
+  // C[:, cols] = alpha op(A) op(B)[:, cols] + beta C[:, cols], the columns
+  // split over the pool; OpenBLAS runs single-threaded inside each part, so
+  // its threads never compete with ours and every element of C comes from
+  // exactly one call.
+  auto parallel_sgemm = [&](const float* a32, const float* bp, std::int64_t ldbp, float* cp, std::int64_t ldcp,
+                            std::int64_t cols) {
+    pool_->For(cols, [&](std::int64_t c0, std::int64_t c1) {
+      cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(c1 - c0), static_cast<int>(k), alpha,
+                  a32, static_cast<int>(lda), trans_b ? bp + c0 * ldbp : bp + c0, static_cast<int>(ldbp), beta,
+                  cp + c0, static_cast<int>(ldcp));
+    }, 64);
+  };
+
   const float* a32 = static_cast<const float*>(a.data);
   if (a.dtype != DType::kF32) {
     ConvertBlock(*pool_, a.dtype, a.data, lda, 0, 0, a.rows(), a.cols(), ws);
@@ -185,43 +207,41 @@ absl::Status CpuBackend::Gemm(bool trans_a, bool trans_b, float alpha, const Ten
   const bool b_convert = b.dtype != DType::kF32;
   const bool c_convert = c.dtype != DType::kF32;
   if (!b_convert && !c_convert) {
-    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a32,
-                static_cast<int>(lda), static_cast<const float*>(b.data), static_cast<int>(ldb), beta,
-                static_cast<float*>(c.data), static_cast<int>(n));
+    parallel_sgemm(a32, static_cast<const float*>(b.data), ldb, static_cast<float*>(c.data), n, n);
     return absl::OkStatus();
   }
-  const std::int64_t panel = std::min<std::int64_t>(n, kGemmPanelColumns);
+  std::int64_t panel = GemmPanelColumns(m, n, k, b.dtype, c.dtype);
+  if (const std::int64_t cap = g_panel_cap.load(); cap > 0) panel = std::min(panel, cap);
   float* b_panel = ws;
   float* c_panel = ws + (b_convert ? panel * k : 0);
   for (std::int64_t n0 = 0; n0 < n; n0 += panel) {
     const std::int64_t nc = std::min(panel, n - n0);
     const float* bp;
-    int ldbp;
+    std::int64_t ldbp;
     if (b_convert) {
       if (trans_b) {  // B stored [N, K]: rows n0.. are contiguous
         ConvertBlock(*pool_, b.dtype, b.data, ldb, n0, 0, nc, k, b_panel);
-        ldbp = static_cast<int>(k);
+        ldbp = k;
       } else {        // B stored [K, N]: columns n0.. of every row
         ConvertBlock(*pool_, b.dtype, b.data, ldb, 0, n0, k, nc, b_panel);
-        ldbp = static_cast<int>(nc);
+        ldbp = nc;
       }
       bp = b_panel;
     } else {
       bp = static_cast<const float*>(b.data) + (trans_b ? n0 * ldb : n0);
-      ldbp = static_cast<int>(ldb);
+      ldbp = ldb;
     }
     float* cp;
-    int ldcp;
+    std::int64_t ldcp;
     if (c_convert) {
       if (beta != 0.0f) ConvertBlock(*pool_, c.dtype, c.data, n, 0, n0, m, nc, c_panel);
       cp = c_panel;
-      ldcp = static_cast<int>(nc);
+      ldcp = nc;
     } else {
       cp = static_cast<float*>(c.data) + n0;
-      ldcp = static_cast<int>(n);
+      ldcp = n;
     }
-    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(nc), static_cast<int>(k), alpha,
-                a32, static_cast<int>(lda), bp, ldbp, beta, cp, ldcp);
+    parallel_sgemm(a32, bp, ldbp, cp, ldcp, nc);
     if (c_convert) StoreBlock(*pool_, c_panel, c.dtype, c.data, n, n0, m, nc);
   }
   return absl::OkStatus();

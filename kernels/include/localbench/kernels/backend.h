@@ -38,14 +38,20 @@ struct AdamWParams {
   std::int64_t step = 1;      // 1-based, for bias correction
 };
 
-// Bytes of workspace Backend::Gemm may use for these operands: fp32 copies of
-// low-precision operands, converted in panels (see kGemmPanelColumns). The
-// memory plan reserves the maximum over a workload's GEMMs; every backend
-// must work within it (a backend that converts nothing simply ignores it).
+// Bytes of workspace Backend::Gemm may use for these operands: an fp32 copy
+// of A if A is low precision, plus one panel of GemmPanelColumns columns of
+// op(B) (K floats per column) and of C (M floats per column) for whichever of
+// B and C is low precision. The memory plan reserves the maximum over a
+// workload's GEMMs; every backend must work within it (a backend that
+// converts nothing simply ignores it).
 std::uint64_t GemmWorkspaceBytes(std::int64_t m, std::int64_t n, std::int64_t k, DType a, DType b,
                                  DType c);
-// Columns of C (rows of a transposed B) converted per panel.
-inline constexpr std::int64_t kGemmPanelColumns = 256;
+// Columns of C per converted panel: as many as fit in kGemmPanelBudgetBytes
+// (at least 64, at most n), so whole projection weights convert at once and
+// only vocabulary-sized matrices are split.
+std::int64_t GemmPanelColumns(std::int64_t m, std::int64_t n, std::int64_t k, DType b, DType c);
+// fp32 bytes of one B + C panel.
+inline constexpr std::uint64_t kGemmPanelBudgetBytes = std::uint64_t{64} << 20;
 
 // The ops of one device. Implementations: CpuBackend (cpu_backend.h), and
 // the CUDA/HIP backends in kernels/gpu/.

@@ -1,0 +1,195 @@
+// Kernels benchmark: every figure is a ratio against a baseline measured in
+// the same run on the same machine.
+//   1. GEMM GFLOP/s of Backend::Gemm vs OpenBLAS cblas_sgemm called directly.
+//   2. Decode GEMV weight-bytes/s vs multi-threaded memory-copy bandwidth.
+//   3. tokens/s of prefill, decode and a LoRA step on a model preset's shapes.
+// Usage: localbench_bench_kernels [--preset NAME] [--quick]
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "localbench/kernels/cpu_backend.h"
+#include "localbench/kernels/plan.h"
+#include "localbench/kernels/sweep.h"
+#include "localbench/kernels/version.h"
+
+namespace lk = localbench::kernels;
+
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Best of `reps` timings of fn (seconds).
+template <typename Fn>
+double Best(int reps, Fn&& fn) {
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    const double t0 = Now();
+    fn();
+    best = std::min(best, Now() - t0);
+  }
+  return best;
+}
+
+lk::Tensor Make(lk::CpuBackend& b, lk::DType dtype, std::initializer_list<std::int64_t> dims, std::uint64_t seed) {
+  lk::Tensor t = lk::Tensor::Of(nullptr, dtype, dims);
+  t.data = *b.device().Allocate(std::max<std::uint64_t>(t.bytes(), 1));
+  if (!b.FillRandomUniform(t, seed, 1.0f).ok()) std::abort();
+  return t;
+}
+
+void Check(const absl::Status& s) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+void BenchGemm(lk::CpuBackend& b, std::int64_t m, std::int64_t n, std::int64_t k, lk::DType wtype) {
+  // y[m, n] = x[m, k] W[n, k]^T, the shape of every projection.
+  lk::Tensor x = Make(b, lk::DType::kF32, {m, k}, 1);
+  lk::Tensor w = Make(b, wtype, {n, k}, 2);
+  lk::Tensor w32 = Make(b, lk::DType::kF32, {n, k}, 2);
+  lk::Tensor y = Make(b, lk::DType::kF32, {m, n}, 3);
+  const std::uint64_t ws_bytes = lk::GemmWorkspaceBytes(m, n, k, lk::DType::kF32, wtype, lk::DType::kF32);
+  lk::Tensor ws = Make(b, lk::DType::kF32, {static_cast<std::int64_t>(ws_bytes / 4) + 1}, 4);
+  const double flops = 2.0 * static_cast<double>(m * n * k);
+  const int reps = 5;
+  // The baseline: OpenBLAS with its own threads (the backend sets it to one
+  // thread and splits the work itself).
+  openblas_set_num_threads(static_cast<int>(b.device().info().multiprocessor_count));
+  const double t_blas = Best(reps, [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
+                1.0f, static_cast<float*>(x.data), static_cast<int>(k), static_cast<float*>(w32.data),
+                static_cast<int>(k), 0.0f, static_cast<float*>(y.data), static_cast<int>(n));
+  });
+  openblas_set_num_threads(1);
+  const double t_ours = Best(reps, [&] { Check(b.Gemm(false, true, 1.0f, x, w, 0.0f, y, ws)); });
+  std::printf("| gemm %lldx%lldx%lld, W %s | %.1f | %.1f | %.2fx |\n", static_cast<long long>(m),
+              static_cast<long long>(n), static_cast<long long>(k), std::string(lk::DTypeName(wtype)).c_str(),
+              flops / t_ours * 1e-9, flops / t_blas * 1e-9, t_blas / t_ours);
+  for (void* p : {x.data, w.data, w32.data, y.data, ws.data}) b.device().Free(p);
+}
+
+void BenchDecodeBandwidth(lk::CpuBackend& b, int threads) {
+  // A weight far larger than the last-level cache, read once per product.
+  const std::int64_t n = 32768, k = 4096;  // 256 MiB in bf16
+  lk::Tensor x = Make(b, lk::DType::kF32, {1, k}, 1);
+  lk::Tensor w = Make(b, lk::DType::kBF16, {n, k}, 2);
+  lk::Tensor y = Make(b, lk::DType::kF32, {1, n}, 3);
+  const std::uint64_t ws_bytes = lk::GemmWorkspaceBytes(1, n, k, lk::DType::kF32, lk::DType::kBF16, lk::DType::kF32);
+  lk::Tensor ws = Make(b, lk::DType::kF32, {static_cast<std::int64_t>(ws_bytes / 4) + 1}, 4);
+  const double weight_bytes = static_cast<double>(w.bytes());
+  const double t_gemv = Best(7, [&] { Check(b.Gemm(false, true, 1.0f, x, w, 0.0f, y, ws)); });
+
+  // Baseline: memcpy of the same number of bytes split over the same
+  // threads; traffic counted as read + write (the STREAM convention).
+  const std::size_t bytes = w.bytes();
+  std::vector<char> src(bytes, 1), dst(bytes, 0);
+  const double t_copy = Best(7, [&] {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        const std::size_t b0 = bytes * static_cast<std::size_t>(t) / static_cast<std::size_t>(threads);
+        const std::size_t b1 = bytes * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(threads);
+        std::memcpy(dst.data() + b0, src.data() + b0, b1 - b0);
+      });
+    }
+    for (std::thread& th : pool) th.join();
+  });
+  const double gemv_bw = weight_bytes / t_gemv, copy_bw = 2.0 * static_cast<double>(bytes) / t_copy;
+  std::printf("| decode GEMV 1x%lldx%lld bf16 weight read | %.2f GB/s | copy %.2f GB/s | %.2fx |\n",
+              static_cast<long long>(n), static_cast<long long>(k), gemv_bw * 1e-9, copy_bw * 1e-9, gemv_bw / copy_bw);
+  for (void* p : {x.data, w.data, y.data, ws.data}) b.device().Free(p);
+}
+
+void BenchWorkload(lk::CpuBackend& b, const lk::WorkloadConfig& c, const char* label, int repetitions) {
+  lk::SweepOptions options;
+  options.warmup_steps = 1;
+  options.repetitions = repetitions;
+  options.batches = {c.batch};
+  options.prove_oom_bracket = false;
+  lk::WorkloadConfig base = c;
+  absl::StatusOr<lk::SweepResult> r = lk::RunSweep(b, base, options);
+  Check(r.status());
+  for (const lk::SweepPoint& p : r->points) {
+    if (p.status != lk::PointStatus::kOk) {
+      std::printf("| %s | batch %lld | %s: %s |\n", label, static_cast<long long>(p.batch_size),
+                  std::string(lk::PointStatusName(p.status)).c_str(), p.error_message.c_str());
+      continue;
+    }
+    std::printf("| %s | %lld | %.2f | %.2f-%.2f | %.3f | %.2f GiB |\n", label, static_cast<long long>(p.batch_size),
+                p.tokens_per_second_median, p.tokens_per_second_min, p.tokens_per_second_max, p.step_seconds_median,
+                static_cast<double>(p.arena_peak_bytes) / (1 << 30));
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string preset_name = "llama-3.2-1b";
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--preset" && i + 1 < argc) {
+      preset_name = argv[++i];
+    } else if (arg == "--quick") {
+      quick = true;
+    } else {
+      std::fprintf(stderr, "usage: %s [--preset NAME] [--quick]\n", argv[0]);
+      return 2;
+    }
+  }
+  absl::StatusOr<lk::ModelPreset> preset = lk::FindPreset(preset_name);
+  Check(preset.status());
+  lk::CpuBackend backend;
+  const lk::DeviceInfo& info = backend.device().info();
+  std::printf("device: %s, %u threads, memory limit %.1f GiB; kernel source hash %s\n\n", info.name.c_str(),
+              info.multiprocessor_count, static_cast<double>(info.memory_total_bytes) / (1 << 30),
+              std::string(lk::KernelSourceHash()).substr(0, 16).c_str());
+
+  std::printf("| GEMM (y = x W^T) | ours GFLOP/s | OpenBLAS sgemm GFLOP/s | ratio |\n|---|---|---|---|\n");
+  BenchGemm(backend, 512, 2048, 2048, lk::DType::kF32);
+  BenchGemm(backend, 512, 2048, 2048, lk::DType::kBF16);
+  BenchGemm(backend, 512, 8192, 2048, lk::DType::kBF16);
+  BenchGemm(backend, 512, 2048, 8192, lk::DType::kBF16);
+  std::printf("\n| decode | ours | baseline | ratio |\n|---|---|---|---|\n");
+  BenchDecodeBandwidth(backend, static_cast<int>(info.multiprocessor_count));
+
+  std::printf("\n| workload (%s, bf16) | batch | tokens/s median | min-max | step s | arena |\n|---|---|---|---|---|---|\n",
+              preset_name.c_str());
+  lk::WorkloadConfig c;
+  c.preset = *preset;
+  c.precision = lk::DType::kBF16;
+  c.seed = 1;
+  c.kind = lk::WorkloadKind::kPrefill;
+  c.batch = 1;
+  c.prompt_tokens = quick ? 32 : 128;
+  const int reps = quick ? 2 : 3;
+  BenchWorkload(backend, c, quick ? "prefill P=32" : "prefill P=128", reps);
+  c.kind = lk::WorkloadKind::kDecode;
+  c.prompt_tokens = 128;
+  c.generated_tokens = quick ? 4 : 16;
+  BenchWorkload(backend, c, quick ? "decode P=128 G=4" : "decode P=128 G=16", reps);
+  if (!quick) {
+    c.batch = 4;
+    BenchWorkload(backend, c, "decode P=128 G=16", reps);
+  }
+  c.kind = lk::WorkloadKind::kTrainLora;
+  c.batch = 1;
+  c.prompt_tokens = 0;
+  c.generated_tokens = 0;
+  c.sequence_tokens = quick ? 32 : 64;
+  c.lora_rank = 16;
+  BenchWorkload(backend, c, quick ? "LoRA step T=32 r=16" : "LoRA step T=64 r=16", 2);
+  return 0;
+}
