@@ -1,0 +1,84 @@
+// A private PostgreSQL cluster driven through initdb/pg_ctl: the collector's
+// embedded mode (no --db) and the test harness's throwaway database.
+#ifndef LOCALBENCH_COLLECTOR_POSTGRES_CLUSTER_H_
+#define LOCALBENCH_COLLECTOR_POSTGRES_CLUSTER_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace localbench::collector {
+
+// How to run a cluster.
+struct PostgresClusterOptions {
+  // Holds pgdata/ (the cluster) and postgres.log. Created when missing; the
+  // cluster is initialised on first start and reused afterwards.
+  std::filesystem::path data_dir;
+  // Database created (when missing) for the collector; url() points at it.
+  std::string database = "localbench";
+  // False for throwaway clusters: fsync and synchronous commit off, for
+  // speed. Never for data anyone wants to keep.
+  bool durable = true;
+  // Remove data_dir entirely when the cluster stops (throwaway clusters).
+  bool remove_on_stop = false;
+};
+
+// A running cluster that listens only on a Unix socket in a fresh private
+// directory under /tmp (listen_addresses=''), so it never collides with
+// another server's port and only its owner can connect (trust auth on that
+// socket; the directory is mode 0700). As root, initdb and pg_ctl run as the
+// `postgres` user through runuser, because PostgreSQL refuses to run as root.
+// Stops (fast shutdown) when destroyed.
+class PostgresCluster {
+ public:
+  // Initialises (first time) and starts a cluster. Fails with a message that
+  // names the problem, e.g. a parent of data_dir the postgres user cannot
+  // reach, or the tail of the server log when the server would not start.
+  static absl::StatusOr<std::unique_ptr<PostgresCluster>> Start(PostgresClusterOptions options);
+
+  // A throwaway cluster in a fresh mktemp -d directory under /tmp, not
+  // durable, removed when stopped. For tests and benchmarks.
+  static absl::StatusOr<std::unique_ptr<PostgresCluster>> StartThrowaway(bool durable = false);
+
+  ~PostgresCluster();
+  PostgresCluster(const PostgresCluster&) = delete;
+  PostgresCluster& operator=(const PostgresCluster&) = delete;
+
+  // Stops the server (fast shutdown: open sessions are ended, committed data
+  // is safe) and cleans up. Idempotent.
+  absl::Status Stop();
+
+  // libpq URL of options.database, e.g.
+  // "postgresql://localbench@/localbench?host=/tmp/lbpg-abc123".
+  std::string url() const { return UrlFor(options_.database); }
+
+  // libpq URL of another database in this cluster.
+  std::string UrlFor(std::string_view database) const;
+
+  // Creates database `name` (letters, digits, underscore) when missing.
+  absl::Status CreateDatabase(std::string_view name);
+
+  // The cluster's data directory (options.data_dir).
+  const std::filesystem::path& data_dir() const { return options_.data_dir; }
+
+ private:
+  explicit PostgresCluster(PostgresClusterOptions options) : options_(std::move(options)) {}
+  absl::Status DoStart();
+
+  PostgresClusterOptions options_;
+  std::string bindir_;
+  std::filesystem::path socket_dir_;
+  bool running_ = false;
+};
+
+// The directory holding initdb and pg_ctl: $LOCALBENCH_PG_BINDIR, else
+// `pg_config --bindir`, else Debian's /usr/lib/postgresql/15/bin.
+absl::StatusOr<std::string> FindPostgresBinDir();
+
+}  // namespace localbench::collector
+
+#endif  // LOCALBENCH_COLLECTOR_POSTGRES_CLUSTER_H_

@@ -1,0 +1,166 @@
+// localbench-collector: receives benchmark submissions over gRPC and stores
+// them in PostgreSQL exactly once. With no --db it runs its own private
+// PostgreSQL cluster under --data-dir, so a local start needs nothing else.
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "localbench/collector/log.h"
+#include "localbench/collector/migrations.h"
+#include "localbench/collector/postgres_cluster.h"
+#include "localbench/collector/server.h"
+
+namespace lc = localbench::collector;
+
+namespace {
+
+// Per-user default for the embedded cluster. Root gets a system location
+// whose parents the postgres user can reach (root's home is mode 700).
+std::string DefaultDataDir() {
+  if (geteuid() == 0) return "/var/lib/localbench/collector";
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') {
+    return absl::StrCat(xdg, "/localbench/collector");
+  }
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') {
+    if (struct passwd* pw = getpwuid(geteuid()); pw != nullptr) home = pw->pw_dir;
+  }
+  return absl::StrCat(home != nullptr ? home : ".", "/.local/share/localbench/collector");
+}
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Fail(absl::string_view message) {
+  lc::LogLine(absl::StrCat("error: ", message));
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the shutdown signals before any thread exists, so every gRPC and
+  // libpq thread inherits the mask and only sigwait() below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"localbench-collector: stores benchmark submissions in PostgreSQL"};
+  std::string listen = "127.0.0.1:7411";
+  std::string db;
+  std::string data_dir = DefaultDataDir();
+  std::string tls_cert;
+  std::string tls_key;
+  int threads = 32;
+  int connections = 8;
+  app.add_option("--listen", listen, "host:port to serve gRPC on (port 0: any free port)")
+      ->envname("LOCALBENCH_LISTEN")
+      ->capture_default_str();
+  app.add_option("--db", db,
+                 "PostgreSQL URL (libpq), e.g. postgresql://user@host/localbench; "
+                 "without it, an embedded cluster runs under --data-dir")
+      ->envname("LOCALBENCH_DB");
+  app.add_option("--data-dir", data_dir, "embedded PostgreSQL's directory (used without --db)")
+      ->envname("LOCALBENCH_DATA_DIR")
+      ->capture_default_str();
+  app.add_option("--tls-cert", tls_cert, "PEM certificate chain; enables TLS with --tls-key")
+      ->envname("LOCALBENCH_TLS_CERT");
+  app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert")->envname("LOCALBENCH_TLS_KEY");
+  app.add_option("--threads", threads, "most gRPC server threads")
+      ->envname("LOCALBENCH_THREADS")
+      ->check(CLI::Range(2, 256))
+      ->capture_default_str();
+  app.add_option("--db-connections", connections, "PostgreSQL connections (at most --threads)")
+      ->envname("LOCALBENCH_DB_CONNECTIONS")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  CLI::App* migrate = app.add_subcommand("migrate", "apply the schema migrations and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (tls_cert.empty() != tls_key.empty()) return Fail("--tls-cert and --tls-key go together");
+
+  std::unique_ptr<lc::PostgresCluster> cluster;
+  std::string url = db;
+  if (db.empty()) {
+    lc::LogLine(absl::StrCat("no --db: starting embedded PostgreSQL in ", data_dir));
+    lc::PostgresClusterOptions o;
+    o.data_dir = data_dir;
+    auto started = lc::PostgresCluster::Start(o);
+    if (!started.ok()) return Fail(started.status().message());
+    cluster = *std::move(started);
+    url = cluster->url();
+  } else {
+    lc::LogLine(absl::StrCat("database ", lc::RedactUrl(db)));
+  }
+
+  if (migrate->parsed()) {
+    try {
+      pqxx::connection conn(url);
+      auto applied = lc::ApplyMigrations(conn);
+      if (!applied.ok()) return Fail(applied.status().message());
+      lc::LogLine(absl::StrCat("migrate: ", *applied, " applied, schema at version ",
+                               lc::EmbeddedMigrations().back().version));
+    } catch (const std::exception& e) {
+      return Fail(absl::StrCat("cannot connect to PostgreSQL: ", e.what()));
+    }
+    return 0;  // the cluster (if any) stops as it goes out of scope
+  }
+
+  lc::CollectorOptions options;
+  options.listen = listen;
+  options.db_url = url;
+  options.max_threads = threads;
+  options.db_connections = connections;
+  if (!tls_cert.empty()) {
+    auto cert = ReadFile(tls_cert);
+    auto key = ReadFile(tls_key);
+    if (!cert || !key) return Fail("cannot read --tls-cert or --tls-key");
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    options.credentials = grpc::SslServerCredentials(ssl);
+  }
+  auto server = lc::CollectorServer::Start(options);
+  if (!server.ok()) return Fail(server.status().message());
+
+  // The one line scripts and tests parse for the bound address.
+  std::printf("localbench-collector: listening on %s (%s)\n", (*server)->address().c_str(),
+              tls_cert.empty() ? "plaintext" : "tls");
+  std::fflush(stdout);
+  if (tls_cert.empty()) {
+    lc::LogLine("serving plaintext gRPC: use TLS (--tls-cert/--tls-key) beyond loopback");
+  }
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  lc::LogLine(absl::StrCat("received ", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                           ": finishing in-flight requests"));
+  (*server)->Shutdown(std::chrono::seconds(10));
+  server->reset();
+  if (cluster) {
+    if (absl::Status st = cluster->Stop(); !st.ok()) return Fail(st.message());
+    lc::LogLine("embedded PostgreSQL stopped");
+  }
+  lc::LogLine("stopped");
+  return 0;
+}

@@ -1,0 +1,418 @@
+// Ingest against a real PostgreSQL over real loopback gRPC: rows read back,
+// exactly-once under repeats and concurrency, and hostile input rejected with
+// nothing stored.
+#include <barrier>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+#include <pqxx/pqxx>
+
+#include "localbench/collector/store.h"
+#include "localbench/common/crypto.h"
+#include "localbench/test_support/in_process_collector.h"
+#include "localbench/test_support/postgres_environment.h"
+#include "localbench/test_support/submission_builder.h"
+
+LOCALBENCH_USE_THROWAWAY_POSTGRES();
+
+namespace localbench::test_support {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+
+struct Reply {
+  grpc::Status status;
+  v1::SubmitResponse response;
+};
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    url_ = PostgresEnvironment::FreshDatabase();
+    ASSERT_FALSE(url_.empty());
+    auto c = InProcessCollector::Start(url_);
+    ASSERT_TRUE(c.ok()) << c.status();
+    collector_ = *std::move(c);
+    auto agent = collector_->Enroll();
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    token_ = agent->agent_token();
+    agent_id_ = agent->agent_id();
+    conn_ = std::make_unique<pqxx::connection>(url_);
+  }
+
+  Reply Submit(const v1::Submission& s, const std::string& authorization) {
+    auto stub = collector_->NewIngestStub();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
+    v1::SubmitRequest req;
+    *req.mutable_submission() = s;
+    Reply r;
+    r.status = stub->Submit(&ctx, req, &r.response);
+    return r;
+  }
+  Reply Submit(const v1::Submission& s) { return Submit(s, "Bearer " + token_); }
+
+  int64_t Count(const std::string& table) {
+    pqxx::read_transaction tx(*conn_);
+    // Table names come from the test itself, never from input.
+    return tx.exec("SELECT count(*) FROM " + tx.quote_name(table))[0][0].as<int64_t>();
+  }
+
+  void ExpectNothingStored() {
+    EXPECT_EQ(Count("submissions"), 0);
+    EXPECT_EQ(Count("sweeps"), 0);
+    EXPECT_EQ(Count("points"), 0);
+  }
+
+  std::string url_;
+  std::unique_ptr<InProcessCollector> collector_;
+  std::string token_;
+  std::string agent_id_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+TEST_F(IngestTest, SubmitStoresEveryRowAndReadsBack) {
+  const v1::Submission s = MakeSubmission(42, /*sweeps=*/2, /*points_per_sweep=*/12);
+  Reply r = Submit(s);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_EQ(r.response.submission_id(), s.submission_id());
+  EXPECT_EQ(r.response.sweep_count(), 2u);
+  EXPECT_EQ(r.response.point_count(), 24u);
+  EXPECT_GT(r.response.received_at().seconds(), 1577836800);
+
+  EXPECT_EQ(Count("submissions"), 1);
+  EXPECT_EQ(Count("sweeps"), 2);
+  EXPECT_EQ(Count("points"), 24);
+  EXPECT_EQ(Count("machines"), 1);
+  EXPECT_EQ(Count("devices"), 1);
+
+  pqxx::read_transaction tx(*conn_);
+  // The submission row, its raw payload and links.
+  pqxx::row sub = tx.exec_params1(
+      "SELECT s.agent_id::text, m.fingerprint, d.name, d.backend, d.memory_total_bytes, s.payload, "
+      "s.payload_sha256, s.driver_version, s.cpu_logical_cores, s.started_at = $2::timestamptz "
+      "FROM submissions s JOIN machines m USING (machine_id) JOIN devices d USING (device_id) "
+      "WHERE s.submission_id = $1::uuid",
+      s.submission_id(), "2025-06-01 12:00:00+00");
+  EXPECT_EQ(sub[0].as<std::string>(), agent_id_);
+  EXPECT_EQ(sub[1].as<std::string>(), s.machine_fingerprint());
+  EXPECT_EQ(sub[2].as<std::string>(), "NVIDIA GeForce RTX 4090");
+  EXPECT_EQ(sub[3].as<std::string>(), "cuda");
+  EXPECT_EQ(sub[4].as<uint64_t>(), s.hardware().device().memory_total_bytes());
+  const pqxx::binarystring payload(sub[5]);
+  v1::Submission reparsed;
+  ASSERT_TRUE(reparsed.ParseFromString(payload.str()));
+  EXPECT_TRUE(MessageDifferencer::Equals(reparsed, s));
+  EXPECT_EQ(sub[6].as<std::string>(), Sha256Hex(payload.str()));
+  EXPECT_EQ(sub[7].as<std::string>(), "580.65.06");
+  EXPECT_EQ(sub[8].as<int>(), 32);
+  EXPECT_TRUE(sub[9].as<bool>());
+
+  // Every point, compared field by field with what was sent.
+  pqxx::result points = tx.exec_params(
+      "SELECT sweep_index, batch_size, status, error_message, repetitions, tokens_per_second_median, "
+      "tokens_per_second_min, step_seconds_mean, planned_bytes, device_delta_bytes, reproduce_command "
+      "FROM points WHERE submission_id = $1::uuid ORDER BY sweep_index, batch_size",
+      s.submission_id());
+  ASSERT_EQ(points.size(), 24u);
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const v1::Point& p = s.sweeps(static_cast<int>(i / 12)).points(static_cast<int>(i % 12));
+    const auto& row = points[static_cast<pqxx::result::size_type>(i)];
+    EXPECT_EQ(row[0].as<int>(), static_cast<int>(i / 12));
+    EXPECT_EQ(row[1].as<uint32_t>(), p.batch_size());
+    EXPECT_EQ(row[2].as<std::string>(), collector::StatusName(p.status()));
+    EXPECT_EQ(row[3].as<std::string>(), p.error_message());
+    EXPECT_EQ(row[4].as<uint32_t>(), p.repetitions());
+    // Doubles survive the trip bit for bit.
+    EXPECT_EQ(row[5].as<double>(), p.tokens_per_second_median());
+    EXPECT_EQ(row[6].as<double>(), p.tokens_per_second_min());
+    EXPECT_EQ(row[7].as<double>(), p.step_seconds_mean());
+    EXPECT_EQ(row[8].as<uint64_t>(), p.planned_bytes());
+    EXPECT_EQ(row[9].as<uint64_t>(), p.device_delta_bytes());
+    EXPECT_EQ(row[10].as<std::string>(), p.reproduce_command());
+  }
+  pqxx::row sweep = tx.exec_params1(
+      "SELECT model_preset, kind, precision, prompt_tokens, generated_tokens, largest_ok_batch, "
+      "smallest_failed_batch FROM sweeps WHERE submission_id = $1::uuid AND sweep_index = 0",
+      s.submission_id());
+  EXPECT_EQ(sweep[0].as<std::string>(), "llama-3.2-1b");
+  EXPECT_EQ(sweep[1].as<std::string>(), "decode");
+  EXPECT_EQ(sweep[2].as<std::string>(), "fp16");
+  EXPECT_EQ(sweep[3].as<uint32_t>(), s.sweeps(0).workload().prompt_tokens());
+  EXPECT_EQ(sweep[4].as<uint32_t>(), s.sweeps(0).workload().generated_tokens());
+  EXPECT_EQ(sweep[5].as<uint32_t>(), s.sweeps(0).largest_ok_batch());
+  EXPECT_EQ(sweep[6].as<uint32_t>(), s.sweeps(0).smallest_failed_batch());
+}
+
+TEST_F(IngestTest, SecondSubmissionReusesMachineAndDevice) {
+  v1::Submission a = MakeSubmission(1);
+  v1::Submission b = MakeSubmission(2);
+  b.set_machine_fingerprint(a.machine_fingerprint());
+  ASSERT_TRUE(Submit(a).status.ok());
+  ASSERT_TRUE(Submit(b).status.ok());
+  EXPECT_EQ(Count("submissions"), 2);
+  EXPECT_EQ(Count("machines"), 1);
+  EXPECT_EQ(Count("devices"), 1);
+}
+
+TEST_F(IngestTest, RepeatGetsTheSameReplyAndWritesNothing) {
+  const v1::Submission s = MakeSubmission(7);
+  Reply first = Submit(s);
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  Reply again = Submit(s);
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  EXPECT_TRUE(MessageDifferencer::Equals(first.response, again.response))
+      << first.response.DebugString() << " vs " << again.response.DebugString();
+  EXPECT_EQ(Count("submissions"), 1);
+  EXPECT_EQ(Count("points"), 12);
+}
+
+TEST_F(IngestTest, EightConcurrentIdenticalSubmitsStoreOneCopy) {
+  const v1::Submission s = MakeSubmission(8, /*sweeps=*/3);
+  constexpr int kClients = 8;
+  std::vector<Reply> replies(kClients);
+  std::vector<std::unique_ptr<v1::Ingest::Stub>> stubs;
+  for (int i = 0; i < kClients; ++i) stubs.push_back(collector_->NewIngestStub());
+  std::barrier start(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      SetBearer(ctx, token_);
+      v1::SubmitRequest req;
+      *req.mutable_submission() = s;
+      start.arrive_and_wait();  // release all clients together
+      replies[static_cast<std::size_t>(i)].status =
+          stubs[static_cast<std::size_t>(i)]->Submit(&ctx, req, &replies[static_cast<std::size_t>(i)].response);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const Reply& r : replies) {
+    ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+    EXPECT_TRUE(MessageDifferencer::Equals(r.response, replies[0].response));
+  }
+  EXPECT_EQ(Count("submissions"), 1);
+  EXPECT_EQ(Count("sweeps"), 3);
+  EXPECT_EQ(Count("points"), 36);
+  EXPECT_EQ(Count("machines"), 1);
+  EXPECT_EQ(Count("devices"), 1);
+}
+
+TEST_F(IngestTest, ConflictingDuplicateIsAlreadyExists) {
+  const v1::Submission s = MakeSubmission(9);
+  ASSERT_TRUE(Submit(s).status.ok());
+  v1::Submission other = s;
+  other.mutable_sweeps(0)->mutable_points(0)->set_tokens_per_second_median(
+      s.sweeps(0).points(0).tokens_per_second_median() * 1.001);
+  other.mutable_sweeps(0)->mutable_points(0)->set_tokens_per_second_max(
+      s.sweeps(0).points(0).tokens_per_second_max() * 1.01);
+  Reply r = Submit(other);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::ALREADY_EXISTS) << r.status.error_message();
+  EXPECT_NE(r.status.error_message().find(s.submission_id()), std::string::npos);
+  EXPECT_EQ(Count("submissions"), 1);
+  EXPECT_EQ(Count("points"), 12);
+  // The stored copy is still the first.
+  pqxx::read_transaction tx(*conn_);
+  const double stored = tx.exec_params1("SELECT tokens_per_second_median FROM points WHERE batch_size = 1")[0]
+                            .as<double>();
+  EXPECT_EQ(stored, s.sweeps(0).points(0).tokens_per_second_median());
+}
+
+TEST_F(IngestTest, MissingOrWrongTokenIsUnauthenticated) {
+  const v1::Submission s = MakeSubmission(10);
+  for (const std::string& auth :
+       {std::string(), std::string("Bearer "), std::string("Bearer ") + std::string(64, '0'),
+        std::string("Basic ") + token_, token_, std::string("Bearer ") + token_ + "x"}) {
+    Reply r = Submit(s, auth);
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << "authorization: " << auth;
+  }
+  ExpectNothingStored();
+}
+
+TEST_F(IngestTest, EnrollStoresOnlyTheTokenHash) {
+  pqxx::read_transaction tx(*conn_);
+  pqxx::row row = tx.exec_params1("SELECT token_sha256 FROM agents WHERE agent_id = $1::uuid", agent_id_);
+  EXPECT_EQ(row[0].as<std::string>(), Sha256Hex(token_));
+  EXPECT_EQ(token_.size(), 64u);
+  // The token itself appears in no column of the agents table.
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM agents a WHERE strpos(a::text, $1) > 0", token_)[0].as<int>(),
+            0);
+}
+
+TEST_F(IngestTest, EnrollRejectsBadRequest) {
+  auto r = collector_->Enroll("not-a-fingerprint");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(r.status().message()).find("machine_fingerprint"), std::string::npos);
+}
+
+TEST_F(IngestTest, SqlAndQuotesInStringsAreStoredVerbatim) {
+  v1::Submission s = MakeSubmission(11);
+  const std::string evil_name = "RTX 4090'); DROP TABLE submissions; -- \"quoted\" \\ back\\slash";
+  const std::string evil_message = "'; DELETE FROM points WHERE '1'='1'; -- \t\n\xe2\x9c\x93 done";
+  s.mutable_hardware()->mutable_device()->set_name(evil_name);
+  s.mutable_sweeps(0)->mutable_points(11)->set_error_message(evil_message);
+  s.mutable_sweeps(0)->mutable_points(0)->set_reproduce_command("$1 $2 ${x} $$ %s %n {}");
+  Reply r = Submit(s);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_EQ(Count("submissions"), 1);
+  EXPECT_EQ(Count("points"), 12);
+  pqxx::read_transaction tx(*conn_);
+  EXPECT_EQ(tx.exec1("SELECT name FROM devices")[0].as<std::string>(), evil_name);
+  EXPECT_EQ(tx.exec1("SELECT error_message FROM points WHERE status = 'oom'")[0].as<std::string>(),
+            evil_message);
+  EXPECT_EQ(tx.exec1("SELECT reproduce_command FROM points WHERE batch_size = 1")[0].as<std::string>(),
+            "$1 $2 ${x} $$ %s %n {}");
+}
+
+// One broken field each; every one must name its field and store nothing.
+struct Hostile {
+  const char* name;
+  std::function<void(v1::Submission&)> mutate;
+  const char* field;
+};
+
+class HostileInputTest : public IngestTest, public ::testing::WithParamInterface<Hostile> {};
+
+TEST_P(HostileInputTest, RejectedWithFieldNameAndNothingStored) {
+  v1::Submission s = MakeSubmission(12, 2);
+  GetParam().mutate(s);
+  Reply r = Submit(s);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << r.status.error_message();
+  EXPECT_EQ(r.status.error_message().rfind(GetParam().field, 0), 0u)
+      << "message should start with " << GetParam().field << ": " << r.status.error_message();
+  ExpectNothingStored();
+  EXPECT_EQ(Count("machines"), 0);
+  EXPECT_EQ(Count("devices"), 0);
+}
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+const double kInf = std::numeric_limits<double>::infinity();
+
+INSTANTIATE_TEST_SUITE_P(
+    Ingest, HostileInputTest,
+    ::testing::Values(
+        Hostile{"NulInDeviceName",
+                [](v1::Submission& s) {
+                  s.mutable_hardware()->mutable_device()->set_name(std::string("RTX\0 4090", 9));
+                },
+                "hardware.device.name:"},
+        Hostile{"NulInErrorMessage",
+                [](v1::Submission& s) {
+                  s.mutable_sweeps(1)->mutable_points(11)->set_error_message(std::string("oom\0", 4));
+                },
+                "sweeps[1].points[11].error_message:"},
+        Hostile{"NaNThroughput",
+                [](v1::Submission& s) { s.mutable_sweeps(1)->mutable_points(2)->set_tokens_per_second_median(kNaN); },
+                "sweeps[1].points[2].tokens_per_second_median:"},
+        Hostile{"InfiniteLatency",
+                [](v1::Submission& s) { s.mutable_sweeps(0)->mutable_points(0)->set_step_seconds_max(kInf); },
+                "sweeps[0].points[0].step_seconds_max:"},
+        Hostile{"NegativeLatency",
+                [](v1::Submission& s) { s.mutable_sweeps(0)->mutable_points(3)->set_step_seconds_min(-0.5); },
+                "sweeps[0].points[3].step_seconds_min:"},
+        // A negative size sent as a signed varint arrives as a huge uint64.
+        Hostile{"NegativeMemorySize",
+                [](v1::Submission& s) {
+                  s.mutable_hardware()->mutable_device()->set_memory_total_bytes(static_cast<uint64_t>(-1));
+                },
+                "hardware.device.memory_total_bytes:"},
+        Hostile{"NegativePlannedBytes",
+                [](v1::Submission& s) {
+                  s.mutable_sweeps(0)->mutable_points(1)->set_planned_bytes(static_cast<uint64_t>(int64_t{-4096}));
+                },
+                "sweeps[0].points[1].planned_bytes:"},
+        Hostile{"SqlInSubmissionId",
+                [](v1::Submission& s) { s.set_submission_id("1'; DROP TABLE points; --"); },
+                "submission_id:"},
+        Hostile{"SqlInPreset",
+                [](v1::Submission& s) {
+                  s.mutable_sweeps(0)->mutable_workload()->set_model_preset("x' OR '1'='1");
+                },
+                "sweeps[0].workload.model_preset:"},
+        Hostile{"BatchesOutOfOrder",
+                [](v1::Submission& s) { s.mutable_sweeps(1)->mutable_points(5)->set_batch_size(1); },
+                "sweeps[1].points[5].batch_size:"},
+        Hostile{"BracketInconsistent",
+                [](v1::Submission& s) { s.mutable_sweeps(0)->set_smallest_failed_batch(2); },
+                "sweeps[0].smallest_failed_batch:"},
+        Hostile{"NoSweeps", [](v1::Submission& s) { s.clear_sweeps(); }, "sweeps:"},
+        Hostile{"HugeErrorMessage",
+                [](v1::Submission& s) {
+                  s.mutable_sweeps(0)->mutable_points(11)->set_error_message(std::string(100000, 'x'));
+                },
+                "sweeps[0].points[11].error_message:"}),
+    [](const ::testing::TestParamInfo<Hostile>& param_info) { return std::string(param_info.param.name); });
+
+TEST_F(IngestTest, TenMegabyteMessageIsResourceExhausted) {
+  v1::Submission s = MakeSubmission(13);
+  s.mutable_sweeps(0)->mutable_points(0)->set_reproduce_command(std::string(10 * 1000 * 1000, 'a'));
+  Reply r = Submit(s);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << r.status.error_message();
+  ExpectNothingStored();
+  // The server is still healthy afterwards.
+  EXPECT_TRUE(Submit(MakeSubmission(14)).status.ok());
+}
+
+TEST_F(IngestTest, MissingSubmissionIsInvalid) {
+  auto stub = collector_->NewIngestStub();
+  grpc::ClientContext ctx;
+  SetBearer(ctx, token_);
+  v1::SubmitRequest req;
+  v1::SubmitResponse resp;
+  grpc::Status st = stub->Submit(&ctx, req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message().rfind("submission", 0), 0u);
+  ExpectNothingStored();
+}
+
+TEST_F(IngestTest, CancelledBeforeCommitStoresNothing) {
+  // The store polls the client's liveness just before committing; a client
+  // that has gone gets CANCELLED and the transaction rolls back.
+  const v1::Submission s = MakeSubmission(15);
+  auto stored = collector_->server().store().Submit(agent_id_, s, [] { return true; });
+  EXPECT_EQ(stored.status().code(), absl::StatusCode::kCancelled);
+  ExpectNothingStored();
+  // And the same submission goes through afterwards: nothing was half-stored.
+  EXPECT_TRUE(Submit(s).status.ok());
+  EXPECT_EQ(Count("points"), 12);
+}
+
+TEST_F(IngestTest, GracefulShutdownFinishesInFlightSubmits) {
+  // Submits racing with Shutdown either complete (and are stored whole) or
+  // are refused; none is half-stored.
+  constexpr int kClients = 4;
+  std::vector<Reply> replies(kClients);
+  std::barrier start(kClients + 1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      auto stub = collector_->NewIngestStub();
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      SetBearer(ctx, token_);
+      v1::SubmitRequest req;
+      *req.mutable_submission() = MakeSubmission(100 + static_cast<uint64_t>(i), 4);
+      start.arrive_and_wait();
+      replies[static_cast<std::size_t>(i)].status =
+          stub->Submit(&ctx, req, &replies[static_cast<std::size_t>(i)].response);
+    });
+  }
+  start.arrive_and_wait();
+  collector_->server().Shutdown(std::chrono::seconds(10));
+  for (auto& t : threads) t.join();
+  int ok = 0;
+  for (const Reply& r : replies) ok += r.status.ok() ? 1 : 0;
+  EXPECT_EQ(Count("submissions"), ok);
+  EXPECT_EQ(Count("points"), ok * 4 * 12);
+}
+
+}  // namespace
+}  // namespace localbench::test_support
