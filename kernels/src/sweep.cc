@@ -185,4 +185,24 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
   return result;
 }
 
+absl::StatusOr<std::vector<SweepResult>> RunSequenceSweep(Backend& backend, const WorkloadConfig& base,
+                                                          const std::vector<std::int64_t>& lengths,
+                                                          const SweepOptions& options,
+                                                          const SweepProgress& progress) {
+  if (lengths.empty()) return absl::InvalidArgumentError("sequence sweep: no lengths");
+  std::vector<SweepResult> results;
+  for (std::int64_t length : lengths) {
+    WorkloadConfig c = base;
+    if (c.kind == WorkloadKind::kTrainLora || c.kind == WorkloadKind::kTrainFull) {
+      c.sequence_tokens = length;
+    } else {
+      c.prompt_tokens = length;
+    }
+    absl::StatusOr<SweepResult> r = RunSweep(backend, c, options, progress);
+    if (!r.ok()) return r.status();
+    results.push_back(*std::move(r));
+  }
+  return results;
+}
+
 }  // namespace localbench::kernels

@@ -96,6 +96,29 @@ TEST(Sweep, NothingFits) {
   EXPECT_EQ(result->points[0].status, PointStatus::kSkippedWontFit);
 }
 
+TEST(Sweep, SequenceSweepMovesTheThreshold) {
+  const WorkloadConfig base = LoraConfig();
+  WorkloadConfig longer = base;
+  longer.sequence_tokens = 16;
+  // A budget where sequences of 8 fit batch 3 and longer ones fit less.
+  CpuDeviceOptions options;
+  options.memory_limit_bytes = PlanBytes(base, 3) + 1024;
+  CpuBackend backend(options);
+  SweepOptions sweep;
+  sweep.repetitions = 1;
+  sweep.warmup_steps = 0;
+  absl::StatusOr<std::vector<SweepResult>> results = RunSequenceSweep(backend, base, {8, 16}, sweep);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 2u);
+  EXPECT_EQ((*results)[0].workload.sequence_tokens, 8);
+  EXPECT_EQ((*results)[1].workload.sequence_tokens, 16);
+  EXPECT_EQ((*results)[0].largest_ok_batch, 3);
+  EXPECT_EQ((*results)[0].smallest_failed_batch, 4);
+  EXPECT_LT((*results)[1].largest_ok_batch, 3);
+  EXPECT_EQ((*results)[1].smallest_failed_batch, (*results)[1].largest_ok_batch + 1);
+  EXPECT_LE(PlanBytes(longer, (*results)[1].largest_ok_batch), options.memory_limit_bytes);
+}
+
 TEST(Sweep, RejectsBadOptions) {
   CpuBackend backend;
   SweepOptions sweep;

@@ -91,4 +91,12 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
                                      const SweepOptions& options,
                                      const SweepProgress& progress = nullptr);
 
+// One batch sweep per sequence length: prompt_tokens (prefill, decode) or
+// sequence_tokens (training) takes each value of `lengths` in turn, so a
+// report shows how context length moves speed and the OOM threshold.
+absl::StatusOr<std::vector<SweepResult>> RunSequenceSweep(Backend& backend, const WorkloadConfig& base,
+                                                          const std::vector<std::int64_t>& lengths,
+                                                          const SweepOptions& options,
+                                                          const SweepProgress& progress = nullptr);
+
 }  // namespace localbench::kernels
