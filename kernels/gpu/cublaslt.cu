@@ -69,9 +69,19 @@ absl::Status Layout(cublasLtMatrixLayout_t* l, Elem e, std::uint64_t rows, std::
   return absl::OkStatus();
 }
 
-// Cache key: everything the heuristic's answer depends on.
+// Cache key: everything the heuristic's answer depends on, alignments
+// included (an algorithm chosen for 256-byte aligned operands faults on a
+// view that starts mid-buffer).
 using AlgoKey = std::tuple<int, int, int, int, int, int, bool, bool, std::int64_t, std::int64_t, std::int64_t, int,
-                           bool>;
+                           bool, std::uint32_t, std::uint32_t, std::uint32_t>;
+
+// Largest power of two (<= 256) dividing the address.
+std::uint32_t Alignment(const void* p) {
+  const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
+  std::uint32_t al = 256;
+  while (al > 1 && a % al != 0) al /= 2;
+  return al;
+}
 
 }  // namespace
 
@@ -131,7 +141,8 @@ absl::Status CublasLt::Gemm(const GemmArgs& g, gpuStream_t stream) {
 
   cublasLtMatmulHeuristicResult_t result{};
   const AlgoKey key{g.m, g.n, g.k, static_cast<int>(g.a_type), static_cast<int>(g.b_type), static_cast<int>(g.c_type),
-                    g.trans_a, g.trans_b, g.lda, g.ldb, g.ldc, g.batch, g.beta != 0.f};
+                    g.trans_a, g.trans_b, g.lda, g.ldb, g.ldc, g.batch, g.beta != 0.f,
+                    Alignment(g.a), Alignment(g.b), Alignment(g.c)};
   static std::mutex mu;
   static std::map<std::pair<void*, AlgoKey>, cublasLtMatmulHeuristicResult_t> cache;
   bool cached = false;
@@ -151,6 +162,22 @@ absl::Status CublasLt::Gemm(const GemmArgs& g, gpuStream_t stream) {
                      "workspace preference");
         !s.ok()) {
       return s;
+    }
+    // Tell the heuristic how the operands are really aligned (cuBLAS's
+    // A is our B, see above).
+    const std::uint32_t al_a = Alignment(g.b), al_b = Alignment(g.a), al_c = Alignment(g.c);
+    const struct {
+      cublasLtMatmulPreferenceAttributes_t attr;
+      std::uint32_t value;
+    } aligns[] = {{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, al_a},
+                  {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, al_b},
+                  {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, al_c},
+                  {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, al_c}};
+    for (const auto& al : aligns) {
+      if (s = LtStatus(cublasLtMatmulPreferenceSetAttribute(d.pref, al.attr, &al.value, sizeof(al.value)), "alignment");
+          !s.ok()) {
+        return s;
+      }
     }
     int found = 0;
     if (s = LtStatus(cublasLtMatmulAlgoGetHeuristic(static_cast<cublasLtHandle_t>(handle_), d.op, d.a, d.b, d.c, d.c,
