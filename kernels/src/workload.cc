@@ -4,11 +4,13 @@
 #include "localbench/kernels/workload.h"
 
 #include <cmath>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "cpu/status_macros.h"
+#include "workload_testing.h"
 
 namespace localbench::kernels {
 namespace {
@@ -65,9 +67,20 @@ class Engine : public Workload {
 
   Tensor Alloc(std::string name, DType dtype, std::initializer_list<std::int64_t> dims) {
     Tensor t = Tensor::Of(nullptr, dtype, dims);
-    t.data = arena_->Allocate(t.bytes(), std::move(name));
+    t.data = arena_->Allocate(t.bytes(), name);
+    named_.emplace(std::move(name), t);
     return t;
   }
+
+ public:
+  // A buffer by its plan name (tests).
+  absl::StatusOr<Tensor> Named(std::string_view name) const {
+    auto it = named_.find(std::string(name));
+    if (it == named_.end()) return absl::NotFoundError(absl::StrCat("no buffer named ", std::string(name)));
+    return it->second;
+  }
+
+ protected:
   std::int32_t* AllocIds(std::string name, std::int64_t n) {
     return static_cast<std::int32_t*>(arena_->Allocate(static_cast<std::uint64_t>(n) * 4, std::move(name)));
   }
@@ -139,6 +152,7 @@ class Engine : public Workload {
   }
 
   Tensor gemm_ws_;
+  std::map<std::string, Tensor> named_;
 };
 
 // ---------------------------------------------------------------------------
@@ -304,12 +318,20 @@ class TrainWorkload final : public Engine {
     LB_RETURN_IF_ERROR(ForwardLoss());
     LB_RETURN_IF_ERROR(Backward());
     LB_RETURN_IF_ERROR(Update());
-    std::vector<float> losses(static_cast<std::size_t>(n_));
-    LB_RETURN_IF_ERROR(backend_.device().CopyDeviceToHost(losses.data(), losses_.data, losses.size() * 4));
-    double sum = 0;
-    for (float l : losses) sum += l;
-    last_loss_ = sum / static_cast<double>(n_);
+    absl::StatusOr<double> loss = ReadLoss();
+    if (!loss.ok()) return loss.status();
+    last_loss_ = *loss;
     return absl::OkStatus();
+  }
+
+  // Test hooks (workload_testing.h).
+  absl::StatusOr<double> LossOnly() {
+    LB_RETURN_IF_ERROR(ForwardLoss());
+    return ReadLoss();
+  }
+  absl::Status GradientsOnly() {
+    LB_RETURN_IF_ERROR(ForwardLoss());
+    return Backward();
   }
 
  private:
@@ -475,6 +497,15 @@ class TrainWorkload final : public Engine {
     return backend_.device().CopyDeviceToDevice(dst.data, src.data, src.bytes());
   }
 
+  // Mean of the per-token losses (waits for the step).
+  absl::StatusOr<double> ReadLoss() {
+    std::vector<float> losses(static_cast<std::size_t>(n_));
+    LB_RETURN_IF_ERROR(backend_.device().CopyDeviceToHost(losses.data(), losses_.data, losses.size() * 4));
+    double sum = 0;
+    for (float l : losses) sum += l;
+    return sum / static_cast<double>(n_);
+  }
+
   absl::Status ForwardLoss() {
     const float eps = p().rms_eps, theta = p().rope_theta;
     const std::int64_t Hq = p().heads, Hkv = p().kv_heads;
@@ -616,4 +647,25 @@ absl::StatusOr<std::unique_ptr<Workload>> Workload::Create(Backend& backend, con
   return absl::InvalidArgumentError("unknown workload kind");
 }
 
+namespace testing {
+
+absl::StatusOr<double> TrainingLoss(Workload& workload) {
+  auto* train = dynamic_cast<TrainWorkload*>(&workload);
+  if (train == nullptr) return absl::InvalidArgumentError("not a training workload");
+  return train->LossOnly();
+}
+
+absl::Status TrainingGradients(Workload& workload) {
+  auto* train = dynamic_cast<TrainWorkload*>(&workload);
+  if (train == nullptr) return absl::InvalidArgumentError("not a training workload");
+  return train->GradientsOnly();
+}
+
+absl::StatusOr<Tensor> NamedBuffer(Workload& workload, std::string_view name) {
+  auto* engine = dynamic_cast<Engine*>(&workload);
+  if (engine == nullptr) return absl::InvalidArgumentError("not an engine workload");
+  return engine->Named(name);
+}
+
+}  // namespace testing
 }  // namespace localbench::kernels
