@@ -233,6 +233,10 @@ absl::StatusOr<std::int64_t> MaxBatchForBudget(const WorkloadConfig& config, std
     if (!plan.ok()) return plan.status();
     return plan->total_bytes <= budget_bytes;
   };
+  // Batches past ValidateConfig's batch x tokens bound are not plannable.
+  const std::int64_t tokens =
+      std::max<std::int64_t>(1, std::max(config.prompt_tokens + config.generated_tokens, config.sequence_tokens));
+  max_batch = std::min(max_batch, std::max<std::int64_t>(1, (std::int64_t{1} << 24) / tokens));
   absl::StatusOr<bool> one = fits(1);
   if (!one.ok()) return one.status();
   if (!*one || max_batch < 1) return 0;

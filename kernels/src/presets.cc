@@ -3,6 +3,8 @@
 // untied embeddings, q/k/v bias).
 #include "localbench/kernels/presets.h"
 
+#include <tuple>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -46,18 +48,21 @@ absl::StatusOr<ModelPreset> FindPreset(std::string_view name) {
 }
 
 absl::Status ValidatePreset(const ModelPreset& p) {
-  auto positive = [&](std::int64_t v, const char* what) -> absl::Status {
-    if (v <= 0 || v > (std::int64_t{1} << 24)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("preset \"", p.name, "\": ", what, " must be in [1, 2^24], got ", v));
+  // Bounds far above any real model that keep every buffer size of the plan
+  // (products of these with batch x tokens <= 2^24) inside 64 bits.
+  auto in_range = [&](std::int64_t v, int max_log2, const char* what) -> absl::Status {
+    if (v <= 0 || v > (std::int64_t{1} << max_log2)) {
+      return absl::InvalidArgumentError(absl::StrCat("preset \"", p.name, "\": ", what, " must be in [1, 2^",
+                                                     max_log2, "], got ", v));
     }
     return absl::OkStatus();
   };
-  for (auto [v, what] : {std::pair{p.vocab, "vocab"}, std::pair{p.hidden, "hidden"},
-                         std::pair{p.intermediate, "intermediate"}, std::pair{p.layers, "layers"},
-                         std::pair{p.heads, "heads"}, std::pair{p.kv_heads, "kv_heads"},
-                         std::pair{p.head_dim, "head_dim"}}) {
-    if (absl::Status s = positive(v, what); !s.ok()) return s;
+  for (auto [v, max_log2, what] :
+       {std::tuple{p.vocab, 24, "vocab"}, std::tuple{p.hidden, 20, "hidden"},
+        std::tuple{p.intermediate, 22, "intermediate"}, std::tuple{p.layers, 12, "layers"},
+        std::tuple{p.heads, 12, "heads"}, std::tuple{p.kv_heads, 12, "kv_heads"},
+        std::tuple{p.head_dim, 12, "head_dim"}, std::tuple{p.q_dim(), 20, "heads * head_dim"}}) {
+    if (absl::Status s = in_range(v, max_log2, what); !s.ok()) return s;
   }
   if (p.heads % p.kv_heads != 0) {
     return absl::InvalidArgumentError(absl::StrCat("preset \"", p.name, "\": heads (", p.heads,

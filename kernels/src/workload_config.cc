@@ -1,6 +1,9 @@
 // Workload kinds and validation of a workload configuration.
 #include "localbench/kernels/workload_config.h"
 
+#include <algorithm>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 
 namespace localbench::kernels {
@@ -24,7 +27,10 @@ absl::StatusOr<WorkloadKind> ParseWorkloadKind(std::string_view name) {
       "unknown workload kind \"", std::string(name), "\" (expected prefill, decode, train-lora or train-full)"));
 }
 
-absl::Status ValidateConfig(const WorkloadConfig& c) {
+namespace {
+
+// Each field on its own.
+absl::Status ValidateFields(const WorkloadConfig& c) {
   if (absl::Status s = ValidatePreset(c.preset); !s.ok()) return s;
   constexpr std::int64_t kMaxTokens = std::int64_t{1} << 20;
   auto need = [&](std::int64_t v, const char* what) -> absl::Status {
@@ -43,6 +49,7 @@ absl::Status ValidateConfig(const WorkloadConfig& c) {
   };
   absl::Status s = need(c.batch, "batch");
   if (!s.ok()) return s;
+
   switch (c.kind) {
     case WorkloadKind::kPrefill:
       if (s = need(c.prompt_tokens, "prompt_tokens"); !s.ok()) return s;
@@ -70,6 +77,19 @@ absl::Status ValidateConfig(const WorkloadConfig& c) {
       return none(c.lora_rank, "lora_rank");
   }
   return absl::InvalidArgumentError("unknown workload kind");
+}
+
+}  // namespace
+
+absl::Status ValidateConfig(const WorkloadConfig& c) {
+  if (absl::Status s = ValidateFields(c); !s.ok()) return s;
+  // Fields are now each <= 2^20: the product bound keeps plan sizes in 64 bits.
+  const std::int64_t tokens = std::max(c.prompt_tokens + c.generated_tokens, c.sequence_tokens);
+  if (c.batch * tokens > (std::int64_t{1} << 24)) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(WorkloadKindName(c.kind)), ": batch x tokens (",
+                                                   c.batch * tokens, ") must be at most 2^24"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace localbench::kernels

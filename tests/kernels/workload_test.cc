@@ -158,6 +158,19 @@ TEST(Plan, InvalidConfigsAreRejected) {
   c.preset.kv_heads = 3;  // 4 heads are not a multiple of 3
   EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(FindPreset("gpt-5").status().code(), absl::StatusCode::kNotFound);
+  // Sizes whose buffers would overflow 64 bits are refused, not wrapped.
+  c = Config(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 1);
+  c.preset.vocab = std::int64_t{1} << 40;
+  EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
+  c = Config(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 1 << 20);
+  c.prompt_tokens = 1 << 20;
+  EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
+  // ... and the batch search stops at that bound instead of failing.
+  c.batch = 1;
+  c.prompt_tokens = 4096;
+  absl::StatusOr<std::int64_t> max = MaxBatchForBudget(c, ~std::uint64_t{0});
+  ASSERT_TRUE(max.ok()) << max.status();
+  EXPECT_EQ(*max, (1 << 24) / 4096);
 }
 
 TEST(Workload, TokensPerStep) {
