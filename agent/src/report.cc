@@ -87,6 +87,10 @@ std::string FormatTable(const v1::Submission& s) {
                              p.planned_bytes() ? FormatBytes(p.planned_bytes()) : "-"};
       for (int i = 0; i < 9; ++i) out << Pad(cells[i], widths[i], i >= 4) << (i < 8 ? "  " : "\n");
     }
+    if (sweep.points_size() == 1 && sweep.points(0).status() == v1::POINT_STATUS_SKIPPED_WONT_FIT) {
+      out << "  -> not run: " << sweep.points(0).error_message() << "\n";
+      continue;
+    }
     out << "  -> largest batch that fits: "
         << (sweep.largest_ok_batch() ? std::to_string(sweep.largest_ok_batch()) : std::string("none"))
         << ", smallest that failed: "
