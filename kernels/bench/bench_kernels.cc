@@ -3,7 +3,7 @@
 //   1. GEMM GFLOP/s of Backend::Gemm vs OpenBLAS cblas_sgemm called directly.
 //   2. Decode GEMV weight-bytes/s vs multi-threaded memory-copy bandwidth.
 //   3. tokens/s of prefill, decode and a LoRA step on a model preset's shapes.
-// Usage: localbench_bench_kernels [--preset NAME] [--quick]
+// Usage: localbench_bench_kernels [--preset NAME] [--quick] [--only gemm|decode-bw|prefill|decode|lora]
 #include <cblas.h>
 
 #include <algorithm>
@@ -145,17 +145,22 @@ void BenchWorkload(lk::CpuBackend& b, const lk::WorkloadConfig& c, const char* l
 int main(int argc, char** argv) {
   std::string preset_name = "llama-3.2-1b";
   bool quick = false;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--preset" && i + 1 < argc) {
       preset_name = argv[++i];
     } else if (arg == "--quick") {
       quick = true;
+    } else if (arg == "--only" && i + 1 < argc) {
+      only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--preset NAME] [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--preset NAME] [--quick] [--only gemm|decode-bw|prefill|decode|lora]\n",
+                   argv[0]);
       return 2;
     }
   }
+  auto want = [&](const char* part) { return only.empty() || only == part; };
   absl::StatusOr<lk::ModelPreset> preset = lk::FindPreset(preset_name);
   Check(preset.status());
   lk::CpuBackend backend;
@@ -164,13 +169,17 @@ int main(int argc, char** argv) {
               info.multiprocessor_count, static_cast<double>(info.memory_total_bytes) / (1 << 30),
               std::string(lk::KernelSourceHash()).substr(0, 16).c_str());
 
-  std::printf("| GEMM (y = x W^T) | ours GFLOP/s | OpenBLAS sgemm GFLOP/s | ratio |\n|---|---|---|---|\n");
-  BenchGemm(backend, 512, 2048, 2048, lk::DType::kF32);
-  BenchGemm(backend, 512, 2048, 2048, lk::DType::kBF16);
-  BenchGemm(backend, 512, 8192, 2048, lk::DType::kBF16);
-  BenchGemm(backend, 512, 2048, 8192, lk::DType::kBF16);
-  std::printf("\n| decode | ours | baseline | ratio |\n|---|---|---|---|\n");
-  BenchDecodeBandwidth(backend, static_cast<int>(info.multiprocessor_count));
+  if (want("gemm")) {
+    std::printf("| GEMM (y = x W^T) | ours GFLOP/s | OpenBLAS sgemm GFLOP/s | ratio |\n|---|---|---|---|\n");
+    BenchGemm(backend, 512, 2048, 2048, lk::DType::kF32);
+    BenchGemm(backend, 512, 2048, 2048, lk::DType::kBF16);
+    BenchGemm(backend, 512, 8192, 2048, lk::DType::kBF16);
+    BenchGemm(backend, 512, 2048, 8192, lk::DType::kBF16);
+  }
+  if (want("decode-bw")) {
+    std::printf("\n| decode | ours | baseline | ratio |\n|---|---|---|---|\n");
+    BenchDecodeBandwidth(backend, static_cast<int>(info.multiprocessor_count));
+  }
 
   std::printf("\n| workload (%s, bf16) | batch | tokens/s median | min-max | step s | arena |\n|---|---|---|---|---|---|\n",
               preset_name.c_str());
@@ -182,12 +191,12 @@ int main(int argc, char** argv) {
   c.batch = 1;
   c.prompt_tokens = quick ? 32 : 128;
   const int reps = quick ? 2 : 3;
-  BenchWorkload(backend, c, quick ? "prefill P=32" : "prefill P=128", reps);
+  if (want("prefill")) BenchWorkload(backend, c, quick ? "prefill P=32" : "prefill P=128", reps);
   c.kind = lk::WorkloadKind::kDecode;
   c.prompt_tokens = 128;
   c.generated_tokens = quick ? 4 : 16;
-  BenchWorkload(backend, c, quick ? "decode P=128 G=4" : "decode P=128 G=16", reps);
-  if (!quick) {
+  if (want("decode")) BenchWorkload(backend, c, quick ? "decode P=128 G=4" : "decode P=128 G=16", reps);
+  if (!quick && want("decode")) {
     c.batch = 4;
     BenchWorkload(backend, c, "decode P=128 G=16", reps);
   }
@@ -197,6 +206,6 @@ int main(int argc, char** argv) {
   c.generated_tokens = 0;
   c.sequence_tokens = quick ? 32 : 64;
   c.lora_rank = 16;
-  BenchWorkload(backend, c, quick ? "LoRA step T=32 r=16" : "LoRA step T=64 r=16", 2);
+  if (want("lora")) BenchWorkload(backend, c, quick ? "LoRA step T=32 r=16" : "LoRA step T=64 r=16", 2);
   return 0;
 }
