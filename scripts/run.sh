@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The main job (README): installs what is missing, builds the collector and
+# the agent, starts a local collector on its own embedded PostgreSQL, enrols
+# an agent with it, runs the standard suite on this machine's best device
+# (progress shown), publishes the results and prints the results table. The
+# collector is stopped cleanly on exit, whatever happens.
+#
+# Extra arguments go to `localbench-agent run`, e.g.
+#   scripts/run.sh --device cpu --presets qwen2.5-0.5b
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+
+say() { echo "run.sh: $*" >&2; }
+
+scripts/bootstrap.sh
+
+say "building localbench-collector and localbench-agent"
+cmake --preset default >/dev/null
+cmake --build --preset default --target localbench-collector localbench-agent
+
+collector_bin="$root/build/collector/localbench-collector"
+agent_bin="$root/build/agent/localbench-agent"
+
+# State lives under the checkout (.localbench/ is git-ignored).
+state="$root/.localbench"
+mkdir -p "$state"
+chmod 755 "$state"
+data_dir="$state/collector"
+agent_home="$state/agent"
+
+# As root, the embedded PostgreSQL runs as the postgres user, which must be
+# able to reach the data directory through every parent (a checkout under
+# /root is not). Fall back to a directory it can reach, and say so.
+if [ "$(id -u)" -eq 0 ]; then
+  unreachable=""
+  p="$state"
+  while [ "$p" != "/" ]; do
+    if ! runuser -u postgres -- test -x "$p" 2>/dev/null; then unreachable="$p"; break; fi
+    p="$(dirname "$p")"
+  done
+  if [ -n "$unreachable" ]; then
+    fallback="/var/tmp/localbench-$(printf '%s' "$root" | sha256sum | cut -c1-12)/collector"
+    say "the postgres user cannot reach $unreachable; the collector's data goes to $fallback instead"
+    mkdir -p "$(dirname "$fallback")"
+    chmod 755 "$(dirname "$fallback")"
+    data_dir="$fallback"
+  fi
+fi
+
+log="$state/collector.log"
+collector_pid=""
+stop_collector() {
+  if [ -n "$collector_pid" ] && kill -0 "$collector_pid" 2>/dev/null; then
+    say "stopping the collector"
+    kill -TERM "$collector_pid" 2>/dev/null || true
+    wait "$collector_pid" 2>/dev/null || true
+  fi
+  collector_pid=""
+}
+trap stop_collector EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "starting localbench-collector (embedded PostgreSQL in $data_dir; log: $log)"
+: >"$log"
+"$collector_bin" --listen 127.0.0.1:0 --data-dir "$data_dir" >>"$log" 2>&1 &
+collector_pid=$!
+
+# The collector prints "localbench-collector: listening on HOST:PORT" once
+# it serves; a first start includes initdb (seconds).
+address=""
+for _ in $(seq 1 600); do
+  address="$(sed -n 's/^localbench-collector: listening on \([^ ]*\).*/\1/p' "$log" | head -n1)"
+  [ -n "$address" ] && break
+  if ! kill -0 "$collector_pid" 2>/dev/null; then
+    say "the collector exited before it was ready:"
+    tail -n 20 "$log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [ -z "$address" ]; then
+  say "the collector did not report its address within 60 s:"
+  tail -n 20 "$log" >&2
+  exit 1
+fi
+say "collector listening on $address"
+
+# Plaintext only because the collector is on loopback in this process tree.
+"$agent_bin" enroll --collector "$address" --insecure --state-dir "$agent_home"
+
+status=0
+"$agent_bin" run --yes --collector "$address" --insecure --state-dir "$agent_home" "$@" || status=$?
+if [ "$status" -ne 0 ]; then
+  say "the agent run ended with status $status (results it finished are kept in $agent_home/outbox)"
+  exit "$status"
+fi
+say "done: results stored by the local collector (data in $data_dir)"
