@@ -133,9 +133,22 @@ void BenchWorkload(lk::CpuBackend& b, const lk::WorkloadConfig& c, const char* l
                   std::string(lk::PointStatusName(p.status)).c_str(), p.error_message.c_str());
       continue;
     }
-    std::printf("| %s | %lld | %.2f | %.2f-%.2f | %.3f | %.2f GiB |\n", label, static_cast<long long>(p.batch_size),
-                p.tokens_per_second_median, p.tokens_per_second_min, p.tokens_per_second_max, p.step_seconds_median,
-                static_cast<double>(p.arena_peak_bytes) / (1 << 30));
+    std::string note;
+    if (c.kind == lk::WorkloadKind::kDecode) {
+      // Every generated position reads all weights once per batch step:
+      // the decode workload's own weight bandwidth.
+      lk::WorkloadConfig pc = c;
+      pc.batch = p.batch_size;
+      const double weights = static_cast<double>(lk::PlanMemory(pc)->CategoryBytes(lk::BufferCategory::kWeights));
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.2f GB/s weights",
+                    weights * p.tokens_per_second_median / static_cast<double>(p.batch_size) * 1e-9);
+      note = buf;
+    }
+    std::printf("| %s | %lld | %.2f | %.2f-%.2f | %.3f | %.2f GiB | %s |\n", label,
+                static_cast<long long>(p.batch_size), p.tokens_per_second_median, p.tokens_per_second_min,
+                p.tokens_per_second_max, p.step_seconds_median, static_cast<double>(p.arena_peak_bytes) / (1 << 30),
+                note.c_str());
   }
   std::fflush(stdout);
 }
@@ -181,7 +194,7 @@ int main(int argc, char** argv) {
     BenchDecodeBandwidth(backend, static_cast<int>(info.multiprocessor_count));
   }
 
-  std::printf("\n| workload (%s, bf16) | batch | tokens/s median | min-max | step s | arena |\n|---|---|---|---|---|---|\n",
+  std::printf("\n| workload (%s, bf16) | batch | tokens/s median | min-max | step s | arena | note |\n|---|---|---|---|---|---|---|\n",
               preset_name.c_str());
   lk::WorkloadConfig c;
   c.preset = *preset;

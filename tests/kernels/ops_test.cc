@@ -10,6 +10,8 @@
 #include "cpu/gemm_testing.h"
 #include "localbench/kernels/arena.h"
 #include "localbench/kernels/cpu_backend.h"
+#include "localbench/kernels/discover.h"
+#include "localbench/kernels/version.h"
 
 namespace localbench::kernels {
 namespace {
@@ -297,6 +299,26 @@ TEST(Arena, ReservationBeyondLimitIsResourceExhausted) {
   CpuDevice device(options);
   auto arena = Arena::Create(device, 1 << 17);
   EXPECT_EQ(arena.status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(Discover, CpuComesFirstWithItsLimit) {
+  DiscoverOptions options;
+  options.cpu_memory_limit_bytes = 123 << 20;
+  options.include_gpus = false;
+  std::vector<std::unique_ptr<Backend>> backends = DiscoverBackends(options);
+  ASSERT_EQ(backends.size(), 1u);
+  EXPECT_EQ(backends[0]->name(), "cpu");
+  EXPECT_EQ(backends[0]->device().kind(), DeviceKind::kCpu);
+  EXPECT_EQ(backends[0]->device().info().memory_total_bytes, 123u << 20);
+  EXPECT_EQ(backends[0]->device().GetMemoryInfo()->total_bytes, 123u << 20);
+  options.include_cpu = false;
+  for (const auto& b : DiscoverBackends(options)) EXPECT_NE(b->device().kind(), DeviceKind::kCpu);
+}
+
+TEST(Version, KernelSourceHashIsSha256Hex) {
+  const std::string_view hash = KernelSourceHash();
+  ASSERT_EQ(hash.size(), 64u);
+  for (char ch : hash) EXPECT_TRUE((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')) << hash;
 }
 
 }  // namespace

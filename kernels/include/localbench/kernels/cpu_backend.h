@@ -1,7 +1,9 @@
 // The CPU reference backend: fp32 compute over host memory, multi-threaded
 // with static partitioning (results do not depend on the thread count's
 // scheduling), GEMM through OpenBLAS sgemm, and a fused GEMV that reads
-// bf16/fp16 weights directly for decode.
+// bf16/fp16 weights directly for decode. Constructing one sets OpenBLAS to
+// one thread process-wide: the backend's own pool splits every GEMM, and a
+// second spinning pool on the same cores halves throughput.
 #pragma once
 
 #include <memory>
