@@ -280,8 +280,17 @@ absl::StatusOr<v1::Submission> RunSuite(kernels::Backend& backend, const Suite& 
       };
       auto result = kernels::RunSweep(backend, plan.config, options, on_event);
       if (!result.ok()) {
-        return absl::Status(result.status().code(),
-                            "sweep " + Describe(item) + " could not run: " + std::string(result.status().message()));
+        if (absl::IsInvalidArgument(result.status())) {
+          return absl::InvalidArgumentError("sweep " + Describe(item) + " could not run: " +
+                                            std::string(result.status().message()));
+        }
+        // The device is unusable (a kernel fault is sticky for the process):
+        // keep what finished, stop here, and say how to run the rest.
+        submission.mutable_sweeps()->RemoveLast();
+        progress.Note("stopped: " + Describe(item) + " could not run (" + std::string(result.status().message()) +
+                      "); the finished sweeps are kept. Run the rest in a new process, e.g. with --presets " +
+                      item.preset);
+        break;
       }
       if (seen < plan.expected_points) progress.Drop(plan.expected_points - seen);
       for (const auto& p : result->points) {

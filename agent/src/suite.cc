@@ -98,8 +98,8 @@ Suite GpuSuite() {
       {v1::WORKLOAD_KIND_TRAIN_FULL, v1::PRECISION_BF16, 0, 0, 512, 0},
   };
   s.max_batch = 64;
-  s.repetitions = 5;
-  s.warmup_steps = 2;
+  s.repetitions = 3;
+  s.warmup_steps = 1;
   return s;
 }
 
