@@ -4,11 +4,13 @@
 //   2. Decode GEMV weight-bytes/s vs multi-threaded memory-copy bandwidth.
 //   3. tokens/s of prefill, decode and a LoRA step on a model preset's shapes.
 // Usage: localbench_bench_kernels [--preset NAME] [--quick] [--only gemm|decode-bw|prefill|decode|lora]
+//                                 [--threads N]   (ours and the baselines use N threads)
 #include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -159,6 +161,7 @@ int main(int argc, char** argv) {
   std::string preset_name = "llama-3.2-1b";
   bool quick = false;
   std::string only;
+  int threads = 0;  // 0: all hardware threads
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--preset" && i + 1 < argc) {
@@ -167,8 +170,10 @@ int main(int argc, char** argv) {
       quick = true;
     } else if (arg == "--only" && i + 1 < argc) {
       only = argv[++i];
+    } else if (arg == "--threads" && i + 1 < argc) {
+      threads = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--preset NAME] [--quick] [--only gemm|decode-bw|prefill|decode|lora]\n",
+      std::fprintf(stderr, "usage: %s [--preset NAME] [--quick] [--only gemm|decode-bw|prefill|decode|lora] [--threads N]\n",
                    argv[0]);
       return 2;
     }
@@ -176,7 +181,9 @@ int main(int argc, char** argv) {
   auto want = [&](const char* part) { return only.empty() || only == part; };
   absl::StatusOr<lk::ModelPreset> preset = lk::FindPreset(preset_name);
   Check(preset.status());
-  lk::CpuBackend backend;
+  lk::CpuDeviceOptions device_options;
+  device_options.threads = threads;
+  lk::CpuBackend backend(device_options);
   const lk::DeviceInfo& info = backend.device().info();
   std::printf("device: %s, %u threads, memory limit %.1f GiB; kernel source hash %s\n\n", info.name.c_str(),
               info.multiprocessor_count, static_cast<double>(info.memory_total_bytes) / (1 << 30),
