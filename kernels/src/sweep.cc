@@ -158,18 +158,23 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
     run(b);
   }
 
-  // The bracket: the plan's largest batch must run, the next must fail.
+  // The bracket: the plan's largest batch must run, the next must fail. A
+  // batch the ladder skipped on the plan's word runs for real here.
+  auto prove = [&](std::int64_t batch) -> PointStatus {
+    if (auto it = points.find(batch); it != points.end() && it->second.status == PointStatus::kSkippedWontFit)
+      points.erase(it);
+    return run(batch).status;
+  };
   if (options.prove_oom_bracket && *planned_max >= 1 && *planned_max < cap) {
     std::int64_t ok = *planned_max;
     int walk = 0;
     // Plan too optimistic: walk down until a batch runs.
-    while (ok >= 1 && run(ok).status == PointStatus::kOom && walk++ < options.max_bracket_walk) --ok;
-    if (ok >= 1 && run(ok).status == PointStatus::kOk) {
+    while (ok >= 1 && prove(ok) == PointStatus::kOom && walk++ < options.max_bracket_walk) --ok;
+    if (ok >= 1 && prove(ok) == PointStatus::kOk) {
       std::int64_t next = ok + 1;
       walk = 0;
       // Plan too pessimistic: walk up until a batch fails to allocate.
-      points.erase(next);  // a skipped entry must really run now
-      while (next <= cap && run(next).status == PointStatus::kOk && walk++ < options.max_bracket_walk) ++next;
+      while (next <= cap && prove(next) == PointStatus::kOk && walk++ < options.max_bracket_walk) ++next;
     }
   }
 

@@ -71,6 +71,46 @@ TEST(Sweep, OomBracketIsProvenOnTheDevice) {
   EXPECT_EQ(backend.cpu_device().allocated_bytes(), 0u);  // every point released its arena
 }
 
+// A budget that disagrees with the device (as when other processes hold
+// memory, or a driver reserves some): the sweep walks until the bracket is
+// real instead of trusting the plan.
+TEST(Sweep, WalksDownWhenThePlanIsOptimistic) {
+  const WorkloadConfig base = LoraConfig();
+  CpuDeviceOptions options;
+  options.memory_limit_bytes = PlanBytes(base, 3) + 1024;
+  CpuBackend backend(options);
+  SweepOptions sweep;
+  sweep.repetitions = 1;
+  sweep.warmup_steps = 0;
+  sweep.memory_budget_bytes = PlanBytes(base, 5) + 1024;  // claims room for 5
+  absl::StatusOr<SweepResult> result = RunSweep(backend, base, sweep);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->planned_max_batch, 5);
+  EXPECT_EQ(result->largest_ok_batch, 3);
+  EXPECT_EQ(result->smallest_failed_batch, 4);
+}
+
+TEST(Sweep, WalksUpWhenThePlanIsPessimistic) {
+  const WorkloadConfig base = LoraConfig();
+  CpuDeviceOptions options;
+  options.memory_limit_bytes = PlanBytes(base, 4) + 1024;
+  CpuBackend backend(options);
+  SweepOptions sweep;
+  sweep.repetitions = 1;
+  sweep.warmup_steps = 0;
+  sweep.memory_budget_bytes = PlanBytes(base, 2) + 1024;  // claims room for 2 only
+  absl::StatusOr<SweepResult> result = RunSweep(backend, base, sweep);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->planned_max_batch, 2);
+  EXPECT_EQ(result->largest_ok_batch, 4);
+  EXPECT_EQ(result->smallest_failed_batch, 5);
+  for (const SweepPoint& p : result->points) {
+    if (p.batch_size <= 4) {
+      EXPECT_EQ(p.status, PointStatus::kOk) << p.batch_size;
+    }
+  }
+}
+
 TEST(Sweep, CapStopsBeforeTheBracket) {
   CpuBackend backend;
   SweepOptions sweep;
