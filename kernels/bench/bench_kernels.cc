@@ -201,6 +201,7 @@ int main(int argc, char** argv) {
     BenchDecodeBandwidth(backend, static_cast<int>(info.multiprocessor_count));
   }
 
+  if (!want("prefill") && !want("decode") && !want("lora")) return 0;
   std::printf("\n| workload (%s, bf16) | batch | tokens/s median | min-max | step s | arena | note |\n|---|---|---|---|---|---|---|\n",
               preset_name.c_str());
   lk::WorkloadConfig c;
