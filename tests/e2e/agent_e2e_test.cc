@@ -4,6 +4,10 @@
 // real PostgreSQL with the measured OOM bracket. Also: the collector down
 // during upload (nothing lost, delivered later exactly once) and a collector
 // that refuses the token (clear message, outbox kept).
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/wait.h>
 
 #include <gtest/gtest.h>
@@ -229,6 +233,84 @@ TEST(AgentE2E, RefusedTokenIsClearAndKeepsTheOutbox) {
   EXPECT_EQ(run.err.find(config->agent_token), std::string::npos);  // never echoed
   EXPECT_EQ(Outbox(OutboxDir(state.path())).Pending().size(), 1u);
   EXPECT_EQ(Count((*collector)->db_url(), "SELECT count(*) FROM submissions"), 0);
+}
+
+// A self-signed certificate for DNS name "localhost" (its own CA) and its
+// key, both PEM, made in-process so the test needs no openssl binary.
+std::pair<std::string, std::string> SelfSignedLocalhost() {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", const_cast<char*>("P-256"));
+  EXPECT_NE(key, nullptr);
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1,
+                             -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  for (auto [nid, value] : {std::pair{NID_subject_alt_name, "DNS:localhost"},
+                            std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    EXPECT_NE(ext, nullptr);
+    X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  EXPECT_GT(X509_sign(cert, key, EVP_sha256()), 0);
+  auto pem = [](auto write) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    write(bio);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<std::size_t>(n));
+    BIO_free(bio);
+    return out;
+  };
+  std::string cert_pem = pem([&](BIO* b) { PEM_write_bio_X509(b, cert); });
+  std::string key_pem = pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return {cert_pem, key_pem};
+}
+
+TEST(AgentE2E, TlsByDefaultWithTheGivenCa) {
+  auto [cert, key] = SelfSignedLocalhost();
+  collector::CollectorOptions options;
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({key, cert});
+  options.credentials = grpc::SslServerCredentials(ssl);
+  auto collector = InProcessCollector::Start(PostgresEnvironment::FreshDatabase(), options);
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  StateDir state;
+  fs::create_directories(state.path());
+  const std::string ca = (state.path() / "ca.pem").string();
+  ASSERT_TRUE(WriteFileAtomically(ca, cert).ok());
+  const std::string address = (*collector)->address();
+
+  // TLS against the system roots: the self-signed certificate is refused.
+  auto refused = Agent({"enroll", "--collector", address, "--tls-server-name", "localhost", "--state-dir",
+                        state.str()});
+  EXPECT_EQ(refused.rc, kExitFailure);
+  EXPECT_NE(refused.err.find("enrolment failed"), std::string::npos) << refused.err;
+  // Plaintext to a TLS collector fails too.
+  EXPECT_EQ(Agent({"enroll", "--collector", address, "--insecure", "--state-dir", state.str()}).rc, kExitFailure);
+  EXPECT_FALSE(LoadConfig(state.path()).ok());
+
+  // With the CA: enrolled, and the run publishes over TLS with the stored settings.
+  auto enrolled = Agent({"enroll", "--collector", address, "--ca-cert", ca, "--tls-server-name", "localhost",
+                         "--state-dir", state.str()});
+  ASSERT_EQ(enrolled.rc, kExitOk) << enrolled.err;
+  auto config = LoadConfig(state.path());
+  ASSERT_TRUE(config.ok());
+  EXPECT_FALSE(config->insecure);
+  EXPECT_EQ(config->tls_server_name, "localhost");
+  auto run = Agent(RunArgs(state, {"--yes"}));
+  ASSERT_EQ(run.rc, kExitOk) << run.err;
+  EXPECT_EQ(Count((*collector)->db_url(), "SELECT count(*) FROM submissions"), 1);
 }
 
 // Runs the real binary with stdin from /dev/null (no TTY); returns its exit
