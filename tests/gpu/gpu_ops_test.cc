@@ -227,7 +227,7 @@ TEST(GpuOps, SoftmaxCrossEntropyArgmax) {
     Dual sm(*gpu, DType::kF32, {n, vocab}, std::vector<float>(n * vocab, 0.f));
     ASSERT_TRUE(cpu.Softmax(x.cpu.t, sm.cpu.t).ok());
     ASSERT_TRUE(gpu->Softmax(x.gpu.t, sm.gpu.t).ok());
-    ExpectClose(sm.cpu.Download(), sm.gpu.Download(), 1e-7, 1e-4, "Softmax " + tag);
+    ExpectClose(sm.cpu.Download(), sm.gpu.Download(), 1e-7, 1e-3, "Softmax " + tag);
 
     std::vector<std::int32_t> targets(n);
     for (std::int64_t i = 0; i < n; ++i) targets[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 31) % vocab);
@@ -236,8 +236,10 @@ TEST(GpuOps, SoftmaxCrossEntropyArgmax) {
     Dual grad(*gpu, DType::kF32, {n, vocab}, std::vector<float>(n * vocab, 0.f));
     ASSERT_TRUE(cpu.CrossEntropy(x.cpu.t, tc.data, losses.cpu.t, grad.cpu.t, 0.125f).ok());
     ASSERT_TRUE(gpu->CrossEntropy(x.gpu.t, tg.data, losses.gpu.t, grad.gpu.t, 0.125f).ok());
-    ExpectClose(losses.cpu.Download(), losses.gpu.Download(), 1e-4, 1e-5, "CrossEntropy loss " + tag);
-    ExpectClose(grad.cpu.Download(), grad.gpu.Download(), 1e-7, 1e-4, "CrossEntropy grad " + tag);
+    // The CPU sums up to 50k exponentials in sequence, the GPU as a tree:
+    // the log-sum-exp agrees to about 1e-4.
+    ExpectClose(losses.cpu.Download(), losses.gpu.Download(), 1e-3, 1e-5, "CrossEntropy loss " + tag);
+    ExpectClose(grad.cpu.Download(), grad.gpu.Download(), 1e-7, 1e-3, "CrossEntropy grad " + tag);
 
     IntBuf ac(cpu, std::vector<std::int32_t>(n, -1)), ag(*gpu, std::vector<std::int32_t>(n, -1));
     ASSERT_TRUE(cpu.Argmax(x.cpu.t, ac.data).ok());
@@ -247,8 +249,8 @@ TEST(GpuOps, SoftmaxCrossEntropyArgmax) {
     // In place: the gradient overwrites the logits; losses without a gradient.
     ASSERT_TRUE(cpu.CrossEntropy(x.cpu.t, tc.data, losses.cpu.t, x.cpu.t, 1.f).ok());
     ASSERT_TRUE(gpu->CrossEntropy(x.gpu.t, tg.data, losses.gpu.t, x.gpu.t, 1.f).ok());
-    ExpectClose(x.cpu.Download(), x.gpu.Download(), 1e-7, 1e-4, "CrossEntropy in place " + tag);
-    ExpectClose(losses.cpu.Download(), losses.gpu.Download(), 1e-4, 1e-5, "CrossEntropy in-place loss " + tag);
+    ExpectClose(x.cpu.Download(), x.gpu.Download(), 1e-7, 1e-3, "CrossEntropy in place " + tag);
+    ExpectClose(losses.cpu.Download(), losses.gpu.Download(), 1e-3, 1e-5, "CrossEntropy in-place loss " + tag);
     ASSERT_TRUE(gpu->CrossEntropy(grad.gpu.t, tg.data, losses.gpu.t, Tensor{}, 1.f).ok());
   }
 }
