@@ -10,6 +10,7 @@
 #include "localbench/kernels/cpu_backend.h"
 #include "localbench/kernels/plan.h"
 #include "localbench/kernels/workload.h"
+#include "workload_testing.h"
 
 namespace localbench::kernels {
 namespace {
@@ -55,6 +56,19 @@ TEST_P(PlanEqualsArena, BufferByBuffer) {
   if (kind == WorkloadKind::kTrainLora || kind == WorkloadKind::kTrainFull) {
     ASSERT_TRUE((*w)->last_loss().has_value());
     EXPECT_TRUE(std::isfinite(*(*w)->last_loss()));
+  } else {
+    // Inference produced real logits, and not all the same.
+    absl::StatusOr<Tensor> logits = testing::NamedBuffer(**w, "logits");
+    ASSERT_TRUE(logits.ok());
+    std::vector<float> v(static_cast<std::size_t>(logits->numel()));
+    ASSERT_TRUE(backend.device().CopyDeviceToHost(v.data(), logits->data, logits->bytes()).ok());
+    float lo = v[0], hi = v[0];
+    for (float x : v) {
+      ASSERT_TRUE(std::isfinite(x));
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+    }
+    EXPECT_GT(hi - lo, 0.1f);
   }
 }
 
@@ -171,6 +185,24 @@ TEST(Plan, InvalidConfigsAreRejected) {
   absl::StatusOr<std::int64_t> max = MaxBatchForBudget(c, ~std::uint64_t{0});
   ASSERT_TRUE(max.ok()) << max.status();
   EXPECT_EQ(*max, (1 << 24) / 4096);
+}
+
+// Prefill's logits for the last prompt position do not depend on the batch
+// the prompt shares a step with: rows are independent.
+TEST(Workload, PrefillRowsAreIndependentOfBatch) {
+  CpuBackend backend;
+  auto one = Workload::Create(backend, Config(WorkloadKind::kPrefill, "tiny-qwen", DType::kF32, 1));
+  auto three = Workload::Create(backend, Config(WorkloadKind::kPrefill, "tiny-qwen", DType::kF32, 3));
+  ASSERT_TRUE(one.ok() && three.ok());
+  ASSERT_TRUE((*one)->Step().ok());
+  ASSERT_TRUE((*three)->Step().ok());
+  // Both draw their prompts from the same seeded stream: sequence 0 is the same.
+  const Tensor l1 = *testing::NamedBuffer(**one, "logits");
+  const Tensor l3 = *testing::NamedBuffer(**three, "logits");
+  std::vector<float> a(static_cast<std::size_t>(l1.numel())), b(static_cast<std::size_t>(l3.numel()));
+  ASSERT_TRUE(backend.device().CopyDeviceToHost(a.data(), l1.data, l1.bytes()).ok());
+  ASSERT_TRUE(backend.device().CopyDeviceToHost(b.data(), l3.data, l3.bytes()).ok());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-4f * std::max(1.0f, std::fabs(a[i])));
 }
 
 TEST(Workload, TokensPerStep) {
