@@ -33,11 +33,13 @@ agent_home="$state/agent"
 # able to reach the data directory through every parent (a checkout under
 # /root is not). Fall back to a directory it can reach, and say so.
 if [ "$(id -u)" -eq 0 ]; then
+  # Walk down from / so the message names the directory that blocks.
   unreachable=""
-  p="$state"
-  while [ "$p" != "/" ]; do
+  p=""
+  IFS=/ read -r -a parts <<<"${state#/}"
+  for part in "${parts[@]}"; do
+    p="$p/$part"
     if ! runuser -u postgres -- test -x "$p" 2>/dev/null; then unreachable="$p"; break; fi
-    p="$(dirname "$p")"
   done
   if [ -n "$unreachable" ]; then
     fallback="/var/tmp/localbench-$(printf '%s' "$root" | sha256sum | cut -c1-12)/collector"
