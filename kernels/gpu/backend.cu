@@ -9,6 +9,7 @@
 // the sweep records the point as an error and the agent runs each sweep in a
 // fresh process, so a fault never poisons other results. Out of memory is
 // not a fault: Allocate returns ResourceExhausted and the device stays usable.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -525,7 +526,7 @@ class GpuBackendImpl final : public gpu::GpuBackend {
 
   // ---- GEMM ----
   absl::Status Gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta, Tensor c,
-                    Tensor /*workspace: our kernels read 16-bit operands directly*/) override {
+                    Tensor workspace) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
     GemmArgs g;
     const std::int64_t m = trans_a ? a.cols() : a.rows(), ka = trans_a ? a.rows() : a.cols();
@@ -556,6 +557,7 @@ class GpuBackendImpl final : public gpu::GpuBackend {
       return beta == 0.f ? LaunchFill(c.data, g.c_type, c.numel(), 0.f, ctx_->stream)
                          : LaunchScale(c.data, g.c_type, c.numel(), beta, ctx_->stream);
     }
+    if (ShouldStageA(g, workspace)) return StagedGemm(g, workspace);
     return RunGemm(g);
   }
 
@@ -628,6 +630,49 @@ class GpuBackendImpl final : public gpu::GpuBackend {
     *hq = static_cast<int>(q.dim(2));
     *hkv = static_cast<int>(k.dim(2));
     *d = static_cast<int>(q.dim(3));
+    return absl::OkStatus();
+  }
+
+  // fp32 activations times 16-bit weights (the workloads' main GEMMs): no
+  // vendor library multiplies mixed types on matrix cores, so A is staged
+  // into the weight's 16-bit type in the planned workspace, a block of rows
+  // at a time, and the product runs on cuBLASLt or our WMMA tiles with fp32
+  // accumulation (mixed-precision compute, as frameworks do). Decode-shaped
+  // products on the portable path skip this: the skinny kernel reads mixed
+  // types directly at full bandwidth. The SIMT path never stages (exact fp32).
+  bool ShouldStageA(const GemmArgs& g, const Tensor& ws) const {
+    if (path_ == gpu::GemmPath::kSimt || !ws.present() || g.a_type != Elem::kF32 || g.b_type == Elem::kF32) {
+      return false;
+    }
+    if (path_ == gpu::GemmPath::kPortable && g.m <= 8 && g.trans_b && !g.trans_a) return false;
+#if LB_GPU_IS_HIP
+    return false;  // no matrix-core tiles here: the SIMT kernel reads mixed types directly
+#else
+    return ws.bytes() >= static_cast<std::uint64_t>(g.k) * 2 * 16;  // room for at least 16 rows
+#endif
+  }
+
+  absl::Status StagedGemm(const GemmArgs& g, const Tensor& ws) {
+    const std::int64_t rows_fit = static_cast<std::int64_t>(ws.bytes() / (static_cast<std::uint64_t>(g.k) * 2));
+    const std::int64_t chunk = std::min<std::int64_t>(g.m, rows_fit);
+    for (std::int64_t m0 = 0; m0 < g.m; m0 += chunk) {
+      const std::int64_t mc = std::min<std::int64_t>(chunk, g.m - m0);
+      GemmArgs part = g;
+      part.m = static_cast<int>(mc);
+      part.a = ws.data;
+      part.a_type = g.b_type;
+      if (g.trans_a) {
+        // A stored [K, M]: pack columns [m0, m0 + mc) into [K, mc].
+        LB_RETURN_IF_ERROR(LaunchConvert2d(g.a, Elem::kF32, g.lda, m0, ws.data, g.b_type, mc, g.k, mc, ctx_->stream));
+        part.lda = mc;
+      } else {
+        const float* rows = static_cast<const float*>(g.a) + m0 * g.lda;
+        LB_RETURN_IF_ERROR(LaunchConvert2d(rows, Elem::kF32, g.lda, 0, ws.data, g.b_type, g.k, mc, g.k, ctx_->stream));
+        part.lda = g.k;
+      }
+      part.c = static_cast<char*>(g.c) + static_cast<std::size_t>(m0 * g.ldc) * ElemBytes(g.c_type);
+      LB_RETURN_IF_ERROR(RunGemm(part));
+    }
     return absl::OkStatus();
   }
 

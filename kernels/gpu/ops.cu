@@ -51,6 +51,15 @@ __global__ void ConvertKernel(const void* src, Elem se, void* dst, Elem de, std:
   for (std::int64_t i = GlobalThread(); i < n; i += GridStride()) StoreF(dst, de, i, LoadF(src, se, i));
 }
 
+__global__ void Convert2dKernel(const void* src, Elem se, std::int64_t src_ld, std::int64_t col0, void* dst, Elem de,
+                                std::int64_t dst_ld, std::int64_t rows, std::int64_t cols) {
+  const std::int64_t n = rows * cols;
+  for (std::int64_t i = GlobalThread(); i < n; i += GridStride()) {
+    const std::int64_t r = i / cols, c = i % cols;
+    StoreF(dst, de, r * dst_ld + c, LoadF(src, se, r * src_ld + col0 + c));
+  }
+}
+
 __global__ void AxpyKernel(float alpha, const void* x, Elem xe, void* y, Elem ye, std::int64_t n) {
   for (std::int64_t i = GlobalThread(); i < n; i += GridStride()) {
     StoreF(y, ye, i, LoadF(y, ye, i) + alpha * LoadF(x, xe, i));
@@ -324,6 +333,13 @@ absl::Status LaunchConvert(const void* src, Elem se, void* dst, Elem de, std::in
   if (n == 0) return absl::OkStatus();
   ConvertKernel<<<GridFor(n), kThreads, 0, s>>>(src, se, dst, de, n);
   return LaunchStatus("ConvertKernel");
+}
+
+absl::Status LaunchConvert2d(const void* src, Elem se, std::int64_t src_ld, std::int64_t col0, void* dst, Elem de,
+                             std::int64_t dst_ld, std::int64_t rows, std::int64_t cols, gpuStream_t s) {
+  if (rows * cols == 0) return absl::OkStatus();
+  Convert2dKernel<<<GridFor(rows * cols), kThreads, 0, s>>>(src, se, src_ld, col0, dst, de, dst_ld, rows, cols);
+  return LaunchStatus("Convert2dKernel");
 }
 
 absl::Status LaunchAxpy(float alpha, const void* x, Elem xe, void* y, Elem ye, std::int64_t n, gpuStream_t s) {

@@ -18,6 +18,10 @@ absl::Status LaunchFillRandomUniform(void* x, Elem e, std::int64_t n, std::uint6
                                      gpuStream_t s);
 // dst[i] = src[i] converted.
 absl::Status LaunchConvert(const void* src, Elem se, void* dst, Elem de, std::int64_t n, gpuStream_t s);
+// dst[r * dst_ld + c] = src[r * src_ld + col0 + c] for r < rows, c < cols,
+// converted: a strided block of a matrix, packed (GEMM operand staging).
+absl::Status LaunchConvert2d(const void* src, Elem se, std::int64_t src_ld, std::int64_t col0, void* dst, Elem de,
+                             std::int64_t dst_ld, std::int64_t rows, std::int64_t cols, gpuStream_t s);
 // y[i] += alpha * x[i].
 absl::Status LaunchAxpy(float alpha, const void* x, Elem xe, void* y, Elem ye, std::int64_t n, gpuStream_t s);
 // x[i] *= alpha.

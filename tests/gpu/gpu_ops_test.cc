@@ -373,5 +373,45 @@ TEST(GpuOps, MixedDtypeGemmFallsBackToPortable) {
   ExpectClose(c.cpu.Download(), c.gpu.Download(), 1e-5 * k, 1e-4, "mixed f32 x bf16");
 }
 
+// With the planned workspace, fp32 activations times 16-bit weights are
+// staged to the weight's type in row blocks and run on matrix cores: equal
+// to the CPU's exact product up to the rounding of A to 16 bits.
+TEST(GpuOps, MixedGemmStagesActivationsThroughWorkspace) {
+  LB_GPU_OR_SKIP(gpu);
+  CpuBackend& cpu = SharedCpu();
+  const gpu::GemmPath saved = gpu->gemm_path();
+  struct Case {
+    int m, n, k;
+    bool ta, tb;
+    bool small_ws;  // a workspace of 20 rows: several blocks
+  };
+  for (gpu::GemmPath path : {gpu::GemmPath::kVendor, gpu::GemmPath::kPortable}) {
+    gpu->SetGemmPath(path);
+    for (DType wd : {DType::kBF16, DType::kF16}) {
+      for (const Case& cs : {Case{67, 129, 95, false, true, false}, Case{300, 64, 130, false, false, true},
+                             Case{45, 77, 40, true, true, true}, Case{129, 33, 64, true, false, false}}) {
+        const std::string tag = std::string(gpu::GemmPathName(path)) + " " + Name(wd) + " " + std::to_string(cs.m) +
+                                "x" + std::to_string(cs.n) + "x" + std::to_string(cs.k) +
+                                (cs.small_ws ? " blocks" : "");
+        Dual a(*gpu, DType::kF32, cs.ta ? std::vector<std::int64_t>{cs.k, cs.m} : std::vector<std::int64_t>{cs.m, cs.k},
+               Random(static_cast<std::size_t>(cs.m) * cs.k, 90));
+        Dual b(*gpu, wd, cs.tb ? std::vector<std::int64_t>{cs.n, cs.k} : std::vector<std::int64_t>{cs.k, cs.n},
+               Random(static_cast<std::size_t>(cs.k) * cs.n, 91));
+        Dual c(*gpu, DType::kF32, {cs.m, cs.n}, Random(static_cast<std::size_t>(cs.m) * cs.n, 92));
+        const std::uint64_t planned = GemmWorkspaceBytes(cs.m, cs.n, cs.k, DType::kF32, wd, DType::kF32);
+        const std::uint64_t ws_bytes = cs.small_ws ? static_cast<std::uint64_t>(cs.k) * 2 * 20 : planned;
+        Buf ws_cpu(cpu, DType::kF32, {static_cast<std::int64_t>(planned / 4 + 1)});
+        Buf ws_gpu(*gpu, DType::kF32, {static_cast<std::int64_t>(ws_bytes / 4)});
+        ASSERT_TRUE(cpu.Gemm(cs.ta, cs.tb, 1.f, a.cpu.t, b.cpu.t, 0.25f, c.cpu.t, planned ? ws_cpu.t : Tensor{}).ok());
+        absl::Status st = gpu->Gemm(cs.ta, cs.tb, 1.f, a.gpu.t, b.gpu.t, 0.25f, c.gpu.t, ws_gpu.t);
+        ASSERT_TRUE(st.ok()) << tag << ": " << st;
+        const double per_element = wd == DType::kBF16 ? 4e-3 : 5e-4;  // A rounded to the weight type
+        ExpectClose(c.cpu.Download(), c.gpu.Download(), per_element * std::sqrt(static_cast<double>(cs.k)), 1e-3, tag);
+      }
+    }
+  }
+  gpu->SetGemmPath(saved);
+}
+
 }  // namespace
 }  // namespace localbench::kernels::gpu_test
