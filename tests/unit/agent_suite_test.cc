@@ -109,5 +109,25 @@ TEST(AgentProgress, EstimatesFromThePaceSoFar) {
   EXPECT_EQ(FormatDuration(65), "1m05s");
 }
 
+TEST(AgentProgress, LiveLineRedrawsInPlace) {
+  auto t = Progress::Clock::time_point{};
+  std::FILE* sink = std::tmpfile();
+  Progress p(sink, /*live=*/true, [&] { return t; });
+  p.SetTotal(3);
+  p.Start("tiny-llama prefill batch 1");
+  t += std::chrono::seconds(4);
+  p.Finish("12.0 tok/s");
+  p.Start("tiny-llama prefill batch 2");
+  p.Close();
+  std::rewind(sink);
+  char buf[1024] = {};
+  const std::string log(buf, std::fread(buf, 1, sizeof buf - 1, sink));
+  std::fclose(sink);
+  // "\r + erase line" redraws; the line names what runs, what is left and the estimate.
+  EXPECT_NE(log.find("\r\033[K[1/3] tiny-llama prefill batch 1 | 3 left, estimating..."), std::string::npos) << log;
+  EXPECT_NE(log.find("  tiny-llama prefill batch 1: 12.0 tok/s\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("[2/3] tiny-llama prefill batch 2 | 2 left, about 8s to go"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace localbench::agent
