@@ -194,9 +194,7 @@ int EnrollCommand(const Invocation& inv, Console& console, const UploadSettings&
   if (!channel.ok()) return Fail(console, channel.status());
   IngestClient client(*channel, "", upload.policy, upload.sleeper);
   v1::EnrollRequest request;
-  const auto host = ProbeHost();
-  // Enrolment names the machine by its host only: the device is chosen per run.
-  request.set_machine_fingerprint(MachineFingerprint(host, v1::Device()));
+  request.set_machine_fingerprint(MachineFingerprint(ProbeHost()));
   request.set_agent_version(AgentVersion());
   auto response = client.Enroll(request);
   if (!response.ok()) return Fail(console, response.status());

@@ -128,29 +128,24 @@ v1::Host ProbeHost() {
   return host;
 }
 
-std::string FingerprintText(const v1::Host& host, const v1::Device& device, std::string_view machine_id) {
+std::string FingerprintText(const v1::Host& host, std::string_view machine_id) {
   std::ostringstream out;
-  // Rounded to GiB: the kernel's MemTotal and the driver's VRAM figure move
-  // by a few MiB across updates, the hardware does not.
+  // Rounded to GiB: the kernel's MemTotal moves by a few MiB across
+  // updates, the hardware does not.
   out << "localbench-fingerprint-v1\n"
       << "cpu_model=" << host.cpu_model() << "\n"
       << "cpu_physical_cores=" << host.cpu_physical_cores() << "\n"
       << "cpu_logical_cores=" << host.cpu_logical_cores() << "\n"
       << "ram_gib=" << (host.ram_total_bytes() + kGiB / 2) / kGiB << "\n"
-      << "device_backend=" << static_cast<int>(device.backend()) << "\n"
-      << "device_vendor=" << static_cast<int>(device.vendor()) << "\n"
-      << "device_name=" << device.name() << "\n"
-      << "device_memory_gib=" << (device.backend() == v1::BACKEND_CPU ? 0 : (device.memory_total_bytes() + kGiB / 2) / kGiB)
-      << "\n"
       // The machine id is itself a unique identifier: only its hash goes in.
       << "machine_id_sha256=" << (machine_id.empty() ? std::string() : Sha256Hex(Trim(machine_id))) << "\n";
   return out.str();
 }
 
-std::string MachineFingerprint(const v1::Host& host, const v1::Device& device) {
+std::string MachineFingerprint(const v1::Host& host) {
   std::string machine_id = ReadOrEmpty("/etc/machine-id");
   if (machine_id.empty()) machine_id = ReadOrEmpty("/var/lib/dbus/machine-id");
-  return Sha256Hex(FingerprintText(host, device, machine_id));
+  return Sha256Hex(FingerprintText(host, machine_id));
 }
 
 }  // namespace localbench::agent

@@ -190,8 +190,7 @@ absl::StatusOr<v1::Submission> RunSuite(kernels::Backend& backend, const Suite& 
   *submission.mutable_started_at() = TimeUtil::GetCurrentTime();
   *submission.mutable_hardware()->mutable_device() = DescribeDevice(backend);
   *submission.mutable_hardware()->mutable_host() = ProbeHost();
-  submission.set_machine_fingerprint(
-      MachineFingerprint(submission.hardware().host(), submission.hardware().device()));
+  submission.set_machine_fingerprint(MachineFingerprint(submission.hardware().host()));
   auto* software = submission.mutable_software();
   software->set_agent_version(AgentVersion());
   software->set_kernel_source_hash(std::string(kernels::KernelSourceHash()));

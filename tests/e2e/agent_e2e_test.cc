@@ -172,6 +172,10 @@ TEST(AgentE2E, RunPublishesRowsWithTheOomBracket) {
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM points WHERE reproduce_command NOT LIKE 'localbench-agent run %'")[0]
                 .as<long>(),
             0);
+  // Enrolment and the run name the same machine.
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM agents a JOIN machines m ON m.fingerprint = a.machine_fingerprint")[0]
+                .as<long>(),
+            1);
 }
 
 TEST(AgentE2E, CollectorDownDuringUploadLosesNothingAndDeliversOnce) {

@@ -30,14 +30,16 @@ std::string ParseOsName(std::string_view os_release);
 // /etc/os-release and uname. Fields it cannot read stay empty / zero.
 v1::Host ProbeHost();
 
-// The canonical text the fingerprint hashes: stable properties only (CPU
-// model and core counts, RAM rounded to GiB, device vendor/name/memory
-// rounded to GiB, and a hash of /etc/machine-id). Never serial numbers, and
-// nothing that changes on reboot or driver update.
-std::string FingerprintText(const v1::Host& host, const v1::Device& device, std::string_view machine_id);
+// The canonical text the fingerprint hashes: stable properties of the
+// machine only (CPU model and core counts, RAM rounded to GiB, and a hash of
+// /etc/machine-id). Never serial numbers, nothing that changes on reboot or
+// driver update, and not the device: one machine with two GPUs is one
+// machine (the collector keeps devices apart), and enrolment happens before
+// a device is chosen.
+std::string FingerprintText(const v1::Host& host, std::string_view machine_id);
 
 // Hex SHA-256 of FingerprintText with this machine's /etc/machine-id.
-std::string MachineFingerprint(const v1::Host& host, const v1::Device& device);
+std::string MachineFingerprint(const v1::Host& host);
 
 }  // namespace localbench::agent
 
