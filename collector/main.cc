@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   std::string tls_key;
   int threads = 32;
   int connections = 8;
+  int group_commit_writers = 0;
   app.add_option("--listen", listen, "host:port to serve gRPC on (port 0: any free port)")
       ->envname("LOCALBENCH_LISTEN")
       ->capture_default_str();
@@ -94,6 +95,12 @@ int main(int argc, char** argv) {
   app.add_option("--db-connections", connections, "PostgreSQL connections (at most --threads)")
       ->envname("LOCALBENCH_DB_CONNECTIONS")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--group-commit-writers", group_commit_writers,
+                 "transactions writing at once, each carrying every submission queued meanwhile "
+                 "(group commit); 0: one transaction per submission")
+      ->envname("LOCALBENCH_GROUP_COMMIT_WRITERS")
+      ->check(CLI::Range(0, 256))
       ->capture_default_str();
   CLI::App* migrate = app.add_subcommand("migrate", "apply the schema migrations and exit");
   CLI11_PARSE(app, argc, argv);
@@ -132,6 +139,7 @@ int main(int argc, char** argv) {
   options.db_url = url;
   options.max_threads = threads;
   options.db_connections = connections;
+  options.group_commit_writers = group_commit_writers;
   if (!tls_cert.empty()) {
     auto cert = ReadFile(tls_cert);
     auto key = ReadFile(tls_key);

@@ -18,9 +18,15 @@ void LogLine(absl::string_view message) {
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
+  // One event, one line: database errors carry newlines (DETAIL, HINT).
+  std::string text(message);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
   std::string line = absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ localbench-collector: %s\n",
                                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                     tm.tm_min, tm.tm_sec, static_cast<int>(millis), message);
+                                     tm.tm_min, tm.tm_sec, static_cast<int>(millis), text);
   // A single write(2) keeps lines whole when threads log at once.
   const char* p = line.data();
   std::size_t left = line.size();

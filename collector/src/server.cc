@@ -26,7 +26,8 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
                                      &SubmissionStore::Prepare);
   if (!pool.ok()) return pool.status();
   s->pool_ = *std::move(pool);
-  s->store_ = std::make_unique<SubmissionStore>(s->pool_.get());
+  if (options.group_commit_writers < 0) return absl::InvalidArgumentError("group_commit_writers must be >= 0");
+  s->store_ = std::make_unique<SubmissionStore>(s->pool_.get(), std::min(options.group_commit_writers, connections));
   s->ingest_ = std::make_unique<IngestService>(s->store_.get());
 
   grpc::ServerBuilder builder;

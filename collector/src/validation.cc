@@ -304,7 +304,6 @@ absl::Status CheckSweep(const std::string& p, const Sweep& sw) {
   }
   uint32_t prev_batch = 0;
   uint32_t largest_ok = 0;
-  uint32_t smallest_oom = 0;
   for (int i = 0; i < sw.points_size(); ++i) {
     const std::string pp = absl::StrCat(p, ".points[", i, "]");
     const Point& pt = sw.points(i);
@@ -314,21 +313,26 @@ absl::Status CheckSweep(const std::string& p, const Sweep& sw) {
     }
     prev_batch = pt.batch_size();
     if (pt.status() == v1::POINT_STATUS_OK) largest_ok = pt.batch_size();
-    if (pt.status() == v1::POINT_STATUS_OOM && smallest_oom == 0) smallest_oom = pt.batch_size();
   }
-  // The bracket must be what the points show: the largest batch that ran and
-  // the smallest that failed to allocate, in that order.
+  // The threshold is the first OOM above the largest batch that ran; an OOM
+  // below it (e.g. transient fragmentation) stays a point but is no bound.
+  uint32_t smallest_oom = 0;
+  for (const Point& pt : sw.points()) {
+    if (pt.status() == v1::POINT_STATUS_OOM && pt.batch_size() > largest_ok) {
+      smallest_oom = pt.batch_size();
+      break;
+    }
+  }
+  // The bracket must be what the points show (the agent's sweep computes it
+  // the same way: kernels/src/sweep.cc).
   if (sw.largest_ok_batch() != largest_ok) {
     return Invalid(absl::StrCat(p, ".largest_ok_batch"),
                    absl::StrCat("must equal the largest OK point's batch_size (", largest_ok, ")"));
   }
   if (sw.smallest_failed_batch() != smallest_oom) {
     return Invalid(absl::StrCat(p, ".smallest_failed_batch"),
-                   absl::StrCat("must equal the smallest OOM point's batch_size (", smallest_oom, ")"));
-  }
-  if (smallest_oom != 0 && largest_ok >= smallest_oom) {
-    return Invalid(absl::StrCat(p, ".smallest_failed_batch"),
-                   "must be greater than largest_ok_batch (an OK point above an OOM point)");
+                   absl::StrCat("must equal the smallest batch_size of an OOM point above "
+                                "largest_ok_batch (", smallest_oom, ")"));
   }
   LB_RETURN_IF_ERROR(
       CheckCount(absl::StrCat(p, ".planned_max_batch"), sw.planned_max_batch(), Limits::kMaxBatch));

@@ -26,6 +26,9 @@ namespace {
 
 using google::protobuf::util::MessageDifferencer;
 
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+const double kInf = std::numeric_limits<double>::infinity();
+
 struct Reply {
   grpc::Status status;
   v1::SubmitResponse response;
@@ -174,19 +177,22 @@ TEST_F(IngestTest, RepeatGetsTheSameReplyAndWritesNothing) {
   EXPECT_EQ(Count("points"), 12);
 }
 
-TEST_F(IngestTest, EightConcurrentIdenticalSubmitsStoreOneCopy) {
+// 8 clients send the same submission at once to `collector`; all must get
+// the same reply, and one copy must be stored.
+void ExpectOneCopyFromEightClients(InProcessCollector& collector, const std::string& token,
+                                   const std::function<int64_t(const std::string&)>& count) {
   const v1::Submission s = MakeSubmission(8, /*sweeps=*/3);
   constexpr int kClients = 8;
   std::vector<Reply> replies(kClients);
   std::vector<std::unique_ptr<v1::Ingest::Stub>> stubs;
-  for (int i = 0; i < kClients; ++i) stubs.push_back(collector_->NewIngestStub());
+  for (int i = 0; i < kClients; ++i) stubs.push_back(collector.NewIngestStub());
   std::barrier start(kClients);
   std::vector<std::thread> threads;
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&, i] {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-      SetBearer(ctx, token_);
+      SetBearer(ctx, token);
       v1::SubmitRequest req;
       *req.mutable_submission() = s;
       start.arrive_and_wait();  // release all clients together
@@ -199,11 +205,148 @@ TEST_F(IngestTest, EightConcurrentIdenticalSubmitsStoreOneCopy) {
     ASSERT_TRUE(r.status.ok()) << r.status.error_message();
     EXPECT_TRUE(MessageDifferencer::Equals(r.response, replies[0].response));
   }
-  EXPECT_EQ(Count("submissions"), 1);
-  EXPECT_EQ(Count("sweeps"), 3);
-  EXPECT_EQ(Count("points"), 36);
-  EXPECT_EQ(Count("machines"), 1);
-  EXPECT_EQ(Count("devices"), 1);
+  EXPECT_EQ(count("submissions"), 1);
+  EXPECT_EQ(count("sweeps"), 3);
+  EXPECT_EQ(count("points"), 36);
+  EXPECT_EQ(count("machines"), 1);
+  EXPECT_EQ(count("devices"), 1);
+}
+
+TEST_F(IngestTest, EightConcurrentIdenticalSubmitsStoreOneCopy) {
+  // Group commit on (the default): twins may share one transaction.
+  ExpectOneCopyFromEightClients(*collector_, token_, [this](const std::string& t) { return Count(t); });
+}
+
+TEST_F(IngestTest, EightConcurrentIdenticalSubmitsStoreOneCopyWithoutGroupCommit) {
+  // One transaction per submission: twins race on the primary key.
+  collector::CollectorOptions options;
+  options.group_commit_writers = 0;
+  auto single = InProcessCollector::Start(url_, options);
+  ASSERT_TRUE(single.ok()) << single.status();
+  ExpectOneCopyFromEightClients(**single, token_, [this](const std::string& t) { return Count(t); });
+}
+
+TEST_F(IngestTest, ConcurrentDistinctSubmitsAreAllStored) {
+  constexpr int kClients = 8;
+  constexpr int kEach = 6;
+  std::vector<grpc::Status> statuses(kClients * kEach);
+  std::barrier start(kClients);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = collector_->NewIngestStub();
+      start.arrive_and_wait();
+      for (int k = 0; k < kEach; ++k) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+        SetBearer(ctx, token_);
+        v1::SubmitRequest req;
+        *req.mutable_submission() = MakeSubmission(1000 + static_cast<uint64_t>(t * kEach + k));
+        v1::SubmitResponse resp;
+        statuses[static_cast<std::size_t>(t * kEach + k)] = stub->Submit(&ctx, req, &resp);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& st : statuses) EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(Count("submissions"), kClients * kEach);
+  EXPECT_EQ(Count("points"), kClients * kEach * 12);
+  EXPECT_EQ(Count("machines"), kClients * kEach);  // the builder gives each seed its own machine
+}
+
+TEST_F(IngestTest, ImpossibleRowFailsAloneEvenWhenBatched) {
+  // Straight to the store, skipping validation: the schema's CHECKs refuse
+  // the NaN. Whether or not it shared a group-commit transaction with the
+  // good ones, it alone fails and they are stored.
+  constexpr int kWriters = 6;
+  std::vector<absl::StatusOr<v1::SubmitResponse>> results(kWriters, absl::UnknownError("not run"));
+  std::barrier start(kWriters);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      v1::Submission s = MakeSubmission(2000 + static_cast<uint64_t>(i));
+      if (i == 3) s.mutable_sweeps(0)->mutable_points(2)->set_tokens_per_second_median(kNaN);
+      start.arrive_and_wait();
+      results[static_cast<std::size_t>(i)] = collector_->server().store().Submit(agent_id_, s);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < kWriters; ++i) {
+    if (i == 3) {
+      EXPECT_EQ(results[3].status().code(), absl::StatusCode::kInvalidArgument) << results[3].status();
+    } else {
+      EXPECT_TRUE(results[static_cast<std::size_t>(i)].ok()) << results[static_cast<std::size_t>(i)].status();
+    }
+  }
+  EXPECT_EQ(Count("submissions"), kWriters - 1);
+  EXPECT_EQ(Count("points"), (kWriters - 1) * 12);
+}
+
+TEST_F(IngestTest, GroupSharesOneStatementAndStaysExactlyOnce) {
+  // What group commit does with concurrent submissions, made deterministic.
+  const v1::Submission first = MakeSubmission(3000);
+  Reply stored = Submit(first);  // machine and device become known
+  ASSERT_TRUE(stored.status.ok()) << stored.status.error_message();
+  std::vector<v1::Submission> group;
+  for (uint64_t k = 1; k <= 5; ++k) {
+    v1::Submission s = MakeSubmission(3000 + k, 2);
+    s.set_machine_fingerprint(first.machine_fingerprint());
+    group.push_back(s);
+  }
+  group.push_back(group[1]);  // a twin inside the group
+  group.push_back(first);     // a repeat of a stored one
+  v1::Submission conflicting = first;
+  conflicting.mutable_software()->set_agent_version("v0.2.0");
+  group.push_back(conflicting);
+  const auto results = collector_->server().store().SubmitMany(agent_id_, group);
+  ASSERT_EQ(results.size(), group.size());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(results[static_cast<std::size_t>(i)].ok()) << results[static_cast<std::size_t>(i)].status();
+    EXPECT_EQ(results[static_cast<std::size_t>(i)]->submission_id(), group[static_cast<std::size_t>(i)].submission_id());
+    EXPECT_EQ(results[static_cast<std::size_t>(i)]->point_count(), 24u);
+    // One statement, one transaction: one received_at for all five.
+    EXPECT_TRUE(MessageDifferencer::Equals(results[static_cast<std::size_t>(i)]->received_at(), results[0]->received_at()));
+  }
+  ASSERT_TRUE(results[5].ok()) << results[5].status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*results[5], *results[1]));
+  ASSERT_TRUE(results[6].ok()) << results[6].status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*results[6], stored.response));
+  EXPECT_EQ(results[7].status().code(), absl::StatusCode::kAlreadyExists) << results[7].status();
+  EXPECT_EQ(Count("submissions"), 6);
+  EXPECT_EQ(Count("sweeps"), 1 + 5 * 2);
+  EXPECT_EQ(Count("points"), 12 + 5 * 24);
+  // The stored rows read back like a lone submission's.
+  pqxx::read_transaction tx(*conn_);
+  const pqxx::binarystring payload(
+      tx.exec_params1("SELECT payload FROM submissions WHERE submission_id = $1::uuid", group[3].submission_id())[0]);
+  v1::Submission reparsed;
+  ASSERT_TRUE(reparsed.ParseFromString(payload.str()));
+  EXPECT_TRUE(MessageDifferencer::Equals(reparsed, group[3]));
+  EXPECT_EQ(tx.exec_params1("SELECT tokens_per_second_median FROM points WHERE submission_id = $1::uuid AND "
+                            "sweep_index = 1 AND batch_size = 4",
+                            group[3].submission_id())[0]
+                .as<double>(),
+            group[3].sweeps(1).points(1).tokens_per_second_median());
+}
+
+TEST_F(IngestTest, GroupWithAnImpossibleRowWritesTheOthers) {
+  // Straight to the store, skipping validation: the schema's CHECKs refuse
+  // the NaN, the shared statement rolls back, and the others are written
+  // one by one.
+  const v1::Submission first = MakeSubmission(4000);
+  ASSERT_TRUE(Submit(first).status.ok());
+  std::vector<v1::Submission> group;
+  for (uint64_t k = 1; k <= 4; ++k) {
+    v1::Submission s = MakeSubmission(4000 + k);
+    s.set_machine_fingerprint(first.machine_fingerprint());
+    group.push_back(s);
+  }
+  group[2].mutable_sweeps(0)->mutable_points(3)->set_tokens_per_second_median(kNaN);
+  const auto results = collector_->server().store().SubmitMany(agent_id_, group);
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kInvalidArgument) << results[2].status();
+  for (std::size_t i : {0u, 1u, 3u}) EXPECT_TRUE(results[i].ok()) << results[i].status();
+  EXPECT_EQ(Count("submissions"), 4);
+  EXPECT_EQ(Count("points"), 4 * 12);
 }
 
 TEST_F(IngestTest, ConflictingDuplicateIsAlreadyExists) {
@@ -293,9 +436,6 @@ TEST_P(HostileInputTest, RejectedWithFieldNameAndNothingStored) {
   EXPECT_EQ(Count("devices"), 0);
 }
 
-const double kNaN = std::numeric_limits<double>::quiet_NaN();
-const double kInf = std::numeric_limits<double>::infinity();
-
 INSTANTIATE_TEST_SUITE_P(
     Ingest, HostileInputTest,
     ::testing::Values(
@@ -382,6 +522,14 @@ TEST_F(IngestTest, CancelledBeforeCommitStoresNothing) {
   ExpectNothingStored();
   // And the same submission goes through afterwards: nothing was half-stored.
   EXPECT_TRUE(Submit(s).status.ok());
+  EXPECT_EQ(Count("points"), 12);
+  // Once machine and device are known the write is a single statement; the
+  // check then comes before it, with the same outcome.
+  v1::Submission next = MakeSubmission(16);
+  next.set_machine_fingerprint(s.machine_fingerprint());
+  auto again = collector_->server().store().Submit(agent_id_, next, [] { return true; });
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(Count("submissions"), 1);
   EXPECT_EQ(Count("points"), 12);
 }
 

@@ -58,6 +58,25 @@ TEST(ValidationTest, OtherBackendsAndStatusesAreValid) {
   EXPECT_TRUE(ValidateSubmission(cpu, kNow).ok()) << ValidateSubmission(cpu, kNow);
 }
 
+TEST(ValidationTest, OomBelowLargestOkStaysAPoint) {
+  // As the agent's sweep reports it: the OOM at the 6th batch is kept as a
+  // point, and the bracket is (largest OK, first OOM above it).
+  v1::Submission s = MakeSubmission(2);
+  auto* sw = s.mutable_sweeps(0);
+  v1::Point* p = sw->mutable_points(5);
+  const uint32_t batch = p->batch_size();
+  p->Clear();
+  p->set_batch_size(batch);
+  p->set_status(v1::POINT_STATUS_OOM);
+  EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+  // With no OOM above the largest OK batch, there is no failed bound.
+  sw->mutable_points(11)->set_status(v1::POINT_STATUS_SKIPPED_WONT_FIT);
+  sw->mutable_points(11)->clear_error_message();
+  EXPECT_FALSE(ValidateSubmission(s, kNow).ok());
+  sw->set_smallest_failed_batch(0);
+  EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+}
+
 TEST(ValidationTest, SweepWithoutOomHasNoFailedBatch) {
   v1::Submission s = MakeSubmission(5, 1, 1);  // one OK point
   EXPECT_EQ(s.sweeps(0).smallest_failed_batch(), 0u);
@@ -260,18 +279,17 @@ INSTANTIATE_TEST_SUITE_P(
              "sweeps[1].largest_ok_batch"},
         Rule{"SmallestFailedWrong", [](S& s) { s.mutable_sweeps(1)->set_smallest_failed_batch(0); },
              "sweeps[1].smallest_failed_batch"},
-        Rule{"OkAboveOom",
+        Rule{"OomBelowOkIsNoBound",
              [](S& s) {
-               // OOM at the 6th batch, but larger batches ran: not a threshold.
+               // A transient OOM at the 6th batch, but larger batches ran:
+               // the bound is still the last point's OOM.
                auto* sw = s.mutable_sweeps(0);
                v1::Point* p = sw->mutable_points(5);
                const uint32_t batch = p->batch_size();
                p->Clear();
                p->set_batch_size(batch);
                p->set_status(v1::POINT_STATUS_OOM);
-               sw->mutable_points(11)->set_status(v1::POINT_STATUS_SKIPPED_WONT_FIT);
                sw->set_smallest_failed_batch(batch);
-               sw->set_largest_ok_batch(sw->points(10).batch_size());
              },
              "sweeps[0].smallest_failed_batch"},
         Rule{"PlannedMaxHuge", [](S& s) { s.mutable_sweeps(0)->set_planned_max_batch(~0u); },

@@ -31,6 +31,12 @@ struct CollectorOptions {
   // beyond this wait for a free one (briefly: a submission is one round
   // trip plus commit). Capped at max_threads.
   int db_connections = 8;
+  // Group commit: concurrent submissions share one statement (one commit,
+  // one WAL flush), at most this many such writers at once. 0 (default):
+  // one statement per submission, which measured faster on the 2-core
+  // development machines, where CPU rather than WAL flushes is the limit
+  // and PostgreSQL already coalesces concurrent flushes (docs/BENCHMARKS.md).
+  int group_commit_writers = 0;
   // Largest request accepted; bigger ones get RESOURCE_EXHAUSTED before any
   // parsing or storage.
   std::size_t max_receive_message_bytes = 4 * 1024 * 1024;

@@ -4,12 +4,16 @@
 #define LOCALBENCH_COLLECTOR_STORE_H_
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -25,7 +29,11 @@ class SubmissionStore {
  public:
   // `pool` must have been created with SubmissionStore::Prepare as preparer
   // and must outlive the store.
-  explicit SubmissionStore(ConnectionPool* pool) : pool_(pool) {}
+  // `batch_writers` > 0 turns on group commit: at most that many
+  // transactions write at once, each carrying every submission queued
+  // meanwhile (up to kMaxBatch). 0 writes each submission on its own.
+  explicit SubmissionStore(ConnectionPool* pool, int batch_writers = 0)
+      : pool_(pool), batch_writers_(batch_writers) {}
 
   // Prepares this store's statements on a new connection.
   static void Prepare(pqxx::connection& conn);
@@ -49,6 +57,17 @@ class SubmissionStore {
   absl::StatusOr<v1::SubmitResponse> Submit(std::string_view agent_id, const v1::Submission& submission,
                                             const std::function<bool()>& cancelled = nullptr);
 
+  // Writes validated submissions as one group, as group commit does with
+  // concurrent ones: those whose machine and device are known share one
+  // statement (one commit); the rest, and any the shared statement refuses,
+  // go one by one. Each result is what Submit would have returned for it;
+  // repeated ids within the group get the first one's reply.
+  std::vector<absl::StatusOr<v1::SubmitResponse>> SubmitMany(std::string_view agent_id,
+                                                             const std::vector<v1::Submission>& submissions);
+
+  // Most submissions written by one group-commit transaction.
+  static constexpr std::size_t kMaxBatch = 64;
+
   // How long a successful token look-up is trusted without the database.
   static constexpr std::chrono::seconds kTokenCacheTtl{30};
 
@@ -57,10 +76,28 @@ class SubmissionStore {
   static std::string CanonicalPayload(const v1::Submission& s);
 
  private:
-  absl::StatusOr<int64_t> MachineId(pqxx::work& tx, const std::string& fingerprint);
-  absl::StatusOr<int64_t> DeviceId(pqxx::work& tx, const v1::Device& device);
+  struct Pending;
+  static Pending MakePending(std::string_view agent_id, const v1::Submission& s,
+                             const std::function<bool()>* cancelled);
+  absl::StatusOr<v1::SubmitResponse> SubmitAlone(Pending& p);
+  std::vector<absl::StatusOr<v1::SubmitResponse>> WriteBatch(std::vector<Pending*> batch);
+  absl::StatusOr<v1::SubmitResponse> Insert(pqxx::transaction_base& tx, const Pending& p, int64_t machine_id,
+                                            int64_t device_id, bool* fresh);
+  static void LogStored(const Pending& p, bool fresh);
+  static void AppendSubmissionJson(std::string* json, const Pending& p, int64_t machine_id, int64_t device_id);
+  absl::StatusOr<int64_t> MachineId(pqxx::transaction_base& tx, const std::string& fingerprint);
+  absl::StatusOr<int64_t> DeviceId(pqxx::transaction_base& tx, const v1::Device& device);
+  std::optional<int64_t> CachedMachineId(const std::string& fingerprint);
+  std::optional<int64_t> CachedDeviceId(const std::string& device_key);
 
   ConnectionPool* pool_;
+  const int batch_writers_;
+  // Group commit: submissions waiting for a writer, and writers at work.
+  std::mutex batch_mu_;
+  std::condition_variable batch_cv_;
+  std::deque<Pending*> queue_;
+  int active_writers_ = 0;
+
   std::mutex mu_;
   // Reference rows are never deleted, so their ids may be cached once the
   // transaction that created or found them has committed.
