@@ -2,7 +2,12 @@
 // matrices are row-major; cuBLAS is column-major, so C = op(A) op(B) is run
 // as C^T = op(B)^T op(A)^T, which is the same memory read column-major.
 // Algorithms are chosen once per shape by cuBLASLt's heuristic and cached.
+//
+// The library is loaded at run time (dlopen), like NVML: a binary built with
+// the CUDA backend must start on machines without the CUDA toolkit (no GPU,
+// AMD only, a driver without cuBLAS); there the portable GEMM is used.
 #include <cublasLt.h>
+#include <dlfcn.h>
 
 #include <cstdio>
 #include <map>
@@ -13,6 +18,60 @@
 
 namespace localbench::kernels::cuda {
 namespace {
+
+// The cuBLASLt entry points we call, typed from the header we compiled
+// against and resolved from the same major version at run time.
+struct LtApi {
+  decltype(&cublasLtCreate) create = nullptr;
+  decltype(&cublasLtDestroy) destroy = nullptr;
+  decltype(&cublasLtMatmulDescCreate) desc_create = nullptr;
+  decltype(&cublasLtMatmulDescDestroy) desc_destroy = nullptr;
+  decltype(&cublasLtMatmulDescSetAttribute) desc_set = nullptr;
+  decltype(&cublasLtMatrixLayoutCreate) layout_create = nullptr;
+  decltype(&cublasLtMatrixLayoutDestroy) layout_destroy = nullptr;
+  decltype(&cublasLtMatrixLayoutSetAttribute) layout_set = nullptr;
+  decltype(&cublasLtMatmulPreferenceCreate) pref_create = nullptr;
+  decltype(&cublasLtMatmulPreferenceDestroy) pref_destroy = nullptr;
+  decltype(&cublasLtMatmulPreferenceSetAttribute) pref_set = nullptr;
+  decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic = nullptr;
+  decltype(&cublasLtMatmul) matmul = nullptr;
+  std::string error;  // why the library is unusable; empty when loaded
+};
+
+template <typename Fn>
+bool Resolve(void* lib, const char* name, Fn* fn) {
+  *fn = reinterpret_cast<Fn>(dlsym(lib, name));
+  return *fn != nullptr;
+}
+
+const LtApi& Lt() {
+  static const LtApi api = [] {
+    LtApi a;
+    const std::string soname = "libcublasLt.so." + std::to_string(CUBLAS_VER_MAJOR);
+    void* lib = dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // The toolkit's usual home, for machines whose loader path lacks it.
+    if (lib == nullptr) lib = dlopen(("/usr/local/cuda/lib64/" + soname).c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      a.error = soname + " not found";
+      return a;
+    }
+    const bool ok = Resolve(lib, "cublasLtCreate", &a.create) && Resolve(lib, "cublasLtDestroy", &a.destroy) &&
+                    Resolve(lib, "cublasLtMatmulDescCreate", &a.desc_create) &&
+                    Resolve(lib, "cublasLtMatmulDescDestroy", &a.desc_destroy) &&
+                    Resolve(lib, "cublasLtMatmulDescSetAttribute", &a.desc_set) &&
+                    Resolve(lib, "cublasLtMatrixLayoutCreate", &a.layout_create) &&
+                    Resolve(lib, "cublasLtMatrixLayoutDestroy", &a.layout_destroy) &&
+                    Resolve(lib, "cublasLtMatrixLayoutSetAttribute", &a.layout_set) &&
+                    Resolve(lib, "cublasLtMatmulPreferenceCreate", &a.pref_create) &&
+                    Resolve(lib, "cublasLtMatmulPreferenceDestroy", &a.pref_destroy) &&
+                    Resolve(lib, "cublasLtMatmulPreferenceSetAttribute", &a.pref_set) &&
+                    Resolve(lib, "cublasLtMatmulAlgoGetHeuristic", &a.heuristic) &&
+                    Resolve(lib, "cublasLtMatmul", &a.matmul);
+    if (!ok) a.error = soname + " lacks an entry point we need";
+    return a;
+  }();
+  return api;
+}
 
 cudaDataType ToCuda(Elem e) {
   switch (e) {
@@ -40,30 +99,30 @@ struct Descs {
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulPreference_t pref = nullptr;
   ~Descs() {
-    if (pref != nullptr) cublasLtMatmulPreferenceDestroy(pref);
-    if (c != nullptr) cublasLtMatrixLayoutDestroy(c);
-    if (b != nullptr) cublasLtMatrixLayoutDestroy(b);
-    if (a != nullptr) cublasLtMatrixLayoutDestroy(a);
-    if (op != nullptr) cublasLtMatmulDescDestroy(op);
+    if (pref != nullptr) Lt().pref_destroy(pref);
+    if (c != nullptr) Lt().layout_destroy(c);
+    if (b != nullptr) Lt().layout_destroy(b);
+    if (a != nullptr) Lt().layout_destroy(a);
+    if (op != nullptr) Lt().desc_destroy(op);
   }
 };
 
 absl::Status Layout(cublasLtMatrixLayout_t* l, Elem e, std::uint64_t rows, std::uint64_t cols, std::int64_t ld,
                     int batch, std::int64_t stride) {
-  if (absl::Status s = LtStatus(cublasLtMatrixLayoutCreate(l, ToCuda(e), rows, cols, ld), "layout"); !s.ok()) {
+  if (absl::Status s = LtStatus(Lt().layout_create(l, ToCuda(e), rows, cols, ld), "layout"); !s.ok()) {
     return s;
   }
   if (batch > 1) {
     const std::int32_t count = batch;
     const std::int64_t offset = stride;
-    if (absl::Status s = LtStatus(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+    if (absl::Status s = LtStatus(Lt().layout_set(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
                                                                    sizeof(count)),
                                   "batch count");
         !s.ok()) {
       return s;
     }
     return LtStatus(
-        cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &offset, sizeof(offset)),
+        Lt().layout_set(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &offset, sizeof(offset)),
         "batch stride");
   }
   return absl::OkStatus();
@@ -86,9 +145,10 @@ std::uint32_t Alignment(const void* p) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CublasLt>> CublasLt::Create(std::size_t workspace_bytes) {
+  if (!Lt().error.empty()) return absl::UnavailableError("cuBLASLt: " + Lt().error);
   std::unique_ptr<CublasLt> lt(new CublasLt());
   cublasLtHandle_t h = nullptr;
-  if (absl::Status s = LtStatus(cublasLtCreate(&h), "create"); !s.ok()) return s;
+  if (absl::Status s = LtStatus(Lt().create(&h), "create"); !s.ok()) return s;
   lt->handle_ = h;
   if (workspace_bytes > 0) {
     if (absl::Status s = GpuStatus(cudaMalloc(&lt->workspace_, workspace_bytes), "cudaMalloc(cuBLASLt workspace)");
@@ -103,7 +163,7 @@ absl::StatusOr<std::unique_ptr<CublasLt>> CublasLt::Create(std::size_t workspace
 
 CublasLt::~CublasLt() {
   if (workspace_ != nullptr) cudaFree(workspace_);
-  if (handle_ != nullptr) cublasLtDestroy(static_cast<cublasLtHandle_t>(handle_));
+  if (handle_ != nullptr) Lt().destroy(static_cast<cublasLtHandle_t>(handle_));
 }
 
 absl::Status CublasLt::Gemm(const GemmArgs& g, gpuStream_t stream) {
@@ -111,18 +171,18 @@ absl::Status CublasLt::Gemm(const GemmArgs& g, gpuStream_t stream) {
   if (g.m == 0 || g.n == 0) return absl::OkStatus();
   if (g.k == 0) return absl::UnimplementedError("cuBLASLt: k == 0");
   Descs d;
-  if (absl::Status s = LtStatus(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc"); !s.ok()) {
+  if (absl::Status s = LtStatus(Lt().desc_create(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc"); !s.ok()) {
     return s;
   }
   // cuBLAS's A is our B, its B our A (see the file comment).
   const cublasOperation_t ta = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t tb = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  if (absl::Status s = LtStatus(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)),
+  if (absl::Status s = LtStatus(Lt().desc_set(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)),
                                 "transa");
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = LtStatus(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)),
+  if (absl::Status s = LtStatus(Lt().desc_set(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)),
                                 "transb");
       !s.ok()) {
     return s;
@@ -155,9 +215,9 @@ absl::Status CublasLt::Gemm(const GemmArgs& g, gpuStream_t stream) {
     }
   }
   if (!cached) {
-    if (s = LtStatus(cublasLtMatmulPreferenceCreate(&d.pref), "preference"); !s.ok()) return s;
+    if (s = LtStatus(Lt().pref_create(&d.pref), "preference"); !s.ok()) return s;
     const std::uint64_t ws = workspace_bytes_;
-    if (s = LtStatus(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+    if (s = LtStatus(Lt().pref_set(d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
                                                           sizeof(ws)),
                      "workspace preference");
         !s.ok()) {
@@ -174,13 +234,13 @@ absl::Status CublasLt::Gemm(const GemmArgs& g, gpuStream_t stream) {
                   {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, al_c},
                   {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, al_c}};
     for (const auto& al : aligns) {
-      if (s = LtStatus(cublasLtMatmulPreferenceSetAttribute(d.pref, al.attr, &al.value, sizeof(al.value)), "alignment");
+      if (s = LtStatus(Lt().pref_set(d.pref, al.attr, &al.value, sizeof(al.value)), "alignment");
           !s.ok()) {
         return s;
       }
     }
     int found = 0;
-    if (s = LtStatus(cublasLtMatmulAlgoGetHeuristic(static_cast<cublasLtHandle_t>(handle_), d.op, d.a, d.b, d.c, d.c,
+    if (s = LtStatus(Lt().heuristic(static_cast<cublasLtHandle_t>(handle_), d.op, d.a, d.b, d.c, d.c,
                                                     d.pref, 1, &result, &found),
                      "heuristic");
         !s.ok()) {
@@ -190,7 +250,7 @@ absl::Status CublasLt::Gemm(const GemmArgs& g, gpuStream_t stream) {
     std::lock_guard<std::mutex> lock(mu);
     cache[{handle_, key}] = result;
   }
-  return LtStatus(cublasLtMatmul(static_cast<cublasLtHandle_t>(handle_), d.op, &g.alpha, g.b, d.a, g.a, d.b, &g.beta,
+  return LtStatus(Lt().matmul(static_cast<cublasLtHandle_t>(handle_), d.op, &g.alpha, g.b, d.a, g.a, d.b, &g.beta,
                                  g.c, d.c, g.c, d.c, &result.algo, workspace_, workspace_bytes_, stream),
                   "matmul");
 }
