@@ -41,6 +41,7 @@ struct Config {
   bool durable = true;     // fsync + synchronous_commit, as in production
   int rounds = 3;          // each round runs every phase once; medians reported
   int writers = 2;         // writers of the second, group-commit collector
+  int commit_delay_us = 0; // PostgreSQL commit_delay (its own group commit)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -239,8 +240,9 @@ int main(int argc, char** argv) {
     else if (flag == "--durable") c.durable = value != 0;
     else if (flag == "--rounds") c.rounds = value;
     else if (flag == "--writers") c.writers = value;
+    else if (flag == "--commit-delay-us") c.commit_delay_us = value;
     else {
-      std::fprintf(stderr, "usage: %s [--clients N] [--submissions N] [--points N] [--durable 0|1] [--rounds N] [--writers N]\n",
+      std::fprintf(stderr, "usage: %s [--clients N] [--submissions N] [--points N] [--durable 0|1] [--rounds N] [--writers N] [--commit-delay-us N]\n",
                    argv[0]);
       return 2;
     }
@@ -249,7 +251,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "need clients >= 1, submissions >= clients, points >= 1, rounds >= 1\n");
     return 2;
   }
-  auto cluster = lc::PostgresCluster::StartThrowaway(c.durable);
+  std::vector<std::string> settings;
+  if (c.commit_delay_us > 0) {
+    settings.push_back(absl::StrCat("commit_delay = ", c.commit_delay_us));
+    settings.push_back("commit_siblings = 2");
+  }
+  auto cluster = lc::PostgresCluster::StartThrowaway(c.durable, settings);
   if (!cluster.ok()) {
     std::fprintf(stderr, "PostgreSQL: %s\n", std::string(cluster.status().message()).c_str());
     return 1;
@@ -273,9 +280,9 @@ int main(int argc, char** argv) {
   const int64_t rows = static_cast<int64_t>(c.submissions) * c.points;
   std::printf("machine: %s\n", MachineDescription().c_str());
   std::printf("postgres: throwaway cluster, %s; %d clients, %d submissions x %d points per phase, "
-              "group commit off (%d writers in the comparison)\n",
+              "group commit off (%d writers in the comparison), commit_delay %d us\n",
               c.durable ? "durable (fsync, synchronous_commit on)" : "not durable (fsync off)", c.clients,
-              c.submissions, c.points, c.writers);
+              c.submissions, c.points, c.writers, c.commit_delay_us);
   // Warm-up: connections, prepared plans, reference rows, page cache.
   Config warm = c;
   warm.submissions = std::max(c.clients, c.submissions / 10);

@@ -197,7 +197,8 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start(Postgres
   return cluster;
 }
 
-absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::StartThrowaway(bool durable) {
+absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::StartThrowaway(
+    bool durable, std::vector<std::string> settings) {
   char tmpl[] = "/tmp/lbtest-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno)));
   // mkdtemp makes it 0700; the cluster's own checks and chown follow in Start.
@@ -205,6 +206,7 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::StartThrowaway
   o.data_dir = tmpl;
   o.durable = durable;
   o.remove_on_stop = true;
+  o.settings = std::move(settings);
   return Start(std::move(o));
 }
 
@@ -254,6 +256,7 @@ absl::Status PostgresCluster::DoStart() {
       conf << "# localbench: throwaway cluster, durability traded for speed.\n"
            << "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n";
     }
+    for (const std::string& line : options_.settings) conf << line << "\n";
     if (!conf) return absl::InternalError("cannot write postgresql.conf");
     LogLine(absl::StrCat("initialised PostgreSQL cluster in ", pgdata.string()));
   }

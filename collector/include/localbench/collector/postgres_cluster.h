@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -25,6 +26,9 @@ struct PostgresClusterOptions {
   bool durable = true;
   // Remove data_dir entirely when the cluster stops (throwaway clusters).
   bool remove_on_stop = false;
+  // Extra postgresql.conf lines ("name = value") written when the cluster is
+  // initialised, e.g. "commit_delay = 200" for benchmarks.
+  std::vector<std::string> settings;
 };
 
 // A running cluster that listens only on a Unix socket in a fresh private
@@ -42,7 +46,8 @@ class PostgresCluster {
 
   // A throwaway cluster in a fresh mktemp -d directory under /tmp, not
   // durable, removed when stopped. For tests and benchmarks.
-  static absl::StatusOr<std::unique_ptr<PostgresCluster>> StartThrowaway(bool durable = false);
+  static absl::StatusOr<std::unique_ptr<PostgresCluster>> StartThrowaway(
+      bool durable = false, std::vector<std::string> settings = {});
 
   ~PostgresCluster();
   PostgresCluster(const PostgresCluster&) = delete;
