@@ -309,6 +309,9 @@ absl::StatusOr<v1::Submission> RunSuite(kernels::Backend& backend, const Suite& 
         point->set_planned_bytes(p.planned_bytes);
         point->set_arena_peak_bytes(p.arena_peak_bytes);
         point->set_device_delta_bytes(p.device_delta_bytes);
+        point->set_process_memory_bytes(p.process_memory_bytes);
+        point->set_sm_clock_mhz(p.sm_clock_mhz);
+        point->set_throttle_reasons(p.throttle_reasons);
         point->set_reproduce_command(ReproduceCommand(device_name, suite, item, U32(p.batch_size)));
       }
       sweep->set_largest_ok_batch(U32(result->largest_ok_batch));

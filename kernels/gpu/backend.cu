@@ -286,6 +286,15 @@ class GpuBackendImpl final : public gpu::GpuBackend {
     return LaunchCopy(dst, src, bytes, ctx_->sm_count, ctx_->stream);
   }
 
+  DeviceTelemetry SampleTelemetry() override {
+    const gpu::GpuTelemetry g = Telemetry();
+    DeviceTelemetry t;
+    if (g.has_process_used_bytes) t.process_memory_bytes = g.process_used_bytes;
+    if (g.has_sm_clock_mhz) t.sm_clock_mhz = g.sm_clock_mhz;
+    if (g.has_throttle) t.throttle_reasons = g.throttle_mask;
+    return t;
+  }
+
   gpu::GpuTelemetry Telemetry() override {
     gpu::GpuTelemetry t;
     if (smi_ == nullptr) {

@@ -83,6 +83,10 @@ SweepPoint RunPoint(Backend& backend, WorkloadConfig config, const SweepOptions&
     if (progress) progress(SweepEvent{SweepEvent::Kind::kStepFinished, config.batch, false, i, *s, nullptr});
   }
   point.arena_peak_bytes = (*workload)->arena_high_water_bytes();
+  const DeviceTelemetry telemetry = backend.SampleTelemetry();
+  point.process_memory_bytes = telemetry.process_memory_bytes;
+  point.sm_clock_mhz = telemetry.sm_clock_mhz;
+  point.throttle_reasons = telemetry.throttle_reasons;
   point.repetitions = options.repetitions;
   if (!seconds.empty()) {
     const double tokens = static_cast<double>((*workload)->tokens_per_step());

@@ -160,6 +160,12 @@ TEST(AgentE2E, RunPublishesRowsWithTheOomBracket) {
   auto ok = tx.exec("SELECT max(batch_size), min(tokens_per_second_median) FROM points WHERE status = 'ok'");
   EXPECT_EQ(ok[0][0].as<int>(), 6);
   EXPECT_GT(ok[0][1].as<double>(), 0.0);
+  // Peak memory three ways, all stored: on the CPU device the arena, the
+  // free-memory delta and the process's device usage agree with the plan.
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM points WHERE status = 'ok' AND NOT (arena_peak_bytes = planned_bytes "
+                     "AND device_delta_bytes = planned_bytes AND process_memory_bytes = planned_bytes)")[0]
+                .as<long>(),
+            0);
   auto skipped = tx.exec(
       "SELECT p.batch_size, p.repetitions, p.reproduce_command FROM points p JOIN sweeps s "
       "USING (submission_id, sweep_index) WHERE s.model_preset = 'llama-3.1-8b'");

@@ -54,6 +54,9 @@ TEST(Sweep, OomBracketIsProvenOnTheDevice) {
       EXPECT_EQ(p.repetitions, 2);
       EXPECT_EQ(p.arena_peak_bytes, p.planned_bytes);
       EXPECT_EQ(p.device_delta_bytes, p.planned_bytes);
+      // The third measurement: the device's own count of what this process
+      // holds while the workload lives (NVML's role on a GPU).
+      EXPECT_EQ(p.process_memory_bytes, p.planned_bytes);
       EXPECT_GT(p.tokens_per_second_median, 0);
       EXPECT_LE(p.tokens_per_second_min, p.tokens_per_second_median);
       EXPECT_GE(p.tokens_per_second_max, p.tokens_per_second_median);
@@ -61,6 +64,7 @@ TEST(Sweep, OomBracketIsProvenOnTheDevice) {
     } else if (p.batch_size == 6) {
       EXPECT_EQ(p.status, PointStatus::kOom);
       EXPECT_NE(p.error_message.find("out of memory"), std::string::npos) << p.error_message;
+      EXPECT_EQ(p.process_memory_bytes, 0u);
     } else {
       EXPECT_EQ(p.status, PointStatus::kSkippedWontFit);
     }

@@ -53,6 +53,12 @@ CpuBackend::CpuBackend(const CpuDeviceOptions& options)
 
 CpuBackend::~CpuBackend() = default;
 
+DeviceTelemetry CpuBackend::SampleTelemetry() {
+  DeviceTelemetry t;
+  t.process_memory_bytes = device_->allocated_bytes();
+  return t;
+}
+
 absl::Status CpuBackend::Fill(Tensor x, float value) {
   if (!x.present()) return Invalid("Fill", "x is absent");
   WithElementType(x.dtype, x.data, [&](auto* p) {

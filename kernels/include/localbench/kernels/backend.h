@@ -53,6 +53,14 @@ std::int64_t GemmPanelColumns(std::int64_t m, std::int64_t n, std::int64_t k, DT
 // fp32 bytes of one B + C panel.
 inline constexpr std::uint64_t kGemmPanelBudgetBytes = std::uint64_t{64} << 20;
 
+// What the device's management library says about this process right now.
+// Zero means "not known" (no NVML / rocm-smi, or the driver would not tell).
+struct DeviceTelemetry {
+  std::uint64_t process_memory_bytes = 0;  // device memory this process holds
+  std::uint32_t sm_clock_mhz = 0;          // current graphics/SM clock
+  std::uint64_t throttle_reasons = 0;      // NVML clocks-event reason bits
+};
+
 // The ops of one device. Implementations: CpuBackend (cpu_backend.h), and
 // the CUDA/HIP backends in kernels/gpu/.
 class Backend {
@@ -63,6 +71,9 @@ class Backend {
   virtual Device& device() = 0;
   // Stable identifier, e.g. "cpu", "cuda:0".
   virtual std::string name() const = 0;
+  // Samples process memory, clock and throttle state (the third of the three
+  // peak-memory measurements). The default knows nothing.
+  virtual DeviceTelemetry SampleTelemetry() { return {}; }
 
   // ---- fills and element-wise -------------------------------------------
   // x[i] = value.

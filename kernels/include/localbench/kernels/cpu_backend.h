@@ -26,6 +26,9 @@ class CpuBackend final : public Backend {
   // The device, with its CPU-only extras (memory limit, threads).
   CpuDevice& cpu_device() { return *device_; }
   std::string name() const override { return "cpu"; }
+  // The CPU device's own accounting stands in for NVML: the bytes this
+  // process holds on the device now. No clocks or throttle state.
+  DeviceTelemetry SampleTelemetry() override;
 
   absl::Status Fill(Tensor x, float value) override;
   absl::Status FillRandomUniform(Tensor x, std::uint64_t seed, float scale) override;

@@ -56,6 +56,10 @@ struct SweepPoint {
   std::uint64_t planned_bytes = 0;       // the plan's total
   std::uint64_t arena_peak_bytes = 0;    // the arena's high-water mark
   std::uint64_t device_delta_bytes = 0;  // free memory before Create minus after warm-up
+  // Backend::SampleTelemetry after the timed steps, while the workload lives.
+  std::uint64_t process_memory_bytes = 0;  // the process's device memory (NVML / rocm-smi)
+  std::uint32_t sm_clock_mhz = 0;          // clock at the end of the timed steps
+  std::uint64_t throttle_reasons = 0;      // NVML throttle bits at the same moment
 };
 
 // A sweep's points (increasing batch) and its OOM bracket (localbench.v1.Sweep).
