@@ -22,10 +22,9 @@
 #include "localbench/agent/outbox.h"
 #include "localbench/agent/state.h"
 #include "localbench/common/crypto.h"
-#include "localbench/kernels/plan.h"
-#include "localbench/kernels/presets.h"
 #include "localbench/test_support/in_process_collector.h"
 #include "localbench/test_support/postgres_environment.h"
+#include "localbench/test_support/tiny_bracket.h"
 
 LOCALBENCH_USE_THROWAWAY_POSTGRES();
 
@@ -88,23 +87,9 @@ Outcome Agent(const std::vector<std::string>& args, const UploadSettings& settin
   return o;
 }
 
-kernels::WorkloadConfig TinyPrefill(std::int64_t batch) {
-  kernels::WorkloadConfig c;
-  c.kind = kernels::WorkloadKind::kPrefill;
-  c.preset = *kernels::FindPreset("tiny-llama");
-  c.precision = kernels::DType::kF32;
-  c.batch = batch;
-  c.prompt_tokens = 16;
-  return c;
-}
-
-// A CPU memory limit between the plans of batch 6 and 7: the OOM bracket
-// the agent must measure and the collector store is (6, 7).
-std::string LimitForBracketAtSix() {
-  const auto six = kernels::PlanMemory(TinyPrefill(6))->total_bytes;
-  const auto seven = kernels::PlanMemory(TinyPrefill(7))->total_bytes;
-  return std::to_string(six + (seven - six) / 2);
-}
+// The CPU memory limit whose OOM bracket the agent must measure and the
+// collector store: (6, 7).
+std::string LimitForBracketAtSix() { return std::to_string(test_support::LimitForBracketAtSix()); }
 
 // A run of tiny-llama prefill (swept to its OOM threshold) and llama-3.1-8b
 // (which cannot fit: recorded, not attempted).

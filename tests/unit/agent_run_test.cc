@@ -16,32 +16,20 @@
 #include "localbench/common/crypto.h"
 #include "localbench/kernels/plan.h"
 #include "localbench/kernels/presets.h"
+#include "localbench/test_support/tiny_bracket.h"
 
 namespace localbench::agent {
 namespace {
 
 namespace fs = std::filesystem;
 
-kernels::WorkloadConfig TinyPrefill(std::int64_t batch) {
-  kernels::WorkloadConfig c;
-  c.kind = kernels::WorkloadKind::kPrefill;
-  c.preset = *kernels::FindPreset("tiny-llama");
-  c.precision = kernels::DType::kF32;
-  c.batch = batch;
-  c.prompt_tokens = 16;
-  return c;
-}
-
-// A limit between the plans of batch 6 and batch 7: the bracket must be 6/7.
-std::uint64_t LimitForBracketAtSix() {
-  const auto six = kernels::PlanMemory(TinyPrefill(6))->total_bytes;
-  const auto seven = kernels::PlanMemory(TinyPrefill(7))->total_bytes;
-  EXPECT_LT(six, seven);
-  return six + (seven - six) / 2;
-}
+using test_support::LimitForBracketAtSix;
+using test_support::TinyPrefill;
 
 TEST(AgentRun, OomBracketSkipsAndReproduceCommands) {
   const std::uint64_t limit = LimitForBracketAtSix();
+  ASSERT_LT(kernels::PlanMemory(TinyPrefill(6))->total_bytes, limit);
+  ASSERT_LT(limit, kernels::PlanMemory(TinyPrefill(7))->total_bytes);
   auto backends = FindBackends(limit);
   auto cpu = SelectBackend(backends, "cpu");
   ASSERT_TRUE(cpu.ok()) << cpu.status();
