@@ -25,15 +25,20 @@ namespace {
 // Data-modifying CTEs always run to completion, and the foreign keys of
 // points -> sweeps -> submissions are checked at the end of the statement.
 constexpr const char* kInsertSubmission = R"sql(
-WITH sub AS (
+WITH ver AS (
+  UPDATE data_version_counter SET version = version + 1 RETURNING version),
+vlog AS (
+  INSERT INTO data_versions (version, cause) SELECT version, 'ingest' FROM ver RETURNING version),
+sub AS (
   INSERT INTO submissions (
     submission_id, agent_id, machine_id, device_id, payload, payload_sha256, sweep_count,
     point_count, started_at, finished_at, agent_version, kernel_source_hash, suite_version,
     suite_hash, driver_version, runtime_version, pcie_link, memory_free_at_start_bytes,
     other_processes_hold_memory, memory_used_by_others_bytes, cpu_model, cpu_physical_cores,
-    cpu_logical_cores, ram_total_bytes, os_name, os_kernel)
+    cpu_logical_cores, ram_total_bytes, os_name, os_kernel, data_version)
   VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9::timestamptz, $10::timestamptz, $11, $12,
-          $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
+          $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+          (SELECT version FROM vlog))
   ON CONFLICT (submission_id) DO NOTHING
   RETURNING submission_id, received_at),
 sw AS (
@@ -75,16 +80,20 @@ WITH input AS (
     suite_version text, suite_hash text, driver text, runtime text, pcie text, free bigint,
     others boolean, others_bytes bigint, cpu text, phys integer, logical integer, ram bigint,
     os text, kernel text)),
+ver AS (
+  UPDATE data_version_counter SET version = version + 1 RETURNING version),
+vlog AS (
+  INSERT INTO data_versions (version, cause) SELECT version, 'ingest' FROM ver RETURNING version),
 sub AS (
   INSERT INTO submissions (
     submission_id, agent_id, machine_id, device_id, payload, payload_sha256, sweep_count,
     point_count, started_at, finished_at, agent_version, kernel_source_hash, suite_version,
     suite_hash, driver_version, runtime_version, pcie_link, memory_free_at_start_bytes,
     other_processes_hold_memory, memory_used_by_others_bytes, cpu_model, cpu_physical_cores,
-    cpu_logical_cores, ram_total_bytes, os_name, os_kernel)
+    cpu_logical_cores, ram_total_bytes, os_name, os_kernel, data_version)
   SELECT id, agent, machine, device, decode(payload, 'hex'), sha, sweeps, points, started, finished,
          agent_version, kernel_hash, suite_version, suite_hash, driver, runtime, pcie, free, others,
-         others_bytes, cpu, phys, logical, ram, os, kernel
+         others_bytes, cpu, phys, logical, ram, os, kernel, (SELECT version FROM vlog)
   FROM input
   ON CONFLICT (submission_id) DO NOTHING
   RETURNING submission_id, received_at),
@@ -170,6 +179,16 @@ void Field(std::string* out, const char* key, T value, bool first = false) {
   }
 }
 
+// A field the agent may leave unset (unknown): JSON null, stored as NULL.
+template <typename T>
+void OptionalField(std::string* out, const char* key, bool present, T value) {
+  if (present) {
+    Field(out, key, value);
+    return;
+  }
+  absl::StrAppend(out, ",\"", key, "\":null");
+}
+
 // Appends the submission's sweeps as JSON objects (no brackets); with_id
 // adds its submission id to each, for statements that carry several.
 void AppendSweepsJson(std::string* json, const v1::Submission& s, bool with_id) {
@@ -218,10 +237,10 @@ void AppendPointsJson(std::string* json, const v1::Submission& s, bool with_id) 
       Field(&out, "sec_mean", p.step_seconds_mean());
       Field(&out, "planned", p.planned_bytes());
       Field(&out, "arena", p.arena_peak_bytes());
-      Field(&out, "delta", p.device_delta_bytes());
-      Field(&out, "proc", p.process_memory_bytes());
-      Field(&out, "mhz", p.sm_clock_mhz());
-      Field(&out, "throttle", p.throttle_reasons());
+      OptionalField(&out, "delta", p.has_device_delta_bytes(), p.device_delta_bytes());
+      OptionalField(&out, "proc", p.has_process_memory_bytes(), p.process_memory_bytes());
+      OptionalField(&out, "mhz", p.has_sm_clock_mhz(), p.sm_clock_mhz());
+      OptionalField(&out, "throttle", p.has_throttle_reasons(), p.throttle_reasons());
       Field(&out, "cmd", std::string_view(p.reproduce_command()));
       out.push_back('}');
     }
