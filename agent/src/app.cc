@@ -55,7 +55,22 @@ int Fail(Console& console, const absl::Status& st) {
   return kExitFailure;
 }
 
+// Takes the state directory's lock and moves an interrupted run's last
+// checkpoint into the outbox (no run is in progress while we hold the lock).
+absl::StatusOr<StateLock> LockState(const std::filesystem::path& state_dir, Console& console) {
+  auto lock = StateLock::Acquire(state_dir);
+  if (!lock.ok()) return lock.status();
+  auto recovered = RecoverInterruptedRuns(state_dir);
+  if (!recovered.ok()) return recovered.status();
+  if (*recovered > 0) {
+    console.err << "localbench-agent: " << *recovered << " interrupted run(s) moved to the outbox with their "
+                << "finished sweeps\n";
+  }
+  return lock;
+}
+
 // Uploads the given files; removes those in the outbox once acknowledged.
+// The caller holds the state lock.
 int Upload(const std::filesystem::path& state_dir, const ConnectionOptions& flags, Console& console,
            const UploadSettings& settings, const std::vector<std::string>& files = {}) {
   auto config = LoadConfig(state_dir);
@@ -76,16 +91,22 @@ int Upload(const std::filesystem::path& state_dir, const ConnectionOptions& flag
     console.err << "localbench-agent: nothing to upload (the outbox " << outbox.dir().string() << " is empty)\n";
     return kExitOk;
   }
-  auto report = UploadPending(outbox, client, [&](const std::string& line) {
+  auto report = UploadPending(outbox, client, RejectedDir(state_dir), [&](const std::string& line) {
     console.err << "localbench-agent: " << line << "\n";
   });
-  if (report.failed == 0 && report.unreadable == 0) {
+  if (report.failed == 0 && report.rejected == 0) {
     console.err << "localbench-agent: published " << report.sent << " submission(s) to " << connection.collector
                 << "\n";
     return kExitOk;
   }
-  console.err << "localbench-agent: " << report.failed + report.unreadable << " submission(s) not published; "
-              << "they stay in " << outbox.dir().string() << " (retry: localbench-agent upload)\n";
+  if (report.rejected > 0) {
+    console.err << "localbench-agent: " << report.rejected << " submission(s) refused for good and set aside in "
+                << RejectedDir(state_dir).string() << " (the .reason.txt beside each says why; not retried)\n";
+  }
+  if (report.failed > 0) {
+    console.err << "localbench-agent: " << report.failed << " submission(s) not published; they stay in "
+                << outbox.dir().string() << " (retry: localbench-agent upload)\n";
+  }
   return kExitFailure;
 }
 
@@ -99,7 +120,8 @@ absl::StatusOr<v1::Submission> LoadResults(const std::filesystem::path& path) {
   return ReadSubmissionFile(path);
 }
 
-int RunCommand(const Invocation& inv, Console& console, const UploadSettings& upload) {
+int RunCommand(const Invocation& inv, Console& console, const UploadSettings& upload,
+               const BackendFinder& find_backends) {
   const auto state_dir = ResolveStateDir(inv.state_dir);
   const RunOptions& o = inv.run;
 
@@ -116,7 +138,7 @@ int RunCommand(const Invocation& inv, Console& console, const UploadSettings& up
   // with the CPU suite's limit (or --memory-limit), then pick.
   Suite cpu_suite = CpuSuite();
   const std::uint64_t cpu_limit = o.memory_limit_bytes ? o.memory_limit_bytes : cpu_suite.cpu_memory_limit_bytes;
-  auto backends = FindBackends(cpu_limit);
+  auto backends = find_backends ? find_backends(cpu_limit) : FindBackends(cpu_limit);
   auto backend = SelectBackend(backends, o.device);
   if (!backend.ok()) return Fail(console, backend.status());
   const v1::Backend kind = DescribeDevice(**backend).backend();
@@ -130,16 +152,52 @@ int RunCommand(const Invocation& inv, Console& console, const UploadSettings& up
     return kExitUsage;
   }
 
+  // One agent per state directory, for the whole run (and its upload).
+  auto lock = LockState(state_dir, console);
+  if (!lock.ok()) return Fail(console, lock.status());
+
+  // Checkpoints go where nothing uploads them: results/ when offline, else
+  // running/, which joins the outbox only once the run has ended.
   Outbox outbox(o.offline ? state_dir / "results" : OutboxDir(state_dir));
+  Outbox checkpoints(o.offline ? outbox.dir() : RunningDir(state_dir));
   console.err << "localbench-agent: running suite " << suite->version << " (" << suite->Hash().substr(0, 12)
               << ") on " << (*backend)->name() << ": " << (*backend)->device().info().name << "\n";
   Progress progress(console.progress, console.progress_live);
-  auto submission = RunSuite(**backend, *suite, progress, [&](const v1::Submission& partial) {
-    return outbox.Put(partial);
+  auto run = RunSuite(**backend, *suite, progress, [&](const v1::Submission& partial) {
+    return checkpoints.Put(partial);
   });
-  if (!submission.ok()) return Fail(console, submission.status());
-  if (auto st = outbox.Put(*submission); !st.ok()) return Fail(console, st);
+  if (!run.ok()) return Fail(console, run.status());
+  const v1::Submission* submission = &run->submission;
+  const auto checkpoint = checkpoints.PathFor(submission->submission_id());
+  if (submission->sweeps_size() == 0) {
+    // Nothing finished (the device faulted in the first sweep): no result.
+    std::error_code ec;
+    std::filesystem::remove(checkpoint, ec);
+    return Fail(console, absl::Status(run->stopped.code(), std::string(run->stopped.message()) +
+                                                               "; no sweep finished, nothing was kept"));
+  }
+  if (auto st = checkpoints.Put(*submission); !st.ok()) return Fail(console, st);
+  if (checkpoints.dir() != outbox.dir()) {
+    if (auto st = MoveInto(checkpoint, outbox.dir()); !st.ok()) return Fail(console, st);
+  }
   const auto stored = outbox.PathFor(submission->submission_id());
+  // A device fault ended the run early: the finished sweeps go on as usual
+  // (table, consent, upload), and the exit code says the run is incomplete.
+  const bool stopped = !run->stopped.ok();
+  std::string presets_left;  // the presets with sweeps that did not run, in order
+  for (const auto& item : run->not_run) {
+    if (("," + presets_left + ",").find("," + item.preset + ",") != std::string::npos) continue;
+    presets_left += (presets_left.empty() ? "" : ",") + item.preset;
+  }
+  auto say_stopped = [&] {
+    if (!stopped) return;
+    console.err << "localbench-agent: the run stopped early: " << run->stopped.message() << ". "
+                << submission->sweeps_size() << " finished sweep(s) kept; " << run->not_run.size()
+                << " sweep(s) did not run. The device is unusable in this process; run the rest in a new one: "
+                << "localbench-agent run --device " << (*backend)->name() << " --presets " << presets_left
+                << "\n";
+  };
+  auto result_code = [&](int rc) { return stopped ? kExitFailure : rc; };
   if (!inv.output_path.empty()) {
     if (auto st = WriteSubmissionFile(inv.output_path, *submission); !st.ok()) return Fail(console, st);
   }
@@ -153,14 +211,16 @@ int RunCommand(const Invocation& inv, Console& console, const UploadSettings& up
     console.err << "localbench-agent: results written to " << stored.string()
                 << " (offline: not published; to publish later: localbench-agent upload " << stored.string()
                 << ")\n";
-    return kExitOk;
+    say_stopped();
+    return result_code(kExitOk);
   }
   bool publish = o.yes;
   if (!publish) {
     if (!console.interactive) {
       console.err << "localbench-agent: not published: no terminal to ask and no --yes. The results wait in "
                   << stored.string() << "; publish them with: localbench-agent upload\n";
-      return kExitNotPublished;
+      say_stopped();
+      return result_code(kExitNotPublished);
     }
     console.err << "Publish these results to localbench? [y/N] ";
     console.err.flush();
@@ -176,19 +236,26 @@ int RunCommand(const Invocation& inv, Console& console, const UploadSettings& up
       const auto where = (ec ? stored : kept).string();
       console.err << "localbench-agent: not published. Results kept at " << where
                   << " (to publish later: localbench-agent upload " << where << ")\n";
-      return kExitNotPublished;
+      say_stopped();
+      return result_code(kExitNotPublished);
     }
   }
   const int rc = Upload(state_dir, o.connection, console, upload);
-  return rc == kExitOk ? kExitOk : kExitNotPublished;
+  say_stopped();
+  return result_code(rc == kExitOk ? kExitOk : kExitNotPublished);
 }
 
 int UploadCommand(const Invocation& inv, Console& console, const UploadSettings& upload) {
-  return Upload(ResolveStateDir(inv.state_dir), inv.run.connection, console, upload, inv.upload_files);
+  const auto state_dir = ResolveStateDir(inv.state_dir);
+  auto lock = LockState(state_dir, console);
+  if (!lock.ok()) return Fail(console, lock.status());
+  return Upload(state_dir, inv.run.connection, console, upload, inv.upload_files);
 }
 
 int EnrollCommand(const Invocation& inv, Console& console, const UploadSettings& upload) {
   const auto state_dir = ResolveStateDir(inv.state_dir);
+  auto lock = StateLock::Acquire(state_dir);
+  if (!lock.ok()) return Fail(console, lock.status());
   const auto& c = inv.run.connection;
   auto channel = OpenChannel(c);
   if (!channel.ok()) return Fail(console, channel.status());
@@ -224,7 +291,7 @@ int ShowCommand(const Invocation& inv, Console& console) {
 
 int Dispatch(const Invocation& inv, Console& console, const UploadSettings& upload) {
   switch (inv.command) {
-    case Command::kRun: return RunCommand(inv, console, upload);
+    case Command::kRun: return RunCommand(inv, console, upload, {});
     case Command::kUpload: return UploadCommand(inv, console, upload);
     case Command::kEnroll: return EnrollCommand(inv, console, upload);
     case Command::kShow: return ShowCommand(inv, console);

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -71,6 +73,52 @@ absl::Status WriteFileAtomically(const std::filesystem::path& path, const std::s
     ::close(dfd);
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status MakePrivateDir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError("cannot create " + dir.string() + ": " + ec.message());
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  return absl::OkStatus();
+}
+
+void SyncDir(const std::filesystem::path& dir) {
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace
+
+absl::Status MoveInto(const std::filesystem::path& file, const std::filesystem::path& dir) {
+  if (auto st = MakePrivateDir(dir); !st.ok()) return st;
+  const auto target = dir / file.filename();
+  if (::rename(file.c_str(), target.c_str()) != 0) return Errno("cannot move " + file.string() + " to", target);
+  SyncDir(dir);
+  SyncDir(file.has_parent_path() ? file.parent_path() : std::filesystem::path("."));
+  return absl::OkStatus();
+}
+
+absl::Status SetAside(const std::filesystem::path& file, const std::filesystem::path& dir,
+                      const std::string& reason) {
+  if (auto st = MakePrivateDir(dir); !st.ok()) return st;
+  // The reason first: a crash between the two leaves a stray note, never a
+  // refused file without one.
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char when[32] = {};
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  std::string line = reason;
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  const auto note = dir / (file.filename().string() + ".reason.txt");
+  if (auto st = WriteFileAtomically(note, std::string(when) + " " + line + "\n"); !st.ok()) return st;
+  return MoveInto(file, dir);
 }
 
 absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {

@@ -182,10 +182,11 @@ std::string ReproduceCommand(const std::string& device_name, const Suite& suite,
   return cmd;
 }
 
-absl::StatusOr<v1::Submission> RunSuite(kernels::Backend& backend, const Suite& suite, Progress& progress,
-                                        const Checkpoint& checkpoint) {
+absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite, Progress& progress,
+                                  const Checkpoint& checkpoint) {
   using google::protobuf::util::TimeUtil;
-  v1::Submission submission;
+  SuiteRun run;
+  v1::Submission& submission = run.submission;
   submission.set_submission_id(NewUuid());
   *submission.mutable_started_at() = TimeUtil::GetCurrentTime();
   *submission.mutable_hardware()->mutable_device() = DescribeDevice(backend);
@@ -284,11 +285,13 @@ absl::StatusOr<v1::Submission> RunSuite(kernels::Backend& backend, const Suite& 
                                             std::string(result.status().message()));
         }
         // The device is unusable (a kernel fault is sticky for the process):
-        // keep what finished, stop here, and say how to run the rest.
+        // keep what finished, stop here; the caller says how to run the rest.
         submission.mutable_sweeps()->RemoveLast();
-        progress.Note("stopped: " + Describe(item) + " could not run (" + std::string(result.status().message()) +
-                      "); the finished sweeps are kept. Run the rest in a new process, e.g. with --presets " +
-                      item.preset);
+        run.stopped = absl::Status(result.status().code(), "sweep " + Describe(item) + " stopped: " +
+                                                               std::string(result.status().message()));
+        run.not_run.assign(items.begin() + static_cast<std::ptrdiff_t>(i), items.end());
+        progress.Note("stopped: " + std::string(run.stopped.message()) + "; the " +
+                      std::to_string(submission.sweeps_size()) + " finished sweep(s) are kept");
         break;
       }
       if (seen < plan.expected_points) progress.Drop(plan.expected_points - seen);
@@ -325,7 +328,7 @@ absl::StatusOr<v1::Submission> RunSuite(kernels::Backend& backend, const Suite& 
   }
   progress.Close();
   *submission.mutable_finished_at() = TimeUtil::GetCurrentTime();
-  return submission;
+  return run;
 }
 
 }  // namespace localbench::agent

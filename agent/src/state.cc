@@ -1,6 +1,12 @@
 #include "localbench/agent/state.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdlib>
 #include <sstream>
@@ -33,6 +39,59 @@ std::filesystem::path ResolveStateDir(const std::string& flag) {
 
 std::filesystem::path ConfigPath(const std::filesystem::path& state_dir) { return state_dir / "agent.conf"; }
 std::filesystem::path OutboxDir(const std::filesystem::path& state_dir) { return state_dir / "outbox"; }
+std::filesystem::path RunningDir(const std::filesystem::path& state_dir) { return state_dir / "running"; }
+std::filesystem::path RejectedDir(const std::filesystem::path& state_dir) { return state_dir / "rejected"; }
+
+absl::StatusOr<StateLock> StateLock::Acquire(const std::filesystem::path& state_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) return absl::InternalError("cannot create state directory " + state_dir.string() + ": " + ec.message());
+  std::filesystem::permissions(state_dir, std::filesystem::perms::owner_all, ec);
+  const auto path = state_dir / "lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError("cannot open " + path.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    if (err != EWOULDBLOCK) return absl::InternalError("cannot lock " + path.string() + ": " + std::strerror(err));
+    std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    return absl::FailedPreconditionError("another localbench-agent" + (holder.empty() ? "" : " (pid " + holder + ")") +
+                                         " is using " + state_dir.string() +
+                                         "; wait for it to finish, or use another --state-dir");
+  }
+  // Who holds it, for the message above; advisory only (flock decides).
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);
+  return StateLock(fd);
+}
+
+StateLock::StateLock(StateLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+
+StateLock& StateLock::operator=(StateLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+StateLock::~StateLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
+}
+
+absl::StatusOr<int> RecoverInterruptedRuns(const std::filesystem::path& state_dir) {
+  Outbox running(RunningDir(state_dir));
+  int moved = 0;
+  for (const auto& file : running.Pending()) {
+    if (auto st = MoveInto(file, OutboxDir(state_dir)); !st.ok()) return st;
+    ++moved;
+  }
+  return moved;
+}
 
 absl::Status SaveConfig(const std::filesystem::path& state_dir, const AgentConfig& config) {
   for (const auto* v : {&config.collector, &config.agent_id, &config.agent_token, &config.ca_cert_path,

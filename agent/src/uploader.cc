@@ -45,12 +45,26 @@ bool IsRetryable(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
     case grpc::StatusCode::ABORTED:
       return true;
     default:
       return false;
   }
+}
+
+bool IsPermanentRefusal(const absl::Status& status) {
+  return absl::IsInvalidArgument(status) || absl::IsAlreadyExists(status) || absl::IsResourceExhausted(status);
+}
+
+std::optional<std::chrono::milliseconds> ParseRetryAfterMs(std::string_view value) {
+  // At most 12 digits: no overflow, and anything longer is nonsense anyway.
+  if (value.empty() || value.size() > 12) return std::nullopt;
+  std::int64_t ms = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    ms = ms * 10 + (c - '0');
+  }
+  return std::chrono::milliseconds(ms);
 }
 
 absl::Status FromGrpc(const grpc::Status& status, std::string_view what) {
@@ -67,6 +81,8 @@ absl::Status FromGrpc(const grpc::Status& status, std::string_view what) {
     case grpc::StatusCode::UNAVAILABLE:
       return absl::UnavailableError(msg + " (is the collector running and reachable?)");
     case grpc::StatusCode::DEADLINE_EXCEEDED: return absl::DeadlineExceededError(msg);
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return absl::ResourceExhaustedError(msg + " (refused without a retry hint: too large or over a limit)");
     default:
       return absl::Status(static_cast<absl::StatusCode>(status.error_code()), msg);
   }
@@ -83,13 +99,41 @@ IngestClient::IngestClient(std::shared_ptr<grpc::Channel> channel, std::string t
 template <typename Call>
 grpc::Status IngestClient::WithRetries(Call&& call) {
   grpc::Status last;
+  std::chrono::milliseconds hinted{0};  // the collector's rate-limit hint, if any
+  bool rate_limited = false;
   for (int attempt = 1; attempt <= policy_.max_attempts; ++attempt) {
-    if (auto wait = BackoffFor(policy_, attempt, rng_); wait.count() > 0) sleeper_(wait);
+    // At least what the collector asked for; our backoff when it asks less.
+    const auto wait = std::max(BackoffFor(policy_, attempt, rng_), hinted);
+    if (wait.count() > 0) sleeper_(wait);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + policy_.call_deadline);
     if (!token_.empty()) ctx.AddMetadata("authorization", "Bearer " + token_);
     last = call(ctx);
-    if (last.ok() || !IsRetryable(last.error_code())) return last;
+    hinted = std::chrono::milliseconds(0);
+    rate_limited = false;
+    if (last.ok()) return last;
+    if (last.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      const auto& trailers = ctx.GetServerTrailingMetadata();
+      const auto it = trailers.find(kRetryAfterMsKey);
+      // Without the hint it is a refusal (a message too large): no retry.
+      if (it == trailers.end()) return last;
+      rate_limited = true;
+      const auto hint = ParseRetryAfterMs(std::string_view(it->second.data(), it->second.size()));
+      if (hint && *hint > policy_.max_retry_after) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            "rate limited: the collector asks to wait " + std::to_string(hint->count()) +
+                                " ms, more than this upload waits (" +
+                                std::to_string(policy_.max_retry_after.count()) + " ms); try again later");
+      }
+      if (hint) hinted = *hint;
+      continue;
+    }
+    if (!IsRetryable(last.error_code())) return last;
+  }
+  if (rate_limited) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "still rate limited after " +
+                                                           std::to_string(policy_.max_attempts) +
+                                                           " attempts (" + last.error_message() + "); try again later");
   }
   return last;
 }
@@ -114,7 +158,7 @@ absl::StatusOr<v1::SubmitResponse> IngestClient::Submit(const v1::Submission& su
   return response;
 }
 
-UploadReport UploadPending(Outbox& outbox, IngestClient& client,
+UploadReport UploadPending(Outbox& outbox, IngestClient& client, const std::filesystem::path& rejected_dir,
                            const std::function<void(const std::string&)>& log) {
   UploadReport report;
   auto note = [&](const std::string& line) {
@@ -128,13 +172,29 @@ UploadReport UploadPending(Outbox& outbox, IngestClient& client,
   for (std::size_t i = 0; i < pending.size(); ++i) {
     const auto& path = pending[i];
     auto submission = ReadSubmissionFile(path);
+    // Refused for good: out of the outbox, so no later upload retries it,
+    // and kept with the reason for the volunteer to look at.
+    auto set_aside = [&](const absl::Status& why) {
+      ++report.rejected;
+      fail(why);
+      const std::string reason = std::string(absl::StatusCodeToString(why.code())) + ": " + std::string(why.message());
+      if (auto st = SetAside(path, rejected_dir, reason); !st.ok()) {
+        fail(st);
+        note(std::string(st.message()));
+        return;
+      }
+      note("set aside " + path.filename().string() + " in " + rejected_dir.string() + ": " + reason);
+    };
     if (!submission.ok()) {
       ++report.unreadable;
-      fail(submission.status());
-      note("skipped " + path.string() + ": " + std::string(submission.status().message()));
+      set_aside(submission.status());
       continue;
     }
     auto ack = client.Submit(*submission);
+    if (!ack.ok() && IsPermanentRefusal(ack.status())) {
+      set_aside(ack.status());
+      continue;
+    }
     if (!ack.ok()) {
       ++report.failed;
       fail(ack.status());

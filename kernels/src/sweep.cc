@@ -113,6 +113,9 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
   for (std::int64_t b : options.batches)
     if (b < 1) return absl::InvalidArgumentError(absl::StrCat("sweep: batch ", b, " must be >= 1"));
 
+  if (backend.faulted())
+    return absl::FailedPreconditionError(backend.name() + " has faulted; only a new process can use it");
+
   std::uint64_t budget = options.memory_budget_bytes;
   if (budget == 0) {
     absl::StatusOr<MemoryInfo> mem = backend.device().GetMemoryInfo();
@@ -127,12 +130,20 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
   result.workload = base;
   result.planned_max_batch = *planned_max;
   std::map<std::int64_t, SweepPoint> points;
+  // A kernel fault poisons the device for the rest of the process (sticky on
+  // CUDA): no later point could run, so the sweep stops at the first one.
+  std::string fault;
   auto run = [&](std::int64_t batch) -> const SweepPoint& {
     auto it = points.find(batch);
     if (it != points.end()) return it->second;
     WorkloadConfig c = base;
     c.batch = batch;
-    return points.emplace(batch, RunPoint(backend, c, options, progress)).first->second;
+    const SweepPoint& p = points.emplace(batch, RunPoint(backend, c, options, progress)).first->second;
+    if (fault.empty() && backend.faulted()) {
+      fault = absl::StrCat(backend.name(), " faulted at batch ", batch, ": ",
+                           p.error_message.empty() ? "(no message)" : p.error_message);
+    }
+    return p;
   };
   auto skip = [&](std::int64_t batch) {
     if (points.count(batch)) return;
@@ -153,6 +164,7 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
     for (std::int64_t b = 1; b <= cap; b *= 2) ladder.push_back(b);
   }
   for (std::int64_t b : ladder) {
+    if (!fault.empty()) break;
     if (b > cap) continue;
     if (b > *planned_max) {
       skip(b);
@@ -169,7 +181,7 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
       points.erase(it);
     return run(batch).status;
   };
-  if (options.prove_oom_bracket && *planned_max >= 1 && *planned_max < cap) {
+  if (fault.empty() && options.prove_oom_bracket && *planned_max >= 1 && *planned_max < cap) {
     std::int64_t ok = *planned_max;
     int walk = 0;
     // Plan too optimistic: walk down until a batch runs.
@@ -181,6 +193,9 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
       while (next <= cap && prove(next) == PointStatus::kOk && walk++ < options.max_bracket_walk) ++next;
     }
   }
+
+  // The sweep did not finish: its points are not a measured bracket.
+  if (!fault.empty()) return absl::InternalError(fault);
 
   for (auto& [batch, point] : points) result.points.push_back(point);
   for (const SweepPoint& p : result.points) {

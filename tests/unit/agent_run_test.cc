@@ -48,12 +48,14 @@ TEST(AgentRun, OomBracketSkipsAndReproduceCommands) {
   std::FILE* sink = std::tmpfile();
   Progress progress(sink, false);
   std::vector<int> checkpoints;
-  auto submission = RunSuite(**cpu, *suite, progress, [&](const v1::Submission& partial) {
+  auto run = RunSuite(**cpu, *suite, progress, [&](const v1::Submission& partial) {
     checkpoints.push_back(partial.sweeps_size());
     return absl::OkStatus();
   });
   std::fclose(sink);
-  ASSERT_TRUE(submission.ok()) << submission.status();
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_TRUE(run->stopped.ok()) << run->stopped;
+  const v1::Submission* submission = &run->submission;
   EXPECT_EQ(checkpoints, (std::vector<int>{1, 2}));
   EXPECT_TRUE(IsUuid(submission->submission_id()));
   EXPECT_EQ(submission->machine_fingerprint().size(), 64u);

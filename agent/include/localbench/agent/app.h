@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <functional>
 #include <istream>
+#include <memory>
 #include <ostream>
 
 #include "localbench/agent/cli.h"
+#include "localbench/kernels/backend.h"
 #include "localbench/agent/uploader.h"
 
 namespace localbench::agent {
@@ -30,10 +32,19 @@ struct UploadSettings {
   IngestClient::Sleeper sleeper;  // empty = real sleep
 };
 
-// `run`: suite -> outbox (sweep by sweep) -> table -> consent -> upload.
-// Exit codes: 0 published (or --offline written), 3 kept locally, 1 failed.
-int RunCommand(const Invocation& inv, Console& console, const UploadSettings& upload = {});
-// `upload`: sends what the outbox holds. 0 when everything went.
+// Finds the machine's backends for a CPU memory limit (FindBackends); tests
+// substitute one, e.g. a backend that faults on purpose.
+using BackendFinder = std::function<std::vector<std::unique_ptr<kernels::Backend>>(std::uint64_t)>;
+
+// `run`: suite (checkpoints in running/) -> outbox -> table -> consent ->
+// upload, holding the state directory's lock throughout.
+// Exit codes: 0 published (or --offline written), 3 kept locally, 1 failed
+// (also when a device fault stopped the run early: the finished sweeps are
+// still kept and, with consent, published).
+int RunCommand(const Invocation& inv, Console& console, const UploadSettings& upload = {},
+               const BackendFinder& find_backends = {});
+// `upload`: sends what the outbox holds; refused-for-good files move to
+// rejected/. 0 when everything went.
 int UploadCommand(const Invocation& inv, Console& console, const UploadSettings& upload = {});
 // `enroll`: obtains a token and stores it (mode 0600).
 int EnrollCommand(const Invocation& inv, Console& console, const UploadSettings& upload = {});

@@ -28,6 +28,16 @@ absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path);
 absl::Status WriteSubmissionFile(const std::filesystem::path& path, const v1::Submission& submission);
 absl::StatusOr<v1::Submission> ReadSubmissionFile(const std::filesystem::path& path);
 
+// Moves `file` into `dir` (created, mode 0700) under the same name with one
+// rename, so it is in one place or the other, never both or neither; then
+// makes the move durable (fsync of both directories).
+absl::Status MoveInto(const std::filesystem::path& file, const std::filesystem::path& dir);
+
+// Sets a refused submission aside: moves `file` into `dir` and writes
+// `<file name>.reason.txt` beside it saying why (one line, with the time).
+absl::Status SetAside(const std::filesystem::path& file, const std::filesystem::path& dir,
+                      const std::string& reason);
+
 // A directory of pending submissions, one `<submission_id>.pb` file each.
 class Outbox {
  public:

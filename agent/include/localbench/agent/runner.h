@@ -44,10 +44,23 @@ std::string ReproduceCommand(const std::string& device_name, const Suite& suite,
 // what it finished. An error stops the run.
 using Checkpoint = std::function<absl::Status(const v1::Submission&)>;
 
+// What a run produced.
+struct SuiteRun {
+  // Every sweep that finished (all of them unless `stopped` says otherwise).
+  v1::Submission submission;
+  // OK when every sweep ran. Otherwise why the run stopped early: the device
+  // became unusable (a kernel fault is sticky for the process), so the sweep
+  // it happened in and those after it did not run.
+  absl::Status stopped;
+  // The sweeps that did not run, in order (the faulted one first).
+  std::vector<SuiteItem> not_run;
+};
+
 // Runs every item of `suite` on `backend`. Per-point failures (OOM, errors)
-// are results; an error return means the run itself could not go on.
-absl::StatusOr<v1::Submission> RunSuite(kernels::Backend& backend, const Suite& suite, Progress& progress,
-                                        const Checkpoint& checkpoint = {});
+// are results; a device fault stops the run (see SuiteRun::stopped); an
+// error return means the run could not start or a checkpoint failed.
+absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite, Progress& progress,
+                                  const Checkpoint& checkpoint = {});
 
 }  // namespace localbench::agent
 

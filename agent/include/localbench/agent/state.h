@@ -27,8 +27,41 @@ struct AgentConfig {
 
 // The config file inside a state directory.
 std::filesystem::path ConfigPath(const std::filesystem::path& state_dir);
-// The outbox directory inside a state directory.
+// The outbox directory inside a state directory: finished submissions
+// waiting for upload.
 std::filesystem::path OutboxDir(const std::filesystem::path& state_dir);
+// Where a run in progress checkpoints its submission after every sweep. Not
+// the outbox: a partial run must never be uploaded (its id would then be
+// taken by a payload that keeps growing). It moves to the outbox when the
+// run ends, or, after a crash, when the next command holds the lock.
+std::filesystem::path RunningDir(const std::filesystem::path& state_dir);
+// Submissions the collector refused for good (each with a .reason.txt), set
+// aside so no upload retries them.
+std::filesystem::path RejectedDir(const std::filesystem::path& state_dir);
+
+// An exclusive lock on a state directory (flock on `lock` inside it), held
+// for a command's whole duration so two agents never share an outbox or a
+// run in progress. Released when destroyed (or when the process dies).
+class StateLock {
+ public:
+  // Takes the lock without waiting; FailedPrecondition naming the holder's
+  // pid when another agent holds it. Creates the directory (mode 0700).
+  static absl::StatusOr<StateLock> Acquire(const std::filesystem::path& state_dir);
+  StateLock(StateLock&& other) noexcept;
+  StateLock& operator=(StateLock&& other) noexcept;
+  StateLock(const StateLock&) = delete;
+  StateLock& operator=(const StateLock&) = delete;
+  ~StateLock();
+
+ private:
+  explicit StateLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+// After a crash, a run's last checkpoint is left in RunningDir: its finished
+// sweeps are a valid submission, so they move to the outbox. Call only while
+// holding the StateLock (then no run is in progress). Returns how many moved.
+absl::StatusOr<int> RecoverInterruptedRuns(const std::filesystem::path& state_dir);
 
 // Writes the config atomically with mode 0600 (the directory 0700).
 absl::Status SaveConfig(const std::filesystem::path& state_dir, const AgentConfig& config);

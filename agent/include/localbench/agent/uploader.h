@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -34,15 +35,36 @@ struct RetryPolicy {
   std::chrono::milliseconds max_backoff{20000};          // cap on one wait
   double jitter = 0.2;                                   // +-fraction of each wait, random
   std::chrono::milliseconds call_deadline{30000};        // deadline of each attempt
+  // Longest wait a rate-limiting collector may ask for (`retry-after-ms`)
+  // that is honoured within one upload; a longer one ends the upload and the
+  // files wait for the next.
+  std::chrono::milliseconds max_retry_after{60000};
 };
+
+// The trailing-metadata key of a rate-limit hint on RESOURCE_EXHAUSTED: the
+// milliseconds to wait before trying again (see ingest.proto, Submit).
+inline constexpr char kRetryAfterMsKey[] = "retry-after-ms";
+
+// Parses a `retry-after-ms` value: a decimal count of milliseconds; nullopt
+// when it is not one (then the client's own backoff applies).
+std::optional<std::chrono::milliseconds> ParseRetryAfterMs(std::string_view value);
 
 // The wait before attempt `attempt` (1-based; attempt 1 waits 0): the capped
 // exponential, spread by +-jitter so many agents do not retry in lockstep.
 std::chrono::milliseconds BackoffFor(const RetryPolicy& policy, int attempt, std::mt19937_64& rng);
 
-// True for codes worth retrying: the collector was unreachable, overloaded
-// or timed out. Bad tokens and invalid data fail at once.
+// True for codes worth retrying at once: the collector was unreachable,
+// timed out or aborted a conflicting transaction. RESOURCE_EXHAUSTED is
+// retried only with a rate-limit hint (without one it is a permanent
+// refusal, e.g. a message too large); bad tokens and invalid data fail at
+// once.
 bool IsRetryable(grpc::StatusCode code);
+
+// True when the collector refused a submission for good, so sending it again
+// can never succeed: INVALID_ARGUMENT (the data), ALREADY_EXISTS (another
+// payload holds its id) and RESOURCE_EXHAUSTED without a rate-limit hint (a
+// size refusal). Such files are set aside, not retried.
+bool IsPermanentRefusal(const absl::Status& status);
 
 // Turns a gRPC status into an absl one with a message a volunteer can act on.
 absl::Status FromGrpc(const grpc::Status& status, std::string_view what);
@@ -77,16 +99,19 @@ class IngestClient {
 struct UploadReport {
   int sent = 0;                  // acknowledged and removed
   int failed = 0;                // kept for a later upload
-  int unreadable = 0;            // files that are not submissions (kept, reported)
+  int rejected = 0;              // refused for good: moved to the rejected folder
+  int unreadable = 0;            // files that are not submissions (also moved there)
   std::vector<std::string> errors;  // one line per failure
   // The status of the first failure; OK when everything went.
   absl::Status first_error;
 };
 
 // Uploads every pending outbox file, removing each only after its
-// acknowledgement. Stops early when the collector refuses our token
-// (every other file would be refused too).
-UploadReport UploadPending(Outbox& outbox, IngestClient& client,
+// acknowledgement. A file refused for good (IsPermanentRefusal, or not a
+// submission at all) moves to `rejected_dir` with a .reason.txt. Stops early,
+// keeping the rest, when the collector refuses our token or stays
+// unreachable or rate-limited (every other file would meet the same).
+UploadReport UploadPending(Outbox& outbox, IngestClient& client, const std::filesystem::path& rejected_dir,
                            const std::function<void(const std::string&)>& log = {});
 
 }  // namespace localbench::agent

@@ -74,6 +74,10 @@ class Backend {
   // Samples process memory, clock and throttle state (the third of the three
   // peak-memory measurements). The default knows nothing.
   virtual DeviceTelemetry SampleTelemetry() { return {}; }
+  // True once a kernel fault has made the device unusable for the rest of
+  // this process (sticky on CUDA: every later call fails). RunSweep stops at
+  // the first point after which this is true. The CPU never faults.
+  virtual bool faulted() const { return false; }
 
   // ---- fills and element-wise -------------------------------------------
   // x[i] = value.

@@ -90,7 +90,9 @@ struct SweepEvent {
 using SweepProgress = std::function<void(const SweepEvent&)>;
 
 // Runs the sweep. Per-point failures are recorded in the points; an error
-// return means the sweep itself could not run (invalid config, broken device).
+// return means the sweep itself could not run (invalid config, broken
+// device). A kernel fault (Backend::faulted() after a point) stops the sweep
+// at once and returns InternalError naming the batch and the fault.
 absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& base,
                                      const SweepOptions& options,
                                      const SweepProgress& progress = nullptr);

@@ -65,7 +65,7 @@ class GpuBackend : public Backend {
   virtual absl::StatusOr<std::unique_ptr<GpuGraph>> Capture(const std::function<absl::Status()>& body) = 0;
   // True after a kernel fault: the context is lost (sticky on CUDA) and every
   // call fails; only a new process can use the GPU again.
-  virtual bool faulted() const = 0;
+  bool faulted() const override = 0;
 };
 
 }  // namespace localbench::kernels::gpu
