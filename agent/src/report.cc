@@ -34,6 +34,12 @@ std::string Lengths(const v1::Workload& w) {
   }
 }
 
+// An optional number for CSV: empty when unknown, so 0 always means 0.
+template <typename T>
+std::string Known(bool has, T value) {
+  return has ? std::to_string(value) : std::string();
+}
+
 std::string CsvField(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = "\"";
@@ -105,7 +111,8 @@ std::string FormatCsv(const v1::Submission& s) {
   std::ostringstream out;
   out << "submission_id,device,backend,preset,workload,precision,prompt_tokens,generated_tokens,"
          "sequence_tokens,lora_rank,batch_size,status,tokens_per_second_median,tokens_per_second_min,"
-         "tokens_per_second_max,step_seconds_median,arena_peak_bytes,device_delta_bytes,planned_bytes,"
+         "tokens_per_second_max,step_seconds_median,arena_peak_bytes,device_delta_bytes,process_memory_bytes,"
+         "sm_clock_mhz,throttle_reasons,planned_bytes,"
          "largest_ok_batch,smallest_failed_batch,error_message,reproduce_command\n";
   const auto& dev = s.hardware().device();
   for (const auto& sweep : s.sweeps()) {
@@ -117,7 +124,10 @@ std::string FormatCsv(const v1::Submission& s) {
           << w.lora_rank() << ',' << p.batch_size() << ',' << CsvField(StatusText(p.status())) << ','
           << Fixed(p.tokens_per_second_median(), 3) << ',' << Fixed(p.tokens_per_second_min(), 3) << ','
           << Fixed(p.tokens_per_second_max(), 3) << ',' << Fixed(p.step_seconds_median(), 6) << ','
-          << p.arena_peak_bytes() << ',' << p.device_delta_bytes() << ',' << p.planned_bytes() << ','
+          << p.arena_peak_bytes() << ',' << Known(p.has_device_delta_bytes(), p.device_delta_bytes()) << ','
+          << Known(p.has_process_memory_bytes(), p.process_memory_bytes()) << ','
+          << Known(p.has_sm_clock_mhz(), p.sm_clock_mhz()) << ','
+          << Known(p.has_throttle_reasons(), p.throttle_reasons()) << ',' << p.planned_bytes() << ','
           << sweep.largest_ok_batch() << ',' << sweep.smallest_failed_batch() << ','
           << CsvField(p.error_message()) << ',' << CsvField(p.reproduce_command()) << '\n';
     }

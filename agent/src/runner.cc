@@ -311,10 +311,11 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
         point->set_step_seconds_mean(p.step_seconds_mean);
         point->set_planned_bytes(p.planned_bytes);
         point->set_arena_peak_bytes(p.arena_peak_bytes);
-        point->set_device_delta_bytes(p.device_delta_bytes);
-        point->set_process_memory_bytes(p.process_memory_bytes);
-        point->set_sm_clock_mhz(p.sm_clock_mhz);
-        point->set_throttle_reasons(p.throttle_reasons);
+        // Only what the source told: absent stays absent (stored as NULL).
+        if (p.device_delta_bytes) point->set_device_delta_bytes(*p.device_delta_bytes);
+        if (p.process_memory_bytes) point->set_process_memory_bytes(*p.process_memory_bytes);
+        if (p.sm_clock_mhz) point->set_sm_clock_mhz(*p.sm_clock_mhz);
+        if (p.throttle_reasons) point->set_throttle_reasons(*p.throttle_reasons);
         point->set_reproduce_command(ReproduceCommand(device_name, suite, item, U32(p.batch_size)));
       }
       sweep->set_largest_ok_batch(U32(result->largest_ok_batch));

@@ -73,7 +73,9 @@ SweepPoint RunPoint(Backend& backend, WorkloadConfig config, const SweepOptions&
   }
   absl::StatusOr<MemoryInfo> after = backend.device().GetMemoryInfo();
   if (!after.ok()) return finish(PointStatus::kError, after.status().ToString());
-  point.device_delta_bytes = before->free_bytes > after->free_bytes ? before->free_bytes - after->free_bytes : 0;
+  // Free memory that grew while we allocated means another process released
+  // some: the delta is then not ours to tell, so it stays absent.
+  if (before->free_bytes >= after->free_bytes) point.device_delta_bytes = before->free_bytes - after->free_bytes;
 
   std::vector<double> seconds;
   for (int i = 0; i < options.repetitions; ++i) {

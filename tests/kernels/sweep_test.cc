@@ -57,6 +57,9 @@ TEST(Sweep, OomBracketIsProvenOnTheDevice) {
       // The third measurement: the device's own count of what this process
       // holds while the workload lives (NVML's role on a GPU).
       EXPECT_EQ(p.process_memory_bytes, p.planned_bytes);
+      // A CPU has no clock or throttle source: unknown, not 0.
+      EXPECT_FALSE(p.sm_clock_mhz.has_value());
+      EXPECT_FALSE(p.throttle_reasons.has_value());
       EXPECT_GT(p.tokens_per_second_median, 0);
       EXPECT_LE(p.tokens_per_second_min, p.tokens_per_second_median);
       EXPECT_GE(p.tokens_per_second_max, p.tokens_per_second_median);
@@ -64,7 +67,9 @@ TEST(Sweep, OomBracketIsProvenOnTheDevice) {
     } else if (p.batch_size == 6) {
       EXPECT_EQ(p.status, PointStatus::kOom);
       EXPECT_NE(p.error_message.find("out of memory"), std::string::npos) << p.error_message;
-      EXPECT_EQ(p.process_memory_bytes, 0u);
+      // Never sampled: absent, not 0.
+      EXPECT_FALSE(p.process_memory_bytes.has_value());
+      EXPECT_FALSE(p.device_delta_bytes.has_value());
     } else {
       EXPECT_EQ(p.status, PointStatus::kSkippedWontFit);
     }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -93,7 +94,11 @@ class FaultingBackend final : public kernels::Backend {
 
   kernels::Device& device() override { return device_; }
   std::string name() const override { return inner_.name(); }
-  kernels::DeviceTelemetry SampleTelemetry() override { return inner_.SampleTelemetry(); }
+  // The CPU's own telemetry, or the one a test set (a GPU-like source).
+  kernels::DeviceTelemetry SampleTelemetry() override {
+    return telemetry_ ? *telemetry_ : inner_.SampleTelemetry();
+  }
+  void set_telemetry(const kernels::DeviceTelemetry& t) { telemetry_ = t; }
   bool faulted() const override { return state_.faulted; }
   // Synchronisations so far (to place the fault in a chosen sweep).
   std::int64_t syncs() const { return state_.syncs; }
@@ -183,6 +188,7 @@ class FaultingBackend final : public kernels::Backend {
 
  private:
   FaultState state_;
+  std::optional<kernels::DeviceTelemetry> telemetry_;
   kernels::CpuBackend inner_;
   FaultingDevice device_;
 };

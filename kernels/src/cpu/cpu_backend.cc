@@ -55,6 +55,8 @@ CpuBackend::~CpuBackend() = default;
 
 DeviceTelemetry CpuBackend::SampleTelemetry() {
   DeviceTelemetry t;
+  // Known exactly; a CPU has no SM clock or NVML throttle bits to report,
+  // so those stay absent rather than 0.
   t.process_memory_bytes = device_->allocated_bytes();
   return t;
 }

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -54,11 +55,12 @@ std::int64_t GemmPanelColumns(std::int64_t m, std::int64_t n, std::int64_t k, DT
 inline constexpr std::uint64_t kGemmPanelBudgetBytes = std::uint64_t{64} << 20;
 
 // What the device's management library says about this process right now.
-// Zero means "not known" (no NVML / rocm-smi, or the driver would not tell).
+// Absent means "not known" (no NVML / rocm-smi, or the driver would not
+// tell), never 0: a real 0 (no throttling) must stay distinguishable.
 struct DeviceTelemetry {
-  std::uint64_t process_memory_bytes = 0;  // device memory this process holds
-  std::uint32_t sm_clock_mhz = 0;          // current graphics/SM clock
-  std::uint64_t throttle_reasons = 0;      // NVML clocks-event reason bits
+  std::optional<std::uint64_t> process_memory_bytes;  // device memory this process holds
+  std::optional<std::uint32_t> sm_clock_mhz;          // current graphics/SM clock
+  std::optional<std::uint64_t> throttle_reasons;      // NVML clocks-event reason bits
 };
 
 // The ops of one device. Implementations: CpuBackend (cpu_backend.h), and

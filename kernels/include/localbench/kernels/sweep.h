@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,11 +56,14 @@ struct SweepPoint {
   double step_seconds_mean = 0;
   std::uint64_t planned_bytes = 0;       // the plan's total
   std::uint64_t arena_peak_bytes = 0;    // the arena's high-water mark
-  std::uint64_t device_delta_bytes = 0;  // free memory before Create minus after warm-up
+  // Each of the four below is absent when its source could not tell (the
+  // point did not get that far, no management library, or free memory grew
+  // meanwhile because another process released some), never 0 for unknown.
+  std::optional<std::uint64_t> device_delta_bytes;  // free memory before Create minus after warm-up
   // Backend::SampleTelemetry after the timed steps, while the workload lives.
-  std::uint64_t process_memory_bytes = 0;  // the process's device memory (NVML / rocm-smi)
-  std::uint32_t sm_clock_mhz = 0;          // clock at the end of the timed steps
-  std::uint64_t throttle_reasons = 0;      // NVML throttle bits at the same moment
+  std::optional<std::uint64_t> process_memory_bytes;  // the process's device memory (NVML / rocm-smi)
+  std::optional<std::uint32_t> sm_clock_mhz;          // clock at the end of the timed steps
+  std::optional<std::uint64_t> throttle_reasons;      // NVML throttle bits at the same moment
 };
 
 // A sweep's points (increasing batch) and its OOM bracket (localbench.v1.Sweep).
