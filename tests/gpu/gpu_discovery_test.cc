@@ -11,6 +11,17 @@
 namespace localbench::kernels {
 namespace {
 
+// How many backends are named `prefix`0, `prefix`1, ... in that order.
+[[maybe_unused]] int CountNamed(const std::vector<std::unique_ptr<Backend>>& all, const std::string& prefix) {
+  int n = 0;
+  for (const auto& b : all) {
+    if (b->name().rfind(prefix, 0) != 0) continue;
+    EXPECT_EQ(b->name(), prefix + std::to_string(n)) << "out of order";
+    ++n;
+  }
+  return n;
+}
+
 TEST(GpuDiscovery, CpuFirstThenEveryGpuWithoutCrashing) {
   DiscoverOptions options;
   options.cpu_threads = 1;
@@ -21,7 +32,8 @@ TEST(GpuDiscovery, CpuFirstThenEveryGpuWithoutCrashing) {
 #if LOCALBENCH_WITH_CUDA
   std::string why_cuda;
   const int n_cuda = cuda::DeviceCount(&why_cuda);
-  EXPECT_GE(n_cuda, 0);
+  // Discovery lists exactly the devices the runtime counts, as cuda:0..n-1.
+  EXPECT_EQ(CountNamed(all, "cuda:"), n_cuda);
   if (n_cuda == 0) {
     EXPECT_FALSE(why_cuda.empty());
   }
@@ -30,7 +42,7 @@ TEST(GpuDiscovery, CpuFirstThenEveryGpuWithoutCrashing) {
 #if LOCALBENCH_WITH_HIP
   std::string why_hip;
   const int n_hip = hip::DeviceCount(&why_hip);
-  EXPECT_GE(n_hip, 0);
+  EXPECT_EQ(CountNamed(all, "hip:"), n_hip);
   if (n_hip == 0) {
     EXPECT_FALSE(why_hip.empty());
   }

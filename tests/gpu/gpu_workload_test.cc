@@ -1,7 +1,9 @@
 // Workloads on the GPU: the plan equals the arena's high-water mark for every
-// workload, training agrees with the CPU reference, the decode step replays
-// as a graph, device memory is measured, and the OOM bracket is proven on
-// real device memory. Skips visibly without a GPU.
+// workload, training losses and prefill/decode logits agree with the CPU
+// reference, the decode step replays as a graph with the CPU's results,
+// device memory is measured, and the OOM bracket is proven on real device
+// memory. Skips visibly without a GPU.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -14,6 +16,7 @@
 #include "localbench/kernels/plan.h"
 #include "localbench/kernels/sweep.h"
 #include "localbench/kernels/workload.h"
+#include "workload_testing.h"
 
 namespace localbench::kernels::gpu_test {
 namespace {
@@ -107,11 +110,36 @@ TEST(GpuWorkload, TrainingLossesMatchCpu) {
   }
 }
 
+// A workload buffer (by its plan name) copied to the host.
+template <typename T>
+std::vector<T> Fetch(Backend& backend, Workload& w, const std::string& name) {
+  absl::StatusOr<Tensor> t = testing::NamedBuffer(w, name);
+  EXPECT_TRUE(t.ok()) << name << ": " << t.status();
+  if (!t.ok()) return {};
+  std::vector<T> v(static_cast<std::size_t>(t->bytes() / sizeof(T)));
+  EXPECT_TRUE(backend.device().CopyDeviceToHost(v.data(), t->data, v.size() * sizeof(T)).ok()) << name;
+  return v;
+}
+
+// ||got - want|| / ||want||: the error measure for outputs that went through
+// 16-bit storage and several layers (element-wise bounds would be guesses).
+double RelativeError(const std::vector<float>& want, const std::vector<float>& got) {
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < want.size() && i < got.size(); ++i) {
+    diff += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
+    norm += static_cast<double>(want[i]) * want[i];
+  }
+  return std::sqrt(diff / std::max(norm, 1e-30));
+}
+
 // The decode step is pure device work, so it records into a graph that
 // replays (the benchmark times it this way where the vendor supports graphs).
-TEST(GpuWorkload, DecodeStepReplaysAsGraph) {
+// The replays compute what the CPU computes: the same greedy tokens and the
+// same logits after four steps (one eager, three replayed).
+TEST(GpuWorkload, DecodeStepReplaysAsGraphAndMatchesCpu) {
   LB_GPU_OR_SKIP(gpu);
-  auto w = Workload::Create(*gpu, Config(WorkloadKind::kDecode, "tiny-qwen", DType::kBF16, 2));
+  const WorkloadConfig config = Config(WorkloadKind::kDecode, "tiny-qwen", DType::kF32, 2);
+  auto w = Workload::Create(*gpu, config);
   ASSERT_TRUE(w.ok()) << w.status();
   ASSERT_TRUE((*w)->Step().ok());  // warm-up outside capture (cuBLASLt picks its algorithms)
   ASSERT_TRUE(gpu->device().Synchronize().ok());
@@ -119,7 +147,64 @@ TEST(GpuWorkload, DecodeStepReplaysAsGraph) {
   ASSERT_TRUE(graph.ok()) << graph.status();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE((*graph)->Launch().ok());
   ASSERT_TRUE(gpu->device().Synchronize().ok());
+
+  auto ref = Workload::Create(SharedCpu(), config);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE((*ref)->Step().ok());
+  ASSERT_TRUE(SharedCpu().device().Synchronize().ok());
+  const auto want_logits = Fetch<float>(SharedCpu(), **ref, "logits");
+  ExpectClose(want_logits, Fetch<float>(*gpu, **w, "logits"), 1e-4, 1e-3, "decode logits after graph replays");
+  // Each step's last greedy tokens feed the next: equal tokens mean all 4 x 5
+  // generated tokens followed the CPU's path.
+  EXPECT_EQ(Fetch<std::int32_t>(SharedCpu(), **ref, "token_ids"), Fetch<std::int32_t>(*gpu, **w, "token_ids"));
 }
+
+// Prefill and decode produce the CPU's logits (and decode its tokens) for
+// every storage precision: fp32 element-wise; 16-bit by relative error, as
+// the GPU rounds activations to the weight type for matrix cores.
+using InferenceCase = std::tuple<WorkloadKind, std::string, DType>;
+class GpuInferenceMatchesCpu : public ::testing::TestWithParam<InferenceCase> {};
+
+TEST_P(GpuInferenceMatchesCpu, Logits) {
+  LB_GPU_OR_SKIP(gpu);
+  const auto& [kind, preset, precision] = GetParam();
+  WorkloadConfig config = Config(kind, preset, precision, 3);
+  // 16-bit decode: one token, so a near-tie argmax cannot send the GPU down
+  // another path than the CPU (fp32 follows all five).
+  if (kind == WorkloadKind::kDecode && precision != DType::kF32) config.generated_tokens = 1;
+  auto g = Workload::Create(*gpu, config);
+  auto c = Workload::Create(SharedCpu(), config);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE((*g)->Step().ok());
+  ASSERT_TRUE((*c)->Step().ok());
+  ASSERT_TRUE(gpu->device().Synchronize().ok());
+  const auto want = Fetch<float>(SharedCpu(), **c, "logits");
+  const auto got = Fetch<float>(*gpu, **g, "logits");
+  ASSERT_EQ(want.size(), static_cast<std::size_t>(config.batch * config.preset.vocab));
+  if (precision == DType::kF32) {
+    ExpectClose(want, got, 1e-4, 1e-3, "logits");
+  } else {
+    EXPECT_LT(RelativeError(want, got), precision == DType::kBF16 ? 5e-2 : 1e-2);
+  }
+  if (kind == WorkloadKind::kDecode && precision == DType::kF32) {
+    EXPECT_EQ(Fetch<std::int32_t>(SharedCpu(), **c, "token_ids"), Fetch<std::int32_t>(*gpu, **g, "token_ids"));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    PrefillAndDecode, GpuInferenceMatchesCpu,
+    ::testing::Combine(::testing::Values(WorkloadKind::kPrefill, WorkloadKind::kDecode),
+                       ::testing::Values("tiny-llama", "tiny-qwen"),
+                       ::testing::Values(DType::kF32, DType::kBF16, DType::kF16)),
+    [](const auto& param_info) {
+      std::string name = std::string(WorkloadKindName(std::get<0>(param_info.param))) + "_" +
+                         std::get<1>(param_info.param) + "_" + std::string(DTypeName(std::get<2>(param_info.param)));
+      for (char& ch : name) {
+        if (ch == '-' || ch == '.') ch = '_';
+      }
+      return name;
+    });
 
 TEST(GpuDevice, OutOfMemoryIsRecoverable) {
   LB_GPU_OR_SKIP(gpu);
@@ -206,7 +291,8 @@ TEST(GpuSweep, OomBracketOnDeviceMemory) {
     }
     if (p.status == PointStatus::kOk) {
       EXPECT_EQ(p.arena_peak_bytes, p.planned_bytes) << "batch " << p.batch_size;
-      EXPECT_GE(p.device_delta_bytes, p.arena_peak_bytes) << "batch " << p.batch_size;
+      ASSERT_TRUE(p.device_delta_bytes.has_value()) << "batch " << p.batch_size;
+      EXPECT_GE(*p.device_delta_bytes, p.arena_peak_bytes) << "batch " << p.batch_size;
     }
   }
   EXPECT_TRUE(saw_oom);
