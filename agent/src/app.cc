@@ -169,7 +169,7 @@ int RunCommand(const Invocation& inv, Console& console, const UploadSettings& up
   if (!run.ok()) return Fail(console, run.status());
   const v1::Submission* submission = &run->submission;
   const auto checkpoint = checkpoints.PathFor(submission->submission_id());
-  if (submission->sweeps_size() == 0) {
+  if (submission->sweeps_size() == 0 && !run->stopped.ok()) {
     // Nothing finished (the device faulted in the first sweep): no result.
     std::error_code ec;
     std::filesystem::remove(checkpoint, ec);

@@ -3,7 +3,8 @@
 // and uploads over real gRPC to a real collector, and the rows land in a
 // real PostgreSQL with the measured OOM bracket. Also: the collector down
 // during upload (nothing lost, delivered later exactly once) and a collector
-// that refuses the token (clear message, outbox kept).
+// that refuses the token (clear message, outbox kept), and a file refused
+// for good (set aside in rejected/, not retried).
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -228,6 +229,46 @@ TEST(AgentE2E, RefusedTokenIsClearAndKeepsTheOutbox) {
   EXPECT_EQ(run.err.find(config->agent_token), std::string::npos);  // never echoed
   EXPECT_EQ(Outbox(OutboxDir(state.path())).Pending().size(), 1u);
   EXPECT_EQ(Count((*collector)->db_url(), "SELECT count(*) FROM submissions"), 0);
+}
+
+// Issue 8, item 6: a partial run stored under the run's id (as an upload in
+// the middle of a run once could) makes the collector refuse the final file
+// with ALREADY_EXISTS. That file is set aside with the reason, not retried by
+// every later upload.
+TEST(AgentE2E, RefusedForGoodIsSetAsideNotRetriedForEver) {
+  auto collector = InProcessCollector::Start(PostgresEnvironment::FreshDatabase());
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  StateDir state;
+  const std::string address = (*collector)->address();
+  ASSERT_EQ(Agent({"enroll", "--collector", address, "--insecure", "--state-dir", state.str()}).rc, kExitOk);
+  const std::string full = (state.path() / "full.pb").string();
+  auto run = Agent(RunArgs(state, {"--offline", "--output", full}));
+  ASSERT_EQ(run.rc, kExitOk) << run.err;
+  auto submission = LoadResults(full);
+  ASSERT_TRUE(submission.ok()) << submission.status();
+  ASSERT_EQ(submission->sweeps_size(), 2);
+  v1::Submission partial = *submission;
+  partial.mutable_sweeps()->RemoveLast();
+  const std::string partial_path = (state.path() / "partial.pb").string();
+  ASSERT_TRUE(WriteSubmissionFile(partial_path, partial).ok());
+  auto up = Agent({"upload", partial_path, "--state-dir", state.str()});
+  ASSERT_EQ(up.rc, kExitOk) << up.err;
+
+  up = Agent({"upload", full, "--state-dir", state.str()});
+  EXPECT_EQ(up.rc, kExitFailure) << up.err;
+  EXPECT_NE(up.err.find("refused for good and set aside"), std::string::npos) << up.err;
+  const fs::path aside = RejectedDir(state.path()) / (submission->submission_id() + ".pb");
+  EXPECT_TRUE(fs::exists(aside)) << up.err;
+  auto reason = ReadFile(aside.string() + ".reason.txt");
+  ASSERT_TRUE(reason.ok()) << reason.status();
+  EXPECT_NE(reason->find("ALREADY_EXISTS"), std::string::npos) << *reason;
+  EXPECT_TRUE(Outbox(OutboxDir(state.path())).Pending().empty());
+
+  // The next upload has nothing to retry: it succeeds at once.
+  up = Agent({"upload", "--state-dir", state.str()});
+  EXPECT_EQ(up.rc, kExitOk) << up.err;
+  EXPECT_NE(up.err.find("nothing to upload"), std::string::npos) << up.err;
+  EXPECT_EQ(Count((*collector)->db_url(), "SELECT count(*) FROM sweeps"), 1);  // the partial, as stored
 }
 
 // A self-signed certificate for DNS name "localhost" (its own CA) and its
