@@ -66,7 +66,8 @@ ParseResult ParseCommandLine(int argc, const char* const* argv) {
   AddConnection(run_cmd, run.connection);
   run_cmd->callback([&] { inv.command = Command::kRun; });
 
-  auto* upload_cmd = app.add_subcommand("upload", "Publish the results waiting in the outbox");
+  auto* upload_cmd = app.add_subcommand(
+      "upload", "Publish the results waiting in the outbox (files refused for good move to rejected/)");
   upload_cmd->add_option("files", inv.upload_files, "Results files to publish too (e.g. kept by --offline)")
       ->check(CLI::ExistingFile);
   upload_cmd->add_option("--state-dir", inv.state_dir, "State directory");
