@@ -20,7 +20,7 @@ packages=(
   # AMD GPU backend (compiled everywhere; run only where an AMD GPU exists)
   hipcc libamdhip64-dev librocm-smi-dev
   # deployment
-  ansible ansible-lint
+  ansible ansible-lint haproxy curl
 )
 
 missing=()
