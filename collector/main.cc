@@ -72,8 +72,9 @@ int main(int argc, char** argv) {
   std::string data_dir = DefaultDataDir();
   std::string tls_cert;
   std::string tls_key;
-  int threads = 32;
+  int threads = 0;
   int connections = 8;
+  int queue_depth = 1024;
   int group_commit_writers = 0;
   app.add_option("--listen", listen, "host:port to serve gRPC on (port 0: any free port)")
       ->envname("LOCALBENCH_LISTEN")
@@ -88,13 +89,20 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain; enables TLS with --tls-key")
       ->envname("LOCALBENCH_TLS_CERT");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert")->envname("LOCALBENCH_TLS_KEY");
-  app.add_option("--threads", threads, "most gRPC server threads")
+  // Kept so existing unit files still start: requests are served by
+  // --db-connections workers behind a queue now, not by a thread per call.
+  app.add_option("--threads", threads, "ignored (requests queue for --db-connections workers)")
       ->envname("LOCALBENCH_THREADS")
-      ->check(CLI::Range(2, 256))
-      ->capture_default_str();
-  app.add_option("--db-connections", connections, "PostgreSQL connections (at most --threads)")
+      ->check(CLI::Range(0, 256));
+  app.add_option("--db-connections", connections,
+                 "PostgreSQL connections, and as many workers serving requests")
       ->envname("LOCALBENCH_DB_CONNECTIONS")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--queue-depth", queue_depth,
+                 "requests that may wait for a worker; beyond it calls get RESOURCE_EXHAUSTED")
+      ->envname("LOCALBENCH_QUEUE_DEPTH")
+      ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   app.add_option("--group-commit-writers", group_commit_writers,
                  "transactions writing at once, each carrying every submission queued meanwhile "
@@ -106,6 +114,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (tls_cert.empty() != tls_key.empty()) return Fail("--tls-cert and --tls-key go together");
+  if (threads != 0) {
+    lc::LogLine("--threads is ignored: requests queue (--queue-depth) for --db-connections workers");
+  }
 
   std::unique_ptr<lc::PostgresCluster> cluster;
   std::string url = db;
@@ -137,8 +148,8 @@ int main(int argc, char** argv) {
   lc::CollectorOptions options;
   options.listen = listen;
   options.db_url = url;
-  options.max_threads = threads;
   options.db_connections = connections;
+  options.queue_depth = queue_depth;
   options.group_commit_writers = group_commit_writers;
   if (!tls_cert.empty()) {
     auto cert = ReadFile(tls_cert);

@@ -263,7 +263,6 @@ int main(int argc, char** argv) {
   }
   const std::string url = (*cluster)->url();
   lc::CollectorOptions options;
-  options.max_threads = std::max(32, 4 * c.clients);
   options.db_connections = c.clients;
   auto collector = ts::InProcessCollector::Start(url, options);
   if (!collector.ok()) {

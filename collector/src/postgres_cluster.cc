@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -163,6 +165,70 @@ absl::Status Chown(const fs::path& p, const PostgresUser& pg) {
   return absl::OkStatus();
 }
 
+// What a server's postmaster.pid says (the first lines PostgreSQL writes:
+// PID, data directory, start time, port, socket directory, ...).
+struct PostmasterPid {
+  pid_t pid = 0;
+  fs::path data_dir;
+  fs::path socket_dir;
+};
+
+std::optional<PostmasterPid> ReadPostmasterPid(const fs::path& file) {
+  std::ifstream in(file);
+  std::string pid_line;
+  PostmasterPid out;
+  std::string data_line, start_line, port_line, socket_line;
+  if (!std::getline(in, pid_line) || !std::getline(in, data_line)) return std::nullopt;
+  std::getline(in, start_line);
+  std::getline(in, port_line);
+  std::getline(in, socket_line);
+  char* end = nullptr;
+  const long pid = std::strtol(pid_line.c_str(), &end, 10);
+  if (end == pid_line.c_str() || pid <= 0) return std::nullopt;
+  out.pid = static_cast<pid_t>(pid);
+  out.data_dir = data_line;
+  out.socket_dir = socket_line;
+  return out;
+}
+
+bool ProcessAlive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
+bool SamePath(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  const bool same = fs::equivalent(a, b, ec);
+  return !ec && same;
+}
+
+// True when `pid` is a PostgreSQL server working in `pgdata`: the
+// postmaster chdirs into its data directory, so its cwd names the cluster it
+// serves whatever socket or port it uses. False when it cannot be told
+// (a process of another user cannot be our server: ours runs as us, or as
+// postgres when we are root, who may read every process).
+bool IsServerOf(pid_t pid, const fs::path& pgdata) {
+  std::error_code ec;
+  const fs::path proc = fs::path("/proc") / std::to_string(pid);
+  const std::string exe = fs::read_symlink(proc / "exe", ec).filename().string();
+  if (ec || exe.rfind("postgres", 0) != 0) return false;  // "postgres" or "postgres (deleted)"
+  const fs::path cwd = fs::read_symlink(proc / "cwd", ec);
+  return !ec && SamePath(cwd, pgdata);
+}
+
+// A socket directory this code made (mkdtemp /tmp/lbpg-XXXXXX) that no live
+// server uses any more: its .s.PGSQL.<port>.lock files name dead PIDs.
+bool IsStaleSocketDir(const fs::path& dir) {
+  if (dir.parent_path() != "/tmp" || dir.filename().string().rfind("lbpg-", 0) != 0) return false;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return false;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(".s.PGSQL.", 0) != 0 || name.size() < 5 || name.substr(name.size() - 5) != ".lock") continue;
+    std::ifstream in(entry.path());
+    long pid = 0;
+    if (in >> pid && pid > 0 && ProcessAlive(static_cast<pid_t>(pid))) return false;
+  }
+  return !ec;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> FindPostgresBinDir() {
@@ -231,7 +297,23 @@ absl::Status PostgresCluster::DoStart() {
   }
   chmod(dir.c_str(), 0700);
 
+  // One collector per data directory. The lock dies with its holder (even on
+  // SIGKILL), and is close-on-exec, so the server does not inherit it: a
+  // server found running below while we hold the lock was left by a
+  // collector that is gone.
+  const fs::path lock = dir / "cluster.lock";
+  lock_fd_ = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) return absl::FailedPreconditionError(absl::StrCat("cannot open ", lock.string(), ": ", strerror(errno)));
+  if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    close(lock_fd_);
+    lock_fd_ = -1;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", dir.string(), " is in use by another process (a running localbench-collector?): ",
+        lock.string(), " is locked"));
+  }
+
   const fs::path pgdata = dir / "pgdata";
+  if (absl::Status st = RecoverLeftovers(); !st.ok()) return st;
   const std::vector<std::string> as_owner = AsOwner();
   auto cmd = [&](std::initializer_list<std::string> args) {
     std::vector<std::string> v = as_owner;
@@ -269,6 +351,13 @@ absl::Status PostgresCluster::DoStart() {
   if (root) {
     if (absl::Status st = Chown(socket_dir_, pg); !st.ok()) return st;
   }
+  // Remembered so that a start after a crash removes it (RecoverLeftovers),
+  // even when the server never got to write postmaster.pid.
+  {
+    std::ofstream record(dir / "socket_dir", std::ios::trunc);
+    record << socket_dir_.string() << "\n";
+    if (!record) return absl::InternalError(absl::StrCat("cannot write ", (dir / "socket_dir").string()));
+  }
   const fs::path log = dir / "postgres.log";
   auto started = Run(cmd({bindir_ + "/pg_ctl", "-D", pgdata.string(), "-l", log.string(), "-w", "-t",
                           "60", "-o", "-k " + socket_dir_.string(), "start"}));
@@ -278,6 +367,65 @@ absl::Status PostgresCluster::DoStart() {
   }
   running_ = true;
   return CreateDatabase(options_.database);
+}
+
+absl::Status PostgresCluster::RecoverLeftovers() {
+  const fs::path& dir = options_.data_dir;
+  const fs::path pgdata = dir / "pgdata";
+  std::vector<fs::path> socket_dirs;
+  if (std::ifstream record(dir / "socket_dir"); record) {
+    std::string line;
+    if (std::getline(record, line) && !line.empty()) socket_dirs.emplace_back(line);
+  }
+  const fs::path pid_file = pgdata / "postmaster.pid";
+  std::error_code ec;
+  if (fs::exists(pid_file, ec)) {
+    const std::optional<PostmasterPid> pm = ReadPostmasterPid(pid_file);
+    if (!pm) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          pid_file.string(), " is unreadable or garbled: make sure no PostgreSQL server runs on ",
+          pgdata.string(), ", then remove it"));
+    }
+    // Only ever act on a server of this data directory.
+    if (!SamePath(pm->data_dir, pgdata)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          pid_file.string(), " names another data directory (", pm->data_dir.string(),
+          "): not touching that server; remove the file once sure no server runs on ", pgdata.string()));
+    }
+    socket_dirs.push_back(pm->socket_dir);
+    if (ProcessAlive(pm->pid) && IsServerOf(pm->pid, pgdata)) {
+      // Left running by a collector that died (SIGKILL, OOM kill): stop it
+      // cleanly (fast shutdown keeps every committed transaction) and start
+      // our own below, with a fresh private socket directory.
+      LogLine(absl::StrCat("PostgreSQL (pid ", pm->pid, ") is still running on ", pgdata.string(),
+                           " from a previous collector that stopped without shutting it down: stopping it"));
+      std::vector<std::string> stop = AsOwner();
+      for (const std::string& a : {bindir_ + "/pg_ctl", std::string("-D"), pgdata.string(), std::string("-m"),
+                                   std::string("fast"), std::string("-w"), std::string("-t"), std::string("60"),
+                                   std::string("stop")}) {
+        stop.push_back(a);
+      }
+      if (auto out = Run(stop); !out.ok()) {
+        return absl::UnavailableError(absl::StrCat("cannot stop the PostgreSQL server (pid ", pm->pid,
+                                                   ") left running on ", pgdata.string(), ": ",
+                                                   out.status().message()));
+      }
+    } else {
+      // Its PID is dead, or now another program's (PostgreSQL would refuse
+      // to start over a live PID): the file is stale.
+      LogLine(absl::StrCat("removing stale ", pid_file.string(), " (pid ", pm->pid,
+                           " is no PostgreSQL server of this cluster)"));
+      fs::remove(pid_file, ec);
+      if (ec) return absl::InternalError(absl::StrCat("cannot remove ", pid_file.string(), ": ", ec.message()));
+    }
+  }
+  for (const fs::path& sock : socket_dirs) {
+    if (IsStaleSocketDir(sock)) {
+      fs::remove_all(sock, ec);
+      if (!ec) LogLine(absl::StrCat("removed stale socket directory ", sock.string()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PostgresCluster::CreateDatabase(std::string_view name_view) {
@@ -320,10 +468,15 @@ absl::Status PostgresCluster::Stop() {
   if (!socket_dir_.empty()) {
     fs::remove_all(socket_dir_, ec);
     socket_dir_.clear();
+    fs::remove(options_.data_dir / "socket_dir", ec);
   }
   if (options_.remove_on_stop && !options_.data_dir.empty()) {
     fs::remove_all(options_.data_dir, ec);
     options_.remove_on_stop = false;
+  }
+  if (lock_fd_ >= 0) {
+    close(lock_fd_);  // releases the lock
+    lock_fd_ = -1;
   }
   return result;
 }

@@ -11,7 +11,9 @@
 namespace localbench::collector {
 
 absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(CollectorOptions options) {
-  if (options.max_threads < 2) return absl::InvalidArgumentError("max_threads must be >= 2");
+  if (options.db_connections < 1) return absl::InvalidArgumentError("db_connections must be >= 1");
+  if (options.queue_depth < 1) return absl::InvalidArgumentError("queue_depth must be >= 1");
+  if (options.group_commit_writers < 0) return absl::InvalidArgumentError("group_commit_writers must be >= 0");
   std::unique_ptr<CollectorServer> s(new CollectorServer());
   try {
     pqxx::connection conn(options.db_url);
@@ -20,27 +22,22 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL: ", e.what()));
   }
-  if (options.db_connections < 1) return absl::InvalidArgumentError("db_connections must be >= 1");
-  const int connections = std::min(options.db_connections, options.max_threads);
+  const int connections = options.db_connections;
   auto pool = ConnectionPool::Create(options.db_url, static_cast<std::size_t>(connections),
                                      &SubmissionStore::Prepare);
   if (!pool.ok()) return pool.status();
   s->pool_ = *std::move(pool);
-  if (options.group_commit_writers < 0) return absl::InvalidArgumentError("group_commit_writers must be >= 0");
   s->store_ = std::make_unique<SubmissionStore>(s->pool_.get(), std::min(options.group_commit_writers, connections));
-  s->ingest_ = std::make_unique<IngestService>(s->store_.get());
+  // One worker per connection: a worker holds at most one lease at a time,
+  // so nothing ever waits inside the pool.
+  s->queue_ = std::make_unique<WorkQueue>(connections, static_cast<std::size_t>(options.queue_depth));
 
   grpc::ServerBuilder builder;
   int port = 0;
   auto creds = options.credentials ? options.credentials : grpc::InsecureServerCredentials();
   builder.AddListeningPort(options.listen, creds, &port);
-  builder.RegisterService(s->ingest_.get());
+  s->RegisterServices(builder);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_receive_message_bytes));
-  // Bounded threads: a burst of clients queues instead of spawning threads
-  // (and database connections) without limit.
-  grpc::ResourceQuota quota("localbench-collector");
-  quota.SetMaxThreads(options.max_threads);
-  builder.SetResourceQuota(quota);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
@@ -52,11 +49,19 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
   return s;
 }
 
+void CollectorServer::RegisterServices(grpc::ServerBuilder& builder) {
+  ingest_ = std::make_unique<IngestService>(store_.get(), queue_.get());
+  builder.RegisterService(ingest_.get());
+}
+
 void CollectorServer::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
+  // Returns once every call has finished: the workers keep draining the
+  // queue meanwhile (after `grace`, what is left finds its call cancelled).
   server_->Shutdown(std::chrono::system_clock::now() + grace);
   server_->Wait();
+  queue_->Stop();
 }
 
 CollectorServer::~CollectorServer() { Shutdown(); }

@@ -2,6 +2,7 @@
 // agent author (or a volunteer reading a log) can find the cause at once.
 #include "localbench/collector/validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -295,7 +296,52 @@ absl::Status CheckPoint(const std::string& p, const Point& pt) {
   return absl::OkStatus();
 }
 
-absl::Status CheckSweep(const std::string& p, const Sweep& sw) {
+// What the device can hold: a measured peak above it cannot have happened.
+struct MemoryBounds {
+  uint64_t device_bytes;   // device.memory_total_bytes (VRAM, or the CPU limit)
+  uint64_t process_bytes;  // ceiling of process_memory_bytes (CPU: the host's RAM)
+};
+
+MemoryBounds BoundsOf(const v1::Hardware& hw) {
+  const uint64_t device = hw.device().memory_total_bytes();
+  // The CPU backend reports the process's resident memory, which the host's
+  // RAM bounds (the device limit only bounds the arena). An unknown RAM size
+  // (0) falls back to the device figure rather than to no bound at all.
+  const uint64_t ram = hw.host().ram_total_bytes();
+  const bool cpu = hw.device().backend() == v1::BACKEND_CPU;
+  return {device, cpu && ram > 0 ? std::max(ram, device) : device};
+}
+
+// Measured memory must fit the device, whatever the status: a point that
+// failed measured less, not more. planned_bytes is a prediction, so only an
+// OK point's plan (which the arena reserved in full) is bounded; OOM and
+// won't-fit points exist precisely because their plan exceeds the device.
+absl::Status CheckMemoryFits(const std::string& p, const Point& pt, const MemoryBounds& b) {
+  auto above = [&](const char* field, uint64_t v, uint64_t limit, const char* what) {
+    return Invalid(absl::StrCat(p, field),
+                   absl::StrCat(v, " bytes is more than the ", what, " (", limit, " bytes)"));
+  };
+  if (pt.arena_peak_bytes() > b.device_bytes) {
+    return above(".arena_peak_bytes", pt.arena_peak_bytes(), b.device_bytes,
+                 "device has (hardware.device.memory_total_bytes)");
+  }
+  if (pt.has_device_delta_bytes() && pt.device_delta_bytes() > b.device_bytes) {
+    return above(".device_delta_bytes", pt.device_delta_bytes(), b.device_bytes,
+                 "device has (hardware.device.memory_total_bytes)");
+  }
+  if (pt.has_process_memory_bytes() && pt.process_memory_bytes() > b.process_bytes) {
+    return above(".process_memory_bytes", pt.process_memory_bytes(), b.process_bytes,
+                 b.process_bytes == b.device_bytes ? "device has (hardware.device.memory_total_bytes)"
+                                                   : "host has (hardware.host.ram_total_bytes)");
+  }
+  if (pt.status() == v1::POINT_STATUS_OK && pt.planned_bytes() > b.device_bytes) {
+    return above(".planned_bytes", pt.planned_bytes(), b.device_bytes,
+                 "device has (hardware.device.memory_total_bytes), yet the point ran");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSweep(const std::string& p, const Sweep& sw, const MemoryBounds& bounds) {
   if (!sw.has_workload()) return Invalid(absl::StrCat(p, ".workload"), "is required");
   LB_RETURN_IF_ERROR(CheckWorkload(absl::StrCat(p, ".workload"), sw.workload()));
   if (sw.points_size() == 0) return Invalid(absl::StrCat(p, ".points"), "must not be empty");
@@ -308,6 +354,7 @@ absl::Status CheckSweep(const std::string& p, const Sweep& sw) {
     const std::string pp = absl::StrCat(p, ".points[", i, "]");
     const Point& pt = sw.points(i);
     LB_RETURN_IF_ERROR(CheckPoint(pp, pt));
+    LB_RETURN_IF_ERROR(CheckMemoryFits(pp, pt, bounds));
     if (pt.batch_size() <= prev_batch) {
       return Invalid(absl::StrCat(pp, ".batch_size"), "must be greater than the previous point's");
     }
@@ -398,13 +445,14 @@ absl::Status ValidateSubmission(const Submission& s, std::chrono::system_clock::
   if (s.sweeps_size() > Limits::kMaxSweeps) {
     return Invalid("sweeps", absl::StrCat("must hold at most ", Limits::kMaxSweeps));
   }
+  const MemoryBounds bounds = BoundsOf(s.hardware());
   int total_points = 0;
   for (int i = 0; i < s.sweeps_size(); ++i) {
     total_points += s.sweeps(i).points_size();
     if (total_points > Limits::kMaxPoints) {
       return Invalid("sweeps", absl::StrCat("must hold at most ", Limits::kMaxPoints, " points in all"));
     }
-    LB_RETURN_IF_ERROR(CheckSweep(absl::StrCat("sweeps[", i, "]"), s.sweeps(i)));
+    LB_RETURN_IF_ERROR(CheckSweep(absl::StrCat("sweeps[", i, "]"), s.sweeps(i), bounds));
   }
   return absl::OkStatus();
 }

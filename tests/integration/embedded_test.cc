@@ -1,6 +1,7 @@
 // The real localbench-collector binary in embedded mode (no --db): it brings
 // up its own PostgreSQL under --data-dir, accepts a Submit over loopback,
-// stops on SIGTERM, and still has the data when started again.
+// stops on SIGTERM, and still has the data when started again, also after
+// it was killed with SIGKILL (its PostgreSQL outlives it).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -20,6 +21,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "child_process.h"
 #include "localbench/collector/postgres_cluster.h"
 #include "localbench/test_support/in_process_collector.h"
 #include "localbench/test_support/submission_builder.h"
@@ -32,75 +36,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A child process with its stdout on a pipe; stderr passes through to the
-// test's log.
-class Child {
- public:
-  explicit Child(const std::vector<std::string>& args) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    out_ = fds[0];
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      Wait();
-    }
-    if (out_ >= 0) close(out_);
-  }
-
-  // Reads stdout up to the next newline; nullopt at end of file.
-  std::optional<std::string> ReadLine() {
-    std::string line;
-    char c = 0;
-    for (;;) {
-      const ssize_t n = read(out_, &c, 1);
-      if (n == 1) {
-        if (c == '\n') return line;
-        line.push_back(c);
-      } else if (n == 0 || errno != EINTR) {
-        return line.empty() ? std::nullopt : std::optional<std::string>(line);
-      }
-    }
-  }
-
-  // The address from "localbench-collector: listening on HOST:PORT (...)".
-  std::optional<std::string> WaitForAddress() {
-    static const std::regex kListening(R"(^localbench-collector: listening on (\S+) \((plaintext|tls)\)$)");
-    while (auto line = ReadLine()) {
-      std::smatch m;
-      if (std::regex_match(*line, m, kListening)) return m[1].str();
-    }
-    return std::nullopt;
-  }
-
-  void Signal(int sig) { kill(pid_, sig); }
-
-  // Exit status, or -1 when it did not exit normally.
-  int Wait() {
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-  bool started() const { return pid_ > 0; }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-};
-
 class EmbeddedCollectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -111,8 +46,28 @@ class EmbeddedCollectorTest : public ::testing::Test {
     data_dir_ = root_ / "data";
   }
   void TearDown() override {
+    // A failed test may leave a server running on the data directory:
+    // starting (and so recovering) a cluster there stops it.
+    if (fs::exists(data_dir_ / "pgdata" / "postmaster.pid")) {
+      collector::PostgresClusterOptions options;
+      options.data_dir = data_dir_;
+      auto cluster = collector::PostgresCluster::Start(options);
+      if (!cluster.ok()) ADD_FAILURE() << "cleanup: " << cluster.status();
+    }
     std::error_code ec;
     fs::remove_all(root_, ec);
+  }
+
+  // PID and socket directory from the running server's postmaster.pid.
+  std::pair<pid_t, fs::path> Postmaster() {
+    std::ifstream in(data_dir_ / "pgdata" / "postmaster.pid");
+    std::string pid, data, start, port, socket;
+    std::getline(in, pid);
+    std::getline(in, data);
+    std::getline(in, start);
+    std::getline(in, port);
+    std::getline(in, socket);
+    return {static_cast<pid_t>(std::atol(pid.c_str())), fs::path(socket)};
   }
 
   std::vector<std::string> Command(std::vector<std::string> extra = {}) {
@@ -125,6 +80,30 @@ class EmbeddedCollectorTest : public ::testing::Test {
   fs::path root_;
   fs::path data_dir_;
 };
+
+// True while `pid` runs. A process that has exited but not yet been reaped
+// (a zombie: the postmaster's parent is whatever adopted it) counts as gone.
+bool Alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return false;
+  const auto paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z' &&
+         text[paren + 2] != 'X';
+}
+
+absl::StatusOr<std::string> EnrollAt(const std::string& address, const v1::Submission& s) {
+  auto stub = v1::Ingest::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  v1::EnrollRequest enroll;
+  enroll.set_machine_fingerprint(s.machine_fingerprint());
+  enroll.set_agent_version("v0.1.0-test");
+  v1::EnrollResponse agent;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Status st = stub->Enroll(&ctx, enroll, &agent);
+  if (!st.ok()) return absl::UnavailableError(st.error_message());
+  return agent.agent_token();
+}
 
 grpc::Status Submit(const std::string& address, const std::string& token, const v1::Submission& s,
                     v1::SubmitResponse* response) {
@@ -153,7 +132,8 @@ TEST_F(EmbeddedCollectorTest, SubmitSurvivesRestart) {
     v1::EnrollResponse agent;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    ASSERT_TRUE(stub->Enroll(&ctx, enroll, &agent).ok());
+    const grpc::Status enrolled = stub->Enroll(&ctx, enroll, &agent);
+    ASSERT_TRUE(enrolled.ok()) << enrolled.error_code() << ": " << enrolled.error_message();
     token = agent.agent_token();
     grpc::Status st = Submit(*address, token, s, &first);
     ASSERT_TRUE(st.ok()) << st.error_message();
@@ -180,6 +160,123 @@ TEST_F(EmbeddedCollectorTest, SubmitSurvivesRestart) {
     collector.Signal(SIGINT);
     EXPECT_EQ(collector.Wait(), 0);
   }
+}
+
+TEST_F(EmbeddedCollectorTest, RestartsAfterSigkillWithItsData) {
+  // SIGKILL (an OOM kill, a systemd stop timeout) gives the collector no
+  // chance to stop its PostgreSQL, which runs on in its own process group.
+  // The next start on the same directory must stop that server cleanly,
+  // remove its socket directory and serve the same data.
+  const v1::Submission s = MakeSubmission(78, 2);
+  std::string token;
+  v1::SubmitResponse first;
+  pid_t old_server = 0;
+  fs::path old_socket;
+  {
+    Child collector(Command());
+    auto address = collector.WaitForAddress();
+    ASSERT_TRUE(address.has_value());
+    auto enrolled = EnrollAt(*address, s);
+    ASSERT_TRUE(enrolled.ok()) << enrolled.status();
+    token = *enrolled;
+    grpc::Status st = Submit(*address, token, s, &first);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    std::tie(old_server, old_socket) = Postmaster();
+    ASSERT_GT(old_server, 0);
+    ASSERT_TRUE(fs::exists(old_socket)) << old_socket;
+    collector.Signal(SIGKILL);
+    EXPECT_EQ(collector.Wait(), -1);
+  }
+  ASSERT_TRUE(Alive(old_server)) << "PostgreSQL should outlive its SIGKILLed collector";
+  {
+    Child collector(Command());
+    auto address = collector.WaitForAddress();
+    ASSERT_TRUE(address.has_value()) << "collector did not come back after SIGKILL";
+    // The orphan was stopped (not merely left beside a second server) and
+    // its socket directory is gone.
+    EXPECT_FALSE(Alive(old_server));
+    EXPECT_FALSE(fs::exists(old_socket)) << old_socket;
+    const auto [new_server, new_socket] = Postmaster();
+    EXPECT_NE(new_server, old_server);
+    EXPECT_NE(new_socket, old_socket);
+    // Committed data survived: the same reply for a repeat, ALREADY_EXISTS
+    // for another payload under its id, and new submissions are stored.
+    v1::SubmitResponse again;
+    grpc::Status st = Submit(*address, token, s, &again);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(first, again));
+    v1::Submission other = s;
+    other.mutable_software()->set_agent_version("v9");
+    v1::SubmitResponse refused;
+    EXPECT_EQ(Submit(*address, token, other, &refused).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+    v1::SubmitResponse next;
+    st = Submit(*address, token, MakeSubmission(79, 1), &next);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    // And a clean stop leaves nothing running.
+    collector.Signal(SIGTERM);
+    EXPECT_EQ(collector.Wait(), 0);
+    EXPECT_FALSE(Alive(new_server));
+    EXPECT_FALSE(fs::exists(new_socket));
+  }
+  EXPECT_FALSE(fs::exists(data_dir_ / "pgdata" / "postmaster.pid"));
+}
+
+TEST_F(EmbeddedCollectorTest, SecondCollectorOnTheSameDirectoryIsRefused) {
+  Child first(Command());
+  auto address = first.WaitForAddress();
+  ASSERT_TRUE(address.has_value());
+  const pid_t server = Postmaster().first;
+  Child second(Command());
+  EXPECT_FALSE(second.WaitForAddress().has_value());
+  EXPECT_EQ(second.Wait(), 1);
+  // The first one's server was left alone and still serves.
+  EXPECT_TRUE(Alive(server));
+  EXPECT_TRUE(EnrollAt(*address, MakeSubmission(1)).ok());
+  first.Signal(SIGTERM);
+  EXPECT_EQ(first.Wait(), 0);
+}
+
+TEST_F(EmbeddedCollectorTest, StalePidFileOfAReusedPidIsRemoved) {
+  {
+    Child migrate(Command({"migrate"}));  // initialises the cluster, stops it
+    ASSERT_EQ(migrate.Wait(), 0);
+  }
+  // The server died with the machine; its PID now belongs to another
+  // program of the server's user (PostgreSQL itself refuses to start over a
+  // PID it may signal; as root the server runs as postgres, so the stand-in
+  // does too: setpriv execs, keeping the PID).
+  Child other(geteuid() == 0 ? std::vector<std::string>{"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres",
+                                                        "--clear-groups", "/bin/sleep", "600"}
+                             : std::vector<std::string>{"/bin/sleep", "600"});
+  ASSERT_TRUE(other.started());
+  const fs::path pgdata = data_dir_ / "pgdata";
+  {
+    std::ofstream pid(pgdata / "postmaster.pid");
+    pid << other.pid() << "\n" << pgdata.string() << "\n1700000000\n5432\n/tmp/lbpg-gone00\n\n";
+  }
+  Child collector(Command());
+  EXPECT_TRUE(collector.WaitForAddress().has_value());
+  EXPECT_TRUE(Alive(other.pid())) << "an unrelated process was signalled";
+  collector.Signal(SIGTERM);
+  EXPECT_EQ(collector.Wait(), 0);
+}
+
+TEST_F(EmbeddedCollectorTest, ServerOfAnotherDataDirectoryIsNeverTouched) {
+  {
+    Child migrate(Command({"migrate"}));
+    ASSERT_EQ(migrate.Wait(), 0);
+  }
+  // Another cluster's postmaster.pid copied into ours: it names a live
+  // server, but of another data directory.
+  auto foreign = collector::PostgresCluster::StartThrowaway();
+  ASSERT_TRUE(foreign.ok()) << foreign.status();
+  const fs::path pgdata = data_dir_ / "pgdata";
+  fs::copy_file((*foreign)->data_dir() / "pgdata" / "postmaster.pid", pgdata / "postmaster.pid");
+  Child collector(Command());
+  EXPECT_FALSE(collector.WaitForAddress().has_value());
+  EXPECT_EQ(collector.Wait(), 1);
+  EXPECT_TRUE((*foreign)->CreateDatabase("still_serving").ok());
+  fs::remove(pgdata / "postmaster.pid");
 }
 
 TEST_F(EmbeddedCollectorTest, MigrateSubcommandAppliesAndExits) {

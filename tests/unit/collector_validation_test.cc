@@ -269,6 +269,30 @@ INSTANTIATE_TEST_SUITE_P(
              "sweeps[1].points[3].device_delta_bytes"},
         Rule{"ProcessHuge", [](S& s) { Pt(s, 1, 3)->set_process_memory_bytes(~uint64_t{0}); },
              "sweeps[1].points[3].process_memory_bytes"},
+        // Measured memory beyond what the device (24 GiB here) has cannot
+        // have happened, even below the 1 PiB bound on any size field.
+        Rule{"ArenaAboveDevice", [](S& s) { Pt(s, 1, 3)->set_arena_peak_bytes(uint64_t{24000} << 30); },
+             "sweeps[1].points[3].arena_peak_bytes"},
+        Rule{"ArenaJustAboveDevice",
+             [](S& s) { Pt(s, 1, 3)->set_arena_peak_bytes(Dev(s)->memory_total_bytes() + 1); },
+             "sweeps[1].points[3].arena_peak_bytes"},
+        Rule{"DeltaAboveDevice", [](S& s) { Pt(s, 1, 3)->set_device_delta_bytes(uint64_t{25} << 30); },
+             "sweeps[1].points[3].device_delta_bytes"},
+        Rule{"ProcessPebibyte", [](S& s) { Pt(s, 1, 3)->set_process_memory_bytes(Limits::kMaxBytes); },
+             "sweeps[1].points[3].process_memory_bytes"},
+        Rule{"OkPlanAboveDevice", [](S& s) { Pt(s, 1, 3)->set_planned_bytes(uint64_t{48} << 30); },
+             "sweeps[1].points[3].planned_bytes"},
+        Rule{"MeasuredOnOomPointAboveDevice",
+             [](S& s) { Pt(s, 1, 11)->set_arena_peak_bytes(uint64_t{25} << 30); },
+             "sweeps[1].points[11].arena_peak_bytes"},
+        Rule{"CpuProcessAboveHostRam",
+             [](S& s) {
+               Dev(s)->set_backend(v1::BACKEND_CPU);
+               Dev(s)->set_vendor(v1::VENDOR_OTHER);
+               Dev(s)->clear_compute_capability();
+               Pt(s, 1, 3)->set_process_memory_bytes(Host(s)->ram_total_bytes() + 1);
+             },
+             "sweeps[1].points[3].process_memory_bytes"},
         Rule{"RepetitionsHuge", [](S& s) { Pt(s, 1, 3)->set_repetitions(~0u); }, "sweeps[1].points[3].repetitions"},
         Rule{"WarmupHuge", [](S& s) { Pt(s, 1, 3)->set_warmup_steps(~0u); }, "sweeps[1].points[3].warmup_steps"},
         Rule{"ClockHuge", [](S& s) { Pt(s, 1, 3)->set_sm_clock_mhz(1000000); }, "sweeps[1].points[3].sm_clock_mhz"},
@@ -296,9 +320,50 @@ INSTANTIATE_TEST_SUITE_P(
              "sweeps[0].planned_max_batch"}),
     [](const ::testing::TestParamInfo<Rule>& param_info) { return std::string(param_info.param.name); });
 
+TEST(ValidationTest, PlansBeyondTheDeviceAreFineWhereNothingRan) {
+  // OOM and won't-fit points exist because their plan exceeds the device:
+  // their planned_bytes stay unbounded by it.
+  v1::Submission s = MakeSubmission(5);
+  const uint64_t device = s.hardware().device().memory_total_bytes();
+  v1::Sweep* sw = s.mutable_sweeps(0);
+  v1::Point* oom = sw->mutable_points(sw->points_size() - 1);
+  ASSERT_EQ(oom->status(), v1::POINT_STATUS_OOM);
+  oom->set_planned_bytes(device * 3);
+  v1::Point* skipped = sw->add_points();
+  skipped->set_batch_size(oom->batch_size() + 1);
+  skipped->set_status(v1::POINT_STATUS_SKIPPED_WONT_FIT);
+  skipped->set_planned_bytes(uint64_t{24000} << 30);
+  EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+  // A measurement of exactly the device's memory is possible.
+  sw->mutable_points(0)->set_arena_peak_bytes(device);
+  sw->mutable_points(0)->set_device_delta_bytes(device);
+  sw->mutable_points(0)->set_process_memory_bytes(device);
+  EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+}
+
+TEST(ValidationTest, CpuProcessMemoryIsBoundedByHostRam) {
+  // The CPU backend's device is a limit inside the host's RAM; the process
+  // (its resident memory) may exceed that limit but not the RAM.
+  v1::Submission s = MakeSubmission(6);
+  auto* d = s.mutable_hardware()->mutable_device();
+  d->set_backend(v1::BACKEND_CPU);
+  d->set_vendor(v1::VENDOR_OTHER);
+  d->clear_compute_capability();
+  const uint64_t ram = s.hardware().host().ram_total_bytes();
+  ASSERT_GT(ram, d->memory_total_bytes());
+  s.mutable_sweeps(0)->mutable_points(0)->set_process_memory_bytes(ram);
+  EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+  s.mutable_sweeps(0)->mutable_points(0)->set_process_memory_bytes(ram + 1);
+  const absl::Status st = ValidateSubmission(s, kNow);
+  EXPECT_EQ(std::string(st.message()).rfind("sweeps[0].points[0].process_memory_bytes: ", 0), 0u) << st;
+  EXPECT_NE(std::string(st.message()).find("ram_total_bytes"), std::string::npos) << st;
+}
+
 TEST(ValidationTest, TotalPointsAreBounded) {
   v1::Submission s = MakeSubmission(1, 1, Limits::kMaxPointsPerSweep);
   s.mutable_sweeps(0)->mutable_points()->RemoveLast();  // keep it valid: all OK
+  // The builder's plans grow with the batch; let a device hold them all.
+  s.mutable_hardware()->mutable_device()->set_memory_total_bytes(uint64_t{1} << 44);
   const v1::Sweep sweep = [&] {
     v1::Sweep sw = s.sweeps(0);
     sw.set_smallest_failed_batch(0);

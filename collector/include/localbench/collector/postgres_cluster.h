@@ -37,6 +37,16 @@ struct PostgresClusterOptions {
 // socket; the directory is mode 0700). As root, initdb and pg_ctl run as the
 // `postgres` user through runuser, because PostgreSQL refuses to run as root.
 // Stops (fast shutdown) when destroyed.
+//
+// Crash-safe: the directory is locked (data_dir/cluster.lock, flock) for the
+// cluster object's life, so two collectors never share it. A start that
+// finds a server still running on this data directory (its collector was
+// SIGKILLed or OOM-killed; the server lives in its own process group) stops
+// it cleanly and starts afresh; a stale postmaster.pid (dead PID, or a PID
+// now another program's) is removed; socket directories left in /tmp by
+// earlier runs are removed once no live server uses them. A server is only
+// ever acted on when its postmaster.pid names this data directory and its
+// process works in it.
 class PostgresCluster {
  public:
   // Initialises (first time) and starts a cluster. Fails with a message that
@@ -73,10 +83,15 @@ class PostgresCluster {
  private:
   explicit PostgresCluster(PostgresClusterOptions options) : options_(std::move(options)) {}
   absl::Status DoStart();
+  // With the lock held: stops a server a dead collector left running on
+  // this data directory, removes a stale postmaster.pid and stale socket
+  // directories.
+  absl::Status RecoverLeftovers();
 
   PostgresClusterOptions options_;
   std::string bindir_;
   std::filesystem::path socket_dir_;
+  int lock_fd_ = -1;  // flock on data_dir/cluster.lock while >= 0
   bool running_ = false;
 };
 

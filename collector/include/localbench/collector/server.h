@@ -1,5 +1,6 @@
-// Server wiring: the connection pool, migrations, the store and the gRPC
-// server with its limits, behind one object that main() and tests start.
+// Server wiring: the connection pool, migrations, the store, the request
+// queue and the gRPC server with its limits, behind one object that main()
+// and tests start.
 #ifndef LOCALBENCH_COLLECTOR_SERVER_H_
 #define LOCALBENCH_COLLECTOR_SERVER_H_
 
@@ -14,6 +15,7 @@
 #include "localbench/collector/connection_pool.h"
 #include "localbench/collector/ingest.h"
 #include "localbench/collector/store.h"
+#include "localbench/collector/work_queue.h"
 
 namespace localbench::collector {
 
@@ -23,14 +25,16 @@ struct CollectorOptions {
   std::string listen = "127.0.0.1:7411";
   // libpq URL of the database (migrated on start).
   std::string db_url;
-  // Upper bound on gRPC server threads (pollers included). The sync server
-  // answers RESOURCE_EXHAUSTED ("Server Threadpool Exhausted", retryable)
-  // when all are busy, so keep it well above the expected concurrent clients.
-  int max_threads = 32;
-  // PostgreSQL connections, one per concurrently storing request; handlers
-  // beyond this wait for a free one (briefly: a submission is one round
-  // trip plus commit). Capped at max_threads.
+  // PostgreSQL connections, and as many workers that serve requests: this
+  // bounds database concurrency, whatever the number of clients.
   int db_connections = 8;
+  // Requests that may wait for a worker. gRPC's callback handlers only
+  // queue a call and return, so a burst of agents waits here (in arrival
+  // order) instead of being refused; a call that finds the queue full is
+  // answered RESOURCE_EXHAUSTED at once (agents retry with backoff). Each
+  // waiting call holds its request in memory (at most
+  // max_receive_message_bytes; real submissions are tens of KiB).
+  int queue_depth = 1024;
   // Group commit: concurrent submissions share one statement (one commit,
   // one WAL flush), at most this many such writers at once. 0 (default):
   // one statement per submission, which measured faster on the 2-core
@@ -58,18 +62,28 @@ class CollectorServer {
   // "host:port" actually bound, e.g. "127.0.0.1:40123" when asked for port 0.
   const std::string& address() const { return address_; }
 
-  // Stops accepting calls, lets in-flight ones finish for up to `grace`, then
-  // cancels the rest. Idempotent.
+  // Stops accepting calls, lets in-flight and queued ones finish for up to
+  // `grace`, then cancels the rest (queued calls then end CANCELLED without
+  // touching the database), and stops the workers. Idempotent.
   void Shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
   // The store behind the service (for tests and tools in the same process).
   SubmissionStore& store() { return *store_; }
 
+  // The queue in front of the database workers (services added later share
+  // it, so database concurrency stays bounded by the pool).
+  WorkQueue& work_queue() { return *queue_; }
+
  private:
   CollectorServer() = default;
+  // Creates every gRPC service and registers it on `builder`: the one place
+  // a new service is added.
+  void RegisterServices(grpc::ServerBuilder& builder);
 
+  // Declared in dependency order: destroyed server first, pool last.
   std::unique_ptr<ConnectionPool> pool_;
   std::unique_ptr<SubmissionStore> store_;
+  std::unique_ptr<WorkQueue> queue_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

@@ -35,7 +35,10 @@ struct Limits {
   static constexpr int64_t kMaxFutureSeconds = 24 * 3600;
 };
 
-// Checks every field of `s` (see the rules in validation.cc). Returns OK, or
+// Checks every field of `s` (see the rules in validation.cc), plausibility
+// included: memory measured by a point (arena peak, device delta, process
+// memory; for the CPU backend the process against the host's RAM) and an OK
+// point's plan cannot exceed what the device has. Returns OK, or
 // INVALID_ARGUMENT whose message starts with the offending field's path, e.g.
 // "sweeps[2].points[0].tokens_per_second_median: must be finite and > 0".
 // `now` bounds the timestamps; pass the current time (tests pass a fixed one).
