@@ -26,6 +26,8 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
                                      &SubmissionStore::Prepare);
   if (!pool.ok()) return pool.status();
   s->pool_ = *std::move(pool);
+  ConnectionPool* pool_ptr = s->pool_.get();
+  s->metrics_->WatchPool([pool_ptr] { return pool_ptr->InUse(); }, pool_ptr->size());
   if (options.group_commit_writers < 0) return absl::InvalidArgumentError("group_commit_writers must be >= 0");
   s->store_ = std::make_unique<SubmissionStore>(s->pool_.get(), std::min(options.group_commit_writers, connections));
   s->ingest_ = std::make_unique<IngestService>(s->store_.get());
@@ -41,6 +43,9 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
   grpc::ResourceQuota quota("localbench-collector");
   quota.SetMaxThreads(options.max_threads);
   builder.SetResourceQuota(quota);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeRpcMetricsInterceptorFactory(s->metrics_.get()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
@@ -49,10 +54,31 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
   const std::string& listen = options.listen;
   const auto colon = listen.rfind(':');
   s->address_ = absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
+
+  if (!options.http_listen.empty()) {
+    // The HTTP side reads versions and health through a pool of its own.
+    if (options.http_threads < 1) return absl::InvalidArgumentError("http_threads must be >= 1");
+    // One connection per HTTP worker: the version look-up never queues.
+    auto probe = http::DatabaseProbe::Create(options.db_url, static_cast<std::size_t>(options.http_threads));
+    if (!probe.ok()) return probe.status();
+    s->probe_ = *std::move(probe);
+    http::HttpOptions http_options;
+    http_options.listen = options.http_listen;
+    http_options.threads = options.http_threads;
+    http::HttpBackends backends;
+    http::DatabaseProbe* probe_ptr = s->probe_.get();
+    backends.latest_version = [probe_ptr] { return probe_ptr->LatestVersion(); };
+    backends.health = [probe_ptr] { return probe_ptr->Check(); };
+    backends.metrics = s->metrics_.get();
+    auto http = http::HttpServer::Start(http_options, std::move(options.http_routes), std::move(backends));
+    if (!http.ok()) return http.status();
+    s->http_ = *std::move(http);
+  }
   return s;
 }
 
 void CollectorServer::Shutdown(std::chrono::milliseconds grace) {
+  if (http_) http_->Shutdown();
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   server_->Shutdown(std::chrono::system_clock::now() + grace);
