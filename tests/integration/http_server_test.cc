@@ -134,6 +134,20 @@ TEST(HttpHealth, UnmigratedDatabaseIs503) {
   EXPECT_NE(r->body.find("\"status\":\"unavailable\""), std::string::npos) << r->body;
 }
 
+// Regression: stopping before the accept loop began left it running and the
+// join hanging forever (httplib's stop() ignores a server not yet running).
+TEST(HttpLifecycle, StopsRightAfterStarting) {
+  collector::CollectorMetrics metrics;
+  http::HttpBackends b;
+  b.latest_version = [] { return absl::StatusOr<std::int64_t>(0); };
+  b.health = [] { return http::Health{true, "{}"}; };
+  b.metrics = &metrics;
+  for (int i = 0; i < 50; ++i) {
+    auto server = http::HttpServer::Start({}, {}, b);
+    ASSERT_TRUE(server.ok()) << server.status();
+  }  // each destroyed at once
+}
+
 TEST_F(HttpServerTest, JsonIsTheProtobufMappingWithCachingHeaders) {
   SubmitOne(1);
   auto r = Get("/v1/devices", {{"X-Request-Id", "page-42"}});

@@ -181,7 +181,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpOptions option
   s->address_ = v6 ? absl::StrCat("[", host, "]:", bound) : absl::StrCat(host, ":", bound);
   // The socket listens already (connections queue in its backlog), so the
   // address is usable as soon as Start returns.
-  s->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
+  s->thread_ = std::thread([self] {
+    self->server_->listen_after_bind();
+    self->listen_returned_.store(true);
+  });
+  // httplib's stop() does nothing until the accept loop has begun, so a
+  // Shutdown right after Start would leave the loop running and the join
+  // hanging: wait for it to begin (microseconds) or to have failed.
+  while (!srv.is_running() && !s->listen_returned_.load()) std::this_thread::yield();
   return s;
 }
 

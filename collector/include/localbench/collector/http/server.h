@@ -4,6 +4,7 @@
 #ifndef LOCALBENCH_COLLECTOR_HTTP_SERVER_H_
 #define LOCALBENCH_COLLECTOR_HTTP_SERVER_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -93,6 +94,7 @@ class HttpServer {
   std::vector<BoundRoute> routes_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::atomic<bool> listen_returned_{false};  // the accept loop has ended
   std::string address_;
   bool shut_down_ = false;
 };
