@@ -275,7 +275,8 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
   backends_.metrics->ObserveHttp(route_label, res.status, seconds);
   LogLine(absl::StrCat("http request_id=", request_id, " method=", absl::CEscape(req.method), " route=", route_label,
                        " target=\"", absl::CEscape(req.target.substr(0, 512)), "\" status=", res.status,
-                       " bytes=", res.body.size(), " cache=", cache_outcome,
+                       " bytes=", res.body.size(), " cache=", cache_outcome, " data_version=",
+                       res.has_header("X-Data-Version") ? res.get_header_value("X-Data-Version") : "-",
                        " duration_ms=", absl::StrFormat("%.3f", seconds * 1e3)));
 }
 
