@@ -39,17 +39,20 @@ class HttpServerTest : public ::testing::Test {
     options.http_listen = "127.0.0.1:0";
     options.http_routes = http::BindQueryRoutes([this](const google::protobuf::MethodDescriptor& m) -> http::Handler {
       const std::string name = m.name();
+      if (name == "StackUp") {
+        return http::MakeHandler<v1::StackUpRequest, v1::StackUpAnswer>(
+            [this](const v1::StackUpRequest& r) -> absl::StatusOr<v1::StackUpAnswer> {
+              ++calls_;
+              if (r.submission_id() == "missing") return absl::NotFoundError("no submission missing");
+              v1::StackUpAnswer out;
+              out.set_submission_id(r.submission_id());
+              out.mutable_version()->set_data_version(r.read().as_of());
+              return out;
+            });
+      }
       return [this, name](const google::protobuf::Message& request) -> absl::StatusOr<std::unique_ptr<google::protobuf::Message>> {
         ++calls_;
         if (name == "ListDeviceModels") return Devices(static_cast<const v1::ListDeviceModelsRequest&>(request));
-        if (name == "StackUp") {
-          const auto& r = static_cast<const v1::StackUpRequest&>(request);
-          if (r.submission_id() == "missing") return absl::NotFoundError("no submission missing");
-          auto out = std::make_unique<v1::StackUpAnswer>();
-          out->set_submission_id(r.submission_id());
-          out->mutable_version()->set_data_version(r.read().as_of());
-          return out;
-        }
         if (name == "GetBatchCurve") return absl::InvalidArgumentError("device_model: required");
         return absl::InternalError("not in this test");
       };

@@ -44,6 +44,11 @@ std::vector<Route> BindQueryRoutes(const std::function<Handler(const google::pro
     r.request = m->input_type();
     r.response = m->output_type();
     r.handler = bind(*m);
+    if (!r.handler) {
+      std::fprintf(stderr, "localbench-collector: no handler bound for %s (Query.%s)\n", spec.path.c_str(),
+                   spec.rpc.c_str());
+      std::abort();
+    }
     routes.push_back(std::move(r));
   }
   return routes;

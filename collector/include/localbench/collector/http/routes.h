@@ -44,25 +44,34 @@ struct Route {
   Handler handler;
 };
 
-// A route for `spec` whose handler is `fn` (typically a TableService method).
+// A Handler over a typed function (typically a TableService method):
+//   MakeHandler<v1::OomTableRequest, v1::OomTable>(
+//       [&](const v1::OomTableRequest& r) { return tables.GetOomTable(r); })
+template <typename Request, typename Response>
+Handler MakeHandler(std::function<absl::StatusOr<Response>(const Request&)> fn) {
+  return [fn = std::move(fn)](const google::protobuf::Message& request)
+             -> absl::StatusOr<std::unique_ptr<google::protobuf::Message>> {
+    absl::StatusOr<Response> out = fn(static_cast<const Request&>(request));
+    if (!out.ok()) return out.status();
+    return std::unique_ptr<google::protobuf::Message>(new Response(*std::move(out)));
+  };
+}
+
+// A route for `spec` whose handler is `fn`.
 template <typename Request, typename Response>
 Route MakeRoute(RouteSpec spec, std::function<absl::StatusOr<Response>(const Request&)> fn) {
   Route r;
   r.spec = std::move(spec);
   r.request = Request::descriptor();
   r.response = Response::descriptor();
-  r.handler = [fn = std::move(fn)](const google::protobuf::Message& request)
-      -> absl::StatusOr<std::unique_ptr<google::protobuf::Message>> {
-    absl::StatusOr<Response> out = fn(static_cast<const Request&>(request));
-    if (!out.ok()) return out.status();
-    return std::unique_ptr<google::protobuf::Message>(new Response(*std::move(out)));
-  };
+  r.handler = MakeHandler<Request, Response>(std::move(fn));
   return r;
 }
 
 // Binds every QueryRouteSpecs() entry to a handler: `bind(method)` returns
-// the handler for that Query method. Types come from the method descriptor,
-// and each handler is checked to answer with them.
+// the handler for that Query method (an empty one crashes: every public
+// route must be served). Types come from the method descriptor; the server
+// crashes if a handler answers with another type.
 std::vector<Route> BindQueryRoutes(
     const std::function<Handler(const google::protobuf::MethodDescriptor&)>& bind);
 
