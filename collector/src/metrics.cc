@@ -175,7 +175,8 @@ std::string MetricsRegistry::Render() {
     }
     for (const auto& [labels, h] : f.histograms) {
       for (std::size_t i = 0; i <= h->bounds().size(); ++i) {
-        const std::string le = i < h->bounds().size() ? FormatDouble(h->bounds()[i]) : "+Inf";
+        // Bounds read as written ("0.0005", not "5e-04"): six significant digits suffice.
+        const std::string le = i < h->bounds().size() ? absl::StrCat(h->bounds()[i]) : "+Inf";
         absl::StrAppend(&out, name, "_bucket", LabelText(f.label_names, labels, "le", le), " ",
                         h->CumulativeCount(i), "\n");
       }

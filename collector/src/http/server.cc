@@ -163,7 +163,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpOptions option
   const int threads = options.threads;
   // Bounded threads: a burst of connections queues instead of spawning.
   srv.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-  srv.set_keep_alive_timeout(5);
+  // Keep-alive: httplib's default closes a connection after 5 requests; a
+  // page or proxy fetching several tables should keep its connection. Each
+  // open connection holds a worker, so idle ones are dropped after 2 s.
+  srv.set_keep_alive_max_count(100);
+  // Headers and body go out in separate writes; without TCP_NODELAY the body
+  // waits for the client's delayed ACK (40 ms) on a reused connection.
+  srv.set_tcp_nodelay(true);
+  srv.set_keep_alive_timeout(2);
   srv.set_read_timeout(5, 0);
   srv.set_write_timeout(5, 0);
   srv.set_payload_max_length(64 * 1024);  // GET only: bodies are never needed
