@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   int connections = 8;
   int queue_depth = 1024;
   int group_commit_writers = 0;
+  std::string http_listen;
   app.add_option("--listen", listen, "host:port to serve gRPC on (port 0: any free port)")
       ->envname("LOCALBENCH_LISTEN")
       ->capture_default_str();
@@ -110,6 +111,10 @@ int main(int argc, char** argv) {
       ->envname("LOCALBENCH_GROUP_COMMIT_WRITERS")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
+  app.add_option("--http-listen", http_listen,
+                 "host:port for the public read-only HTTP API (port 0: any free port); "
+                 "off when empty (the default)")
+      ->envname("LOCALBENCH_HTTP_LISTEN");
   CLI::App* migrate = app.add_subcommand("migrate", "apply the schema migrations and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -151,6 +156,7 @@ int main(int argc, char** argv) {
   options.db_connections = connections;
   options.queue_depth = queue_depth;
   options.group_commit_writers = group_commit_writers;
+  options.http_listen = http_listen;
   if (!tls_cert.empty()) {
     auto cert = ReadFile(tls_cert);
     auto key = ReadFile(tls_key);
@@ -165,6 +171,9 @@ int main(int argc, char** argv) {
   // The one line scripts and tests parse for the bound address.
   std::printf("localbench-collector: listening on %s (%s)\n", (*server)->address().c_str(),
               tls_cert.empty() ? "plaintext" : "tls");
+  if (!(*server)->http_address().empty()) {
+    std::printf("localbench-collector: http listening on %s\n", (*server)->http_address().c_str());
+  }
   std::fflush(stdout);
   if (tls_cert.empty()) {
     lc::LogLine("serving plaintext gRPC: use TLS (--tls-cert/--tls-key) beyond loopback");

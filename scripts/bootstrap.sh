@@ -13,6 +13,8 @@ packages=(
   libpqxx-dev libpq-dev postgresql
   # hashing, tokens, TLS; the agent CLI
   libssl-dev libcli11-dev
+  # the collector's HTTP API (cpp-httplib: see docs/ARCHITECTURE.md)
+  libcpp-httplib-dev
   # kernels (CPU GEMM baseline and blocked kernels)
   libopenblas-dev
   # tests and benchmarks

@@ -41,6 +41,11 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
   return Lease(this, std::move(conn));
 }
 
+std::size_t ConnectionPool::InUse() {
+  std::lock_guard lock(mu_);
+  return size_ - free_.size();
+}
+
 void ConnectionPool::Release(std::unique_ptr<pqxx::connection> conn) {
   {
     std::lock_guard lock(mu_);

@@ -27,6 +27,8 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
                                      &SubmissionStore::Prepare);
   if (!pool.ok()) return pool.status();
   s->pool_ = *std::move(pool);
+  ConnectionPool* pool_ptr = s->pool_.get();
+  s->metrics_->WatchPool([pool_ptr] { return pool_ptr->InUse(); }, pool_ptr->size());
   s->store_ = std::make_unique<SubmissionStore>(s->pool_.get(), std::min(options.group_commit_writers, connections));
   // One worker per connection: a worker holds at most one lease at a time,
   // so nothing ever waits inside the pool.
@@ -38,6 +40,9 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
   builder.AddListeningPort(options.listen, creds, &port);
   s->RegisterServices(builder);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_receive_message_bytes));
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeRpcMetricsInterceptorFactory(s->metrics_.get()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
@@ -46,6 +51,26 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
   const std::string& listen = options.listen;
   const auto colon = listen.rfind(':');
   s->address_ = absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
+
+  if (!options.http_listen.empty()) {
+    // The HTTP side reads versions and health through a pool of its own.
+    if (options.http_threads < 1) return absl::InvalidArgumentError("http_threads must be >= 1");
+    // One connection per HTTP worker: the version look-up never queues.
+    auto probe = http::DatabaseProbe::Create(options.db_url, static_cast<std::size_t>(options.http_threads));
+    if (!probe.ok()) return probe.status();
+    s->probe_ = *std::move(probe);
+    http::HttpOptions http_options;
+    http_options.listen = options.http_listen;
+    http_options.threads = options.http_threads;
+    http::HttpBackends backends;
+    http::DatabaseProbe* probe_ptr = s->probe_.get();
+    backends.latest_version = [probe_ptr] { return probe_ptr->LatestVersion(); };
+    backends.health = [probe_ptr] { return probe_ptr->Check(); };
+    backends.metrics = s->metrics_.get();
+    auto http = http::HttpServer::Start(http_options, std::move(options.http_routes), std::move(backends));
+    if (!http.ok()) return http.status();
+    s->http_ = *std::move(http);
+  }
   return s;
 }
 
@@ -55,6 +80,7 @@ void CollectorServer::RegisterServices(grpc::ServerBuilder& builder) {
 }
 
 void CollectorServer::Shutdown(std::chrono::milliseconds grace) {
+  if (http_) http_->Shutdown();
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   // Returns once every call has finished: the workers keep draining the

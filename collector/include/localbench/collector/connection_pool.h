@@ -56,6 +56,9 @@ class ConnectionPool {
   // Connections in the pool.
   std::size_t size() const { return size_; }
 
+  // Connections leased now (the pool-usage metric).
+  std::size_t InUse();
+
  private:
   ConnectionPool(std::string url, std::size_t size, Preparer prepare)
       : url_(std::move(url)), size_(size), prepare_(std::move(prepare)) {}

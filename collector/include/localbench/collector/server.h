@@ -8,12 +8,17 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "localbench/collector/connection_pool.h"
+#include "localbench/collector/http/health.h"
+#include "localbench/collector/http/routes.h"
+#include "localbench/collector/http/server.h"
 #include "localbench/collector/ingest.h"
+#include "localbench/collector/metrics.h"
 #include "localbench/collector/store.h"
 #include "localbench/collector/work_queue.h"
 
@@ -46,6 +51,14 @@ struct CollectorOptions {
   std::size_t max_receive_message_bytes = 4 * 1024 * 1024;
   // Server credentials; null means plaintext (fine on loopback only).
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  // host:port of the public read-only HTTP API; empty (default) serves none.
+  // Port 0 picks a free port (see http_address()).
+  std::string http_listen;
+  // HTTP worker threads (one connection each at a time).
+  int http_threads = 8;
+  // The table routes the HTTP API serves (http::BindQueryRoutes); /healthz
+  // and /metrics are always there when http_listen is set.
+  std::vector<http::Route> http_routes;
 };
 
 // A running collector. Destroying it shuts it down.
@@ -74,6 +87,12 @@ class CollectorServer {
   // it, so database concurrency stays bounded by the pool).
   WorkQueue& work_queue() { return *queue_; }
 
+  // "host:port" the HTTP API is bound to; empty when it is off.
+  std::string http_address() const { return http_ ? http_->address() : std::string(); }
+
+  // Request, ingest, pool and data-version metrics (rendered at /metrics).
+  CollectorMetrics& metrics() { return *metrics_; }
+
  private:
   CollectorServer() = default;
   // Creates every gRPC service and registers it on `builder`: the one place
@@ -81,11 +100,14 @@ class CollectorServer {
   void RegisterServices(grpc::ServerBuilder& builder);
 
   // Declared in dependency order: destroyed server first, pool last.
+  std::unique_ptr<CollectorMetrics> metrics_ = std::make_unique<CollectorMetrics>();
   std::unique_ptr<ConnectionPool> pool_;
+  std::unique_ptr<http::DatabaseProbe> probe_;
   std::unique_ptr<SubmissionStore> store_;
   std::unique_ptr<WorkQueue> queue_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<http::HttpServer> http_;  // after what it reads: stops first
   std::string address_;
   bool shut_down_ = false;
 };
