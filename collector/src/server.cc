@@ -29,12 +29,18 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
   if (options.group_commit_writers < 0) return absl::InvalidArgumentError("group_commit_writers must be >= 0");
   s->store_ = std::make_unique<SubmissionStore>(s->pool_.get(), std::min(options.group_commit_writers, connections));
   s->ingest_ = std::make_unique<IngestService>(s->store_.get());
+  auto read_pool = ConnectionPool::Create(options.db_url, static_cast<std::size_t>(connections));
+  if (!read_pool.ok()) return read_pool.status();
+  s->read_pool_ = *std::move(read_pool);
+  s->tables_ = std::make_unique<TableService>(s->read_pool_.get());
+  s->query_ = std::make_unique<QueryService>(s->tables_.get());
 
   grpc::ServerBuilder builder;
   int port = 0;
   auto creds = options.credentials ? options.credentials : grpc::InsecureServerCredentials();
   builder.AddListeningPort(options.listen, creds, &port);
   builder.RegisterService(s->ingest_.get());
+  builder.RegisterService(s->query_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_receive_message_bytes));
   // Bounded threads: a burst of clients queues instead of spawning threads
   // (and database connections) without limit.

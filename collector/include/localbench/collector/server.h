@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "localbench/collector/connection_pool.h"
 #include "localbench/collector/ingest.h"
+#include "localbench/collector/query_service.h"
 #include "localbench/collector/store.h"
 
 namespace localbench::collector {
@@ -65,12 +66,18 @@ class CollectorServer {
   // The store behind the service (for tests and tools in the same process).
   SubmissionStore& store() { return *store_; }
 
+  // The tables behind the Query service (for the HTTP API and tests).
+  TableService& tables() { return *tables_; }
+
  private:
   CollectorServer() = default;
 
   std::unique_ptr<ConnectionPool> pool_;
   std::unique_ptr<SubmissionStore> store_;
   std::unique_ptr<IngestService> ingest_;
+  std::unique_ptr<ConnectionPool> read_pool_;  // table reads, apart from ingest's connections
+  std::unique_ptr<TableService> tables_;
+  std::unique_ptr<QueryService> query_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   bool shut_down_ = false;
