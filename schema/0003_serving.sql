@@ -38,9 +38,11 @@ CREATE FUNCTION lb_visible_submissions(v bigint) RETURNS SETOF submissions
 LANGUAGE sql STABLE AS $$
   SELECT s.* FROM submissions s
   WHERE s.data_version <= v
-    AND coalesce((SELECT m.action FROM moderation_events m
-                  WHERE m.submission_id = s.submission_id AND m.data_version <= v
-                  ORDER BY m.data_version DESC, m.event_id DESC LIMIT 1), 'restore') = 'restore'
+    AND NOT EXISTS (
+      SELECT 1 FROM (SELECT DISTINCT ON (m.submission_id) m.submission_id, m.action
+                     FROM moderation_events m WHERE m.data_version <= v
+                     ORDER BY m.submission_id, m.data_version DESC, m.event_id DESC) latest
+      WHERE latest.submission_id = s.submission_id AND latest.action <> 'restore')
 $$;
 
 -- The catalogue of device models: figures from public sources, versioned so
@@ -127,9 +129,13 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Tables join sweeps and points to their submission; these keep the joins
--- and the per-workload scans indexed.
+-- and the per-workload scans indexed. The points index covers the figures
+-- the cells aggregate, so a table reads them by index only (no heap visit
+-- per point; points of one workload are scattered across the heap).
 CREATE INDEX sweeps_submission_workload_idx
   ON sweeps (model_preset, kind, precision, submission_id);
+CREATE INDEX points_cells_idx ON points (submission_id, sweep_index, batch_size)
+  INCLUDE (status, tokens_per_second_median, arena_peak_bytes, planned_bytes);
 
 -- The catalogue (marketed memory in GiB, which is what drivers report give
 -- or take ECC and reserved memory; bandwidth and dense peaks as published;

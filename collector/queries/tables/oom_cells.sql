@@ -45,14 +45,16 @@
 ), representative AS (
   -- The earliest visible point at its sweep's largest ok batch: stable
   -- across later versions unless it is itself moderated.
-  SELECT DISTINCT ON (sw.slug, sw.model_preset, sw.kind, sw.precision, sw.prompt_tokens, sw.generated_tokens,
-                      sw.sequence_tokens, sw.lora_rank)
-         sw.slug, sw.model_preset, sw.kind, sw.precision, sw.prompt_tokens, sw.generated_tokens,
-         sw.sequence_tokens, sw.lora_rank, p.reproduce_command
-  FROM sw JOIN points p ON p.submission_id = sw.submission_id AND p.sweep_index = sw.sweep_index
-                       AND p.batch_size = sw.largest_ok_batch
-  ORDER BY sw.slug, sw.model_preset, sw.kind, sw.precision, sw.prompt_tokens, sw.generated_tokens,
-           sw.sequence_tokens, sw.lora_rank, sw.data_version, sw.submission_id, sw.sweep_index
+  SELECT r.*, p.reproduce_command
+  FROM (SELECT DISTINCT ON (slug, model_preset, kind, precision, prompt_tokens, generated_tokens,
+                            sequence_tokens, lora_rank)
+               slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
+               submission_id, sweep_index, largest_ok_batch
+        FROM sw WHERE largest_ok_batch > 0
+        ORDER BY slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
+                 data_version, submission_id, sweep_index) r
+  JOIN points p ON p.submission_id = r.submission_id AND p.sweep_index = r.sweep_index
+               AND p.batch_size = r.largest_ok_batch
 )
 SELECT c.slug, c.model_preset, c.kind, c.precision, c.prompt_tokens, c.generated_tokens, c.sequence_tokens,
        c.lora_rank, c.machines, c.submissions,

@@ -6,7 +6,7 @@
 -- 22 machines out of memory, 23 reproduce command.
 , pt AS (
   SELECT sw.*, p.batch_size, p.status, p.tokens_per_second_median AS tps, p.arena_peak_bytes AS peak,
-         p.planned_bytes, p.reproduce_command
+         p.planned_bytes
   FROM sw JOIN points p ON p.submission_id = sw.submission_id AND p.sweep_index = sw.sweep_index
   WHERE ($17::bigint = 0 OR p.batch_size = $17::bigint) AND p.status IN ('ok', 'oom')
 ), per_machine AS (
@@ -34,13 +34,18 @@
   GROUP BY slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
            batch_size
 ), representative AS (
-  SELECT DISTINCT ON (slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens,
-                      lora_rank, batch_size)
-         slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
-         batch_size, reproduce_command
-  FROM pt WHERE status = 'ok'
-  ORDER BY slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
-           batch_size, data_version, submission_id, sweep_index
+  -- The earliest visible point of the cell; its command is read from the
+  -- heap for these rows only (the figures above come from a covering index).
+  SELECT r.*, p.reproduce_command
+  FROM (SELECT DISTINCT ON (slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens,
+                            lora_rank, batch_size)
+               slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
+               batch_size, submission_id, sweep_index
+        FROM pt WHERE status = 'ok'
+        ORDER BY slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
+                 batch_size, data_version, submission_id, sweep_index) r
+  JOIN points p ON p.submission_id = r.submission_id AND p.sweep_index = r.sweep_index
+               AND p.batch_size = r.batch_size
 )
 SELECT c.slug, c.model_preset, c.kind, c.precision, c.prompt_tokens, c.generated_tokens, c.sequence_tokens,
        c.lora_rank, c.batch_size, c.machines, c.submissions,
