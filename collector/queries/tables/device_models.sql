@@ -5,7 +5,7 @@
 -- Columns: 0 slug, 1 vendor, 2 backend, 3 name, 4 memory bytes,
 -- 5 bandwidth, 6 bf16 TFLOP/s, 7 fp32 TFLOP/s, 8 source, 9 in catalogue,
 -- 10 machines, 11 submissions.
-WITH dm AS (SELECT * FROM lb_device_model_of($1::bigint)),
+WITH dm AS MATERIALIZED (SELECT * FROM lb_device_model_of($1::bigint)),  -- once per device, not per row
 measured AS (
   SELECT dm.slug, min(d.vendor) AS vendor, min(d.backend) AS backend, min(d.name) AS name,
          max(d.memory_total_bytes) AS memory_bytes, count(DISTINCT s.machine_id) AS machines,

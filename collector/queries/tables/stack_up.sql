@@ -3,7 +3,7 @@
 -- key and batch size (its own machine included, one vote each).
 -- Columns: 0-6 workload key, 7 batch, 8 its tokens/s, 9 machines,
 -- 10 machines slower, 11 machines equal. No rows when it is not visible.
-WITH dm AS (SELECT * FROM lb_device_model_of($1::bigint)),
+WITH dm AS MATERIALIZED (SELECT * FROM lb_device_model_of($1::bigint)),  -- once per device, not per row
 vis AS (SELECT s.submission_id, s.machine_id, dm.slug
         FROM lb_visible_submissions($1::bigint) s JOIN dm ON dm.device_id = s.device_id),
 mine AS (

@@ -83,10 +83,11 @@ struct Overhead {
   std::string how;
 };
 
-Overhead MeasuredOverhead(Reader& rd, v1::Backend backend, const std::string& slug) {
+Overhead MeasuredOverhead(Reader& rd, v1::Backend backend, const std::string& slug, const v1::WorkloadKey& w) {
   Overhead o;
   const char* backend_name = backend == v1::BACKEND_HIP ? "hip" : backend == v1::BACKEND_CPU ? "cpu" : "cuda";
-  for (const auto& r : rd.Plain("plan_residual", rd.version(), std::string(backend_name), slug)) {
+  for (const auto& r : rd.Plain("plan_residual", rd.version(), std::string(backend_name), slug, w.model_preset(),
+                                std::string(KindName(w.kind())))) {
     const int64_t machines = r[1].as<int64_t>();
     if (machines == 0 || r[2].is_null()) continue;
     const double median = std::max(0.0, r[2].as<double>());
@@ -95,7 +96,8 @@ Overhead MeasuredOverhead(Reader& rd, v1::Backend backend, const std::string& sl
     o.band = static_cast<uint64_t>(p75 - median);
     o.how = absl::StrCat("runtime overhead ", GiB(median), " beyond the plan: median over ", machines,
                          " machine(s) ", r[0].as<std::string>() == "model" ? "of this device model" : "of this backend",
-                         " of process memory minus planned bytes (error band: to their upper quartile)");
+                         " of process memory minus planned bytes at batch 1 on this workload (error band: to their "
+                         "upper quartile)");
     return o;
   }
   o.how = absl::StrCat("runtime overhead assumed ", GiB(kDefaultReserve),
@@ -172,7 +174,7 @@ absl::StatusOr<v1::WillItRunAnswer> TableService::WillItRun(const v1::WillItRunR
     const bool named = !request.device_model().empty();
 
     // --- The plan: exact buffer-by-buffer, the same code the agent runs.
-    const Overhead overhead = MeasuredOverhead(rd, model.backend(), named ? model.slug() : "");
+    const Overhead overhead = MeasuredOverhead(rd, model.backend(), named ? model.slug() : "", w);
     auto plan_at = [&](int64_t b, const v1::WorkloadKey& key) -> uint64_t {
       auto p = kernels::PlanMemory(ConfigFor(*preset, key, b));
       return p.ok() ? p->total_bytes : UINT64_MAX;
