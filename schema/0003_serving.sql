@@ -114,17 +114,24 @@ LANGUAGE sql IMMUTABLE AS $$
          END
 $$;
 
+-- Computed once per device when ingest inserts it (generated columns: the
+-- ingest statements are unchanged), so tables never run the regular
+-- expressions per request.
+ALTER TABLE devices
+  ADD COLUMN name_key text GENERATED ALWAYS AS (lb_device_name_key(backend, name)) STORED,
+  ADD COLUMN memory_gib integer GENERATED ALWAYS AS (round(memory_total_bytes / 1073741824.0)::integer) STORED,
+  ADD COLUMN generic_slug text GENERATED ALWAYS AS (lb_generic_slug(backend, name, memory_total_bytes)) STORED;
+
 -- Every stored device with its model slug at version v (aliases first).
 CREATE FUNCTION lb_device_model_of(v bigint)
 RETURNS TABLE (device_id bigint, slug text)
 LANGUAGE sql STABLE AS $$
   SELECT d.device_id,
          coalesce((SELECT a.slug FROM device_model_aliases a
-                   WHERE a.data_version <= v
-                     AND a.name_key = lb_device_name_key(d.backend, d.name)
-                     AND round(d.memory_total_bytes / 1073741824.0) BETWEEN a.memory_gib_min AND a.memory_gib_max
+                   WHERE a.data_version <= v AND a.name_key = d.name_key
+                     AND d.memory_gib BETWEEN a.memory_gib_min AND a.memory_gib_max
                    ORDER BY a.data_version DESC, a.memory_gib_min DESC LIMIT 1),
-                  lb_generic_slug(d.backend, d.name, d.memory_total_bytes))
+                  d.generic_slug)
   FROM devices d
 $$;
 

@@ -11,6 +11,11 @@ namespace localbench::collector {
 
 using tables::Reader;
 
+TableService::TableService(ConnectionPool* pool)
+    : pool_(pool), directory_(std::make_unique<tables::DirectoryCache>()) {}
+
+TableService::~TableService() = default;
+
 absl::StatusOr<int64_t> TableService::LatestVersion() {
   return tables::Read<int64_t>(pool_, [](Reader& rd) -> absl::StatusOr<int64_t> {
     return rd.Plain("latest_version")[0][0].as<int64_t>();
@@ -31,11 +36,11 @@ absl::StatusOr<v1::DeviceModelList> TableService::ListDeviceModels(const v1::Lis
       return absl::InvalidArgumentError("page.page_token: bound to another data version than read.as_of");
     }
     if (auto ok = rd.At(window->version != 0 ? window->version : request.read().as_of()); !ok.ok()) return ok;
-    auto dir = tables::LoadDirectory(rd);
+    auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
     const v1::TableFilter& f = request.filter();
     std::vector<v1::DeviceModel> models;
-    for (const auto& [slug, m] : *dir) {
+    for (const auto& [slug, m] : **dir) {
       if (f.vendor() != v1::VENDOR_UNSPECIFIED && m.vendor() != f.vendor()) continue;
       if (f.backend() != v1::BACKEND_UNSPECIFIED && m.backend() != f.backend()) continue;
       if (m.memory_bytes() < f.memory_min_bytes()) continue;
@@ -77,11 +82,11 @@ absl::StatusOr<v1::ListDevicesResponse> TableService::ListDevices(const v1::List
   if (!v1::Backend_IsValid(request.backend())) return absl::InvalidArgumentError("backend: unknown backend");
   return tables::Read<v1::ListDevicesResponse>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::ListDevicesResponse> {
     if (auto ok = rd.At(0); !ok.ok()) return ok;
-    auto dir = tables::LoadDirectory(rd);
+    auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
     // The older listing: measured device models only, ordered by name.
     std::vector<const v1::DeviceModel*> measured;
-    for (const auto& [slug, m] : *dir) {
+    for (const auto& [slug, m] : **dir) {
       if (m.machine_count() == 0) continue;
       if (request.backend() != v1::BACKEND_UNSPECIFIED && m.backend() != request.backend()) continue;
       measured.push_back(&m);

@@ -226,8 +226,22 @@ v1::Precision ParsePrecision(std::string_view s) {
   return v1::PRECISION_UNSPECIFIED;
 }
 
-absl::StatusOr<Directory> LoadDirectory(Reader& rd) {
-  Directory dir;
+std::shared_ptr<const Directory> DirectoryCache::Get(int64_t version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return version == version_ ? dir_ : nullptr;
+}
+
+void DirectoryCache::Put(int64_t version, std::shared_ptr<const Directory> dir) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (version < version_) return;  // keep the newest
+  version_ = version;
+  dir_ = std::move(dir);
+}
+
+absl::StatusOr<std::shared_ptr<const Directory>> LoadDirectory(Reader& rd, DirectoryCache* cache) {
+  if (auto hit = cache->Get(rd.version())) return hit;
+  auto loaded = std::make_shared<Directory>();
+  Directory& dir = *loaded;
   for (const auto& row : rd.Plain("device_models", rd.version())) {
     v1::DeviceModel m;
     m.set_slug(row[0].as<std::string>());
@@ -244,7 +258,8 @@ absl::StatusOr<Directory> LoadDirectory(Reader& rd) {
     m.set_submission_count(row[11].as<uint32_t>());
     dir.emplace(m.slug(), std::move(m));
   }
-  return dir;
+  cache->Put(rd.version(), loaded);
+  return std::shared_ptr<const Directory>(std::move(loaded));
 }
 
 absl::StatusOr<v1::DeviceModel> FindModel(const Directory& dir, const std::string& slug, const std::string& field) {

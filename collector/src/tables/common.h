@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +17,7 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "localbench/collector/connection_pool.h"
 #include "localbench/v1/query.pb.h"
@@ -123,7 +126,22 @@ v1::Precision ParsePrecision(std::string_view s);
 // Device models at the reader's version: the catalogue plus models seen in
 // public results, keyed by slug.
 using Directory = std::map<std::string, v1::DeviceModel>;
-absl::StatusOr<Directory> LoadDirectory(Reader& rd);
+
+// Remembers the directory of one version (the newest read), shared by
+// concurrent requests; another version replaces it.
+class DirectoryCache {
+ public:
+  std::shared_ptr<const Directory> Get(int64_t version);
+  void Put(int64_t version, std::shared_ptr<const Directory> dir);
+
+ private:
+  std::mutex mu_;
+  int64_t version_ ABSL_GUARDED_BY(mu_) = -1;
+  std::shared_ptr<const Directory> dir_ ABSL_GUARDED_BY(mu_);
+};
+
+// The directory at the reader's version, from `cache` when it holds it.
+absl::StatusOr<std::shared_ptr<const Directory>> LoadDirectory(Reader& rd, DirectoryCache* cache);
 // The model or NOT_FOUND naming `field`.
 absl::StatusOr<v1::DeviceModel> FindModel(const Directory& dir, const std::string& slug, const std::string& field);
 

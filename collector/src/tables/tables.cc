@@ -48,13 +48,13 @@ absl::StatusOr<v1::OomTable> TableService::GetOomTable(const v1::OomTableRequest
   if (!as_of.ok()) return as_of.status();
   return tables::Read<v1::OomTable>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::OomTable> {
     if (auto ok = rd.At(*as_of); !ok.ok()) return ok;
-    auto dir = tables::LoadDirectory(rd);
+    auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
     for (int i = 0; i < request.filter().device_models_size(); ++i) {
-      auto m = tables::FindModel(*dir, request.filter().device_models(i), absl::StrCat("filter.device_models[", i, "]"));
+      auto m = tables::FindModel(**dir, request.filter().device_models(i), absl::StrCat("filter.device_models[", i, "]"));
       if (!m.ok()) return m.status();
     }
-    std::vector<v1::OomRow> rows = tables::OomRows(rd, *filter, *dir);
+    std::vector<v1::OomRow> rows = tables::OomRows(rd, *filter, **dir);
     auto ok = tables::SortRows<v1::OomRow>(
         &rows, request.page().sort(), "page.sort",
         {{"largest_ok_batch", [](const v1::OomRow& r) { return r.largest_ok_batch().median(); }},
@@ -84,9 +84,9 @@ absl::StatusOr<v1::BatchCurve> TableService::GetBatchCurve(const v1::BatchCurveR
   if (auto ok = tables::BindWorkload(request.workload(), "workload", true, &f); !ok.ok()) return ok;
   return tables::Read<v1::BatchCurve>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::BatchCurve> {
     if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
-    auto dir = tables::LoadDirectory(rd);
+    auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
-    auto model = tables::FindModel(*dir, request.device_model(), "device_model");
+    auto model = tables::FindModel(**dir, request.device_model(), "device_model");
     if (!model.ok()) return model.status();
     v1::BatchCurve out;
     *out.mutable_version() = rd.Version();
@@ -108,7 +108,7 @@ absl::StatusOr<v1::BatchCurve> TableService::GetBatchCurve(const v1::BatchCurveR
       p->set_oom_machine_count(c.oom_machines);
       p->set_reproduce_command(c.reproduce_command);
     }
-    for (const v1::OomRow& row : tables::OomRows(rd, f, *dir)) {
+    for (const v1::OomRow& row : tables::OomRows(rd, f, **dir)) {
       if (tables::KeyString(row.workload()) != key) continue;
       if (row.has_largest_ok_batch()) *out.mutable_largest_ok_batch() = row.largest_ok_batch();
       if (row.has_smallest_failed_batch()) *out.mutable_smallest_failed_batch() = row.smallest_failed_batch();
@@ -132,10 +132,10 @@ absl::StatusOr<v1::HardwareComparison> TableService::CompareHardware(const v1::C
   f.batch_size = batch;
   return tables::Read<v1::HardwareComparison>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::HardwareComparison> {
     if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
-    auto dir = tables::LoadDirectory(rd);
+    auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
     for (int i = 0; i < request.device_models_size(); ++i) {
-      auto m = tables::FindModel(*dir, request.device_models(i), absl::StrCat("device_models[", i, "]"));
+      auto m = tables::FindModel(**dir, request.device_models(i), absl::StrCat("device_models[", i, "]"));
       if (!m.ok()) return m.status();
     }
     v1::HardwareComparison out;
@@ -146,7 +146,7 @@ absl::StatusOr<v1::HardwareComparison> TableService::CompareHardware(const v1::C
     const std::string key = tables::BestKey(cells);
     if (key.empty()) return out;
     std::map<std::string, v1::Spread> largest_ok;
-    for (const v1::OomRow& row : tables::OomRows(rd, f, *dir)) {
+    for (const v1::OomRow& row : tables::OomRows(rd, f, **dir)) {
       if (tables::KeyString(row.workload()) == key && row.has_largest_ok_batch()) {
         largest_ok[row.device_model().slug()] = row.largest_ok_batch();
       }
@@ -157,7 +157,7 @@ absl::StatusOr<v1::HardwareComparison> TableService::CompareHardware(const v1::C
       if (tables::KeyString(c.workload) != key) continue;
       *out.mutable_workload() = c.workload;
       v1::ComparisonRow row;
-      *row.mutable_device_model() = tables::ModelOf(*dir, c.slug);
+      *row.mutable_device_model() = tables::ModelOf(**dir, c.slug);
       if (c.tokens_per_second) {
         *row.mutable_tokens_per_second() = *c.tokens_per_second;
         fastest = std::max(fastest, c.tokens_per_second->median());
@@ -191,9 +191,9 @@ absl::StatusOr<v1::StackDeltaTable> TableService::GetStackDeltas(const v1::Stack
   f.batch_size = batch;
   return tables::Read<v1::StackDeltaTable>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::StackDeltaTable> {
     if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
-    auto dir = tables::LoadDirectory(rd);
+    auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
-    auto model = tables::FindModel(*dir, request.device_model(), "device_model");
+    auto model = tables::FindModel(**dir, request.device_model(), "device_model");
     if (!model.ok()) return model.status();
     v1::StackDeltaTable out;
     *out.mutable_version() = rd.Version();
@@ -254,17 +254,17 @@ absl::StatusOr<v1::Table> TableService::GetTable(const v1::GetTableRequest& requ
   if (!filter.ok()) return filter.status();
   return tables::Read<v1::Table>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::Table> {
     if (auto ok = rd.At(request.data_version()); !ok.ok()) return ok;
-    auto dir = tables::LoadDirectory(rd);
+    auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
     // device_name: a device model slug or its display name.
     if (!rf.device_name().empty()) {
-      for (const auto& [slug, m] : *dir) {
+      for (const auto& [slug, m] : **dir) {
         if (slug == rf.device_name() || m.name() == rf.device_name()) absl::StrAppend(&filter->slugs, filter->slugs.empty() ? "" : ",", slug);
       }
       if (filter->slugs.empty()) filter->slugs = "-";  // matches nothing
     }
     std::map<std::string, double> largest_ok;  // slug|key -> median
-    for (const v1::OomRow& row : tables::OomRows(rd, *filter, *dir)) {
+    for (const v1::OomRow& row : tables::OomRows(rd, *filter, **dir)) {
       largest_ok[row.device_model().slug() + "|" + tables::KeyString(row.workload())] = row.largest_ok_batch().median();
     }
     v1::Table out;
@@ -272,7 +272,7 @@ absl::StatusOr<v1::Table> TableService::GetTable(const v1::GetTableRequest& requ
     if (rd.Version().has_made_at()) *out.mutable_generated_at() = rd.Version().made_at();
     for (const PointCell& c : tables::PointCells(rd, *filter)) {
       if (!c.tokens_per_second) continue;  // the older table lists batches that ran
-      const v1::DeviceModel m = tables::ModelOf(*dir, c.slug);
+      const v1::DeviceModel m = tables::ModelOf(**dir, c.slug);
       v1::TableRow* row = out.add_rows();
       row->mutable_device()->set_backend(m.backend());
       row->mutable_device()->set_vendor(m.vendor());

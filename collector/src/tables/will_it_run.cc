@@ -148,13 +148,13 @@ absl::StatusOr<v1::WillItRunAnswer> TableService::WillItRun(const v1::WillItRunR
 
   return tables::Read<v1::WillItRunAnswer>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::WillItRunAnswer> {
     if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
-    auto dir = tables::LoadDirectory(rd);
+    auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
     v1::WillItRunAnswer out;
     *out.mutable_version() = rd.Version();
     v1::DeviceModel model;
     if (!request.device_model().empty()) {
-      auto m = tables::FindModel(*dir, request.device_model(), "device_model");
+      auto m = tables::FindModel(**dir, request.device_model(), "device_model");
       if (!m.ok()) return m.status();
       model = *m;
       if (model.memory_bytes() == 0) {
@@ -219,7 +219,7 @@ absl::StatusOr<v1::WillItRunAnswer> TableService::WillItRun(const v1::WillItRunR
     std::string measured_note;
     if (named) {
       f.slugs = model.slug();
-      for (const v1::OomRow& row : tables::OomRows(rd, f, *dir)) {
+      for (const v1::OomRow& row : tables::OomRows(rd, f, **dir)) {
         if (tables::KeyString(row.workload()) != tables::KeyString(w) || !row.has_largest_ok_batch()) continue;
         v1::Figure* lb = out.mutable_largest_batch();
         lb->set_value(row.largest_ok_batch().median());
@@ -267,7 +267,7 @@ absl::StatusOr<v1::WillItRunAnswer> TableService::WillItRun(const v1::WillItRunR
       const PointCell* nearest = nullptr;
       double best = 0;
       for (const auto& c : cells) {
-        const double theirs = figure_of(tables::ModelOf(*dir, c.slug));
+        const double theirs = figure_of(tables::ModelOf(**dir, c.slug));
         if (theirs <= 0) continue;
         const double distance = std::fabs(std::log(theirs / figure_of(model)));
         if (nearest == nullptr || distance < best) {
@@ -276,14 +276,14 @@ absl::StatusOr<v1::WillItRunAnswer> TableService::WillItRun(const v1::WillItRunR
         }
       }
       if (nearest != nullptr) {
-        const double ratio = figure_of(model) / figure_of(tables::ModelOf(*dir, nearest->slug));
+        const double ratio = figure_of(model) / figure_of(tables::ModelOf(**dir, nearest->slug));
         tps->set_value(nearest->tokens_per_second->median() * ratio);
         tps->set_basis(v1::BASIS_PREDICTED);
         tps->set_machine_count(static_cast<uint32_t>(nearest->machines));
         tps->set_method(absl::StrFormat(
             "scaled from %s (%d machine(s)) by %s (%g -> %g %s); assumes speed follows that figure linearly",
             nearest->slug, nearest->machines, figure_name,
-            figure_of(tables::ModelOf(*dir, nearest->slug)) / (bandwidth_bound ? 1e9 : 1.0),
+            figure_of(tables::ModelOf(**dir, nearest->slug)) / (bandwidth_bound ? 1e9 : 1.0),
             figure_of(model) / (bandwidth_bound ? 1e9 : 1.0), bandwidth_bound ? "GB/s" : "TFLOP/s"));
         tps->set_error_band((nearest->tokens_per_second->p75() - nearest->tokens_per_second->p25()) / 2 * ratio);
       }

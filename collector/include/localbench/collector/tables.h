@@ -10,6 +10,7 @@
 #define LOCALBENCH_COLLECTOR_TABLES_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -19,12 +20,19 @@
 
 namespace localbench::collector {
 
+namespace tables {
+class DirectoryCache;
+}
+
 // Serves every Query table. Thread-safe: each call leases its own connection.
 class TableService {
  public:
   // `pool` must outlive the service. Any pool works: statements are prepared
   // on first use on each connection.
-  explicit TableService(ConnectionPool* pool) : pool_(pool) {}
+  explicit TableService(ConnectionPool* pool);
+  ~TableService();
+  TableService(const TableService&) = delete;
+  TableService& operator=(const TableService&) = delete;
 
   // The newest data version (one indexed row read), for cache keys.
   absl::StatusOr<int64_t> LatestVersion();
@@ -57,6 +65,9 @@ class TableService {
 
  private:
   ConnectionPool* pool_;
+  // The device-model directory of the newest version read (a pure function
+  // of the version, needed by every request).
+  std::unique_ptr<tables::DirectoryCache> directory_;
 };
 
 // An editorial action on one submission: "flag", "retract" or "restore".
