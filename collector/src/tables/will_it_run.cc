@@ -240,11 +240,18 @@ absl::StatusOr<v1::WillItRunAnswer> TableService::WillItRun(const v1::WillItRunR
     out.set_fit(fit);
 
     // --- Speed: measured here, else scaled from the nearest measured model.
-    f.slugs.clear();
+    // This model's own cell first (cheap); every model's only when it has none.
     f.batch_size = batch;
     std::vector<PointCell> cells;
-    for (PointCell& c : tables::PointCells(rd, f)) {
-      if (tables::KeyString(c.workload) == tables::KeyString(w) && c.tokens_per_second) cells.push_back(std::move(c));
+    auto collect = [&] {
+      for (PointCell& c : tables::PointCells(rd, f)) {
+        if (tables::KeyString(c.workload) == tables::KeyString(w) && c.tokens_per_second) cells.push_back(std::move(c));
+      }
+    };
+    if (named) collect();
+    if (cells.empty()) {
+      f.slugs.clear();
+      collect();
     }
     v1::Figure* tps = out.mutable_tokens_per_second();
     const bool bandwidth_bound = w.kind() == v1::WORKLOAD_KIND_DECODE;
