@@ -13,8 +13,10 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+#include <libpq-fe.h>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +51,30 @@ std::optional<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// host:port with a port in [0, 65535] and a non-empty host ("[::1]:0" too).
+bool ValidListen(const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return false;
+  const std::string port = address.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
+  return std::stoi(port) <= 65535;
+}
+
+// A libpq connection string or URL that libpq itself can parse (nothing is
+// connected to). The message never repeats the string: it may hold a password.
+std::optional<std::string> ConninfoError(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options != nullptr) {
+    PQconninfoFree(options);
+    return std::nullopt;
+  }
+  std::string message = error != nullptr ? error : "not a libpq connection string";
+  PQfreemem(error);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  return message;
+}
+
 int Fail(absl::string_view message) {
   lc::LogLine(absl::StrCat("error: ", message));
   return 1;
@@ -77,6 +103,14 @@ int main(int argc, char** argv) {
   int queue_depth = 1024;
   int group_commit_writers = 0;
   std::string http_listen;
+  std::string db_read;
+  bool check_config = false;
+  app.set_config("--config", "",
+                 "read options from FILE: `key = value` lines, keys are the long option names "
+                 "(e.g. `db-connections = 8`); flags given on the command line win");
+  app.add_flag("--check-config", check_config,
+               "validate the options (and --config FILE) without connecting or serving; exit 0 when valid, "
+               "2 with the reason otherwise");
   app.add_option("--listen", listen, "host:port to serve gRPC on (port 0: any free port)")
       ->envname("LOCALBENCH_LISTEN")
       ->capture_default_str();
@@ -115,10 +149,38 @@ int main(int argc, char** argv) {
                  "host:port for the public read-only HTTP API (port 0: any free port); "
                  "off when empty (the default)")
       ->envname("LOCALBENCH_HTTP_LISTEN");
+  app.add_option("--db-read", db_read,
+                 "PostgreSQL URL the tables are read from (e.g. a streaming replica of --db); "
+                 "default: --db")
+      ->envname("LOCALBENCH_DB_READ");
   CLI::App* migrate = app.add_subcommand("migrate", "apply the schema migrations and exit");
   CLI11_PARSE(app, argc, argv);
 
+  if (check_config) {
+    // Everything that can be known without a database or a port.
+    std::vector<std::string> problems;
+    if (!ValidListen(listen)) problems.push_back(absl::StrCat("listen: not host:port: ", listen));
+    if (!http_listen.empty() && !ValidListen(http_listen)) {
+      problems.push_back(absl::StrCat("http-listen: not host:port: ", http_listen));
+    }
+    if (!db.empty()) {
+      if (auto e = ConninfoError(db)) problems.push_back(absl::StrCat("db: ", *e));
+    }
+    if (!db_read.empty()) {
+      if (db.empty()) problems.push_back("db-read: needs db (the embedded PostgreSQL has no replica)");
+      if (auto e = ConninfoError(db_read)) problems.push_back(absl::StrCat("db-read: ", *e));
+    }
+    if (tls_cert.empty() != tls_key.empty()) problems.push_back("tls-cert and tls-key go together");
+    for (const std::string* f : {&tls_cert, &tls_key}) {
+      if (!f->empty() && !ReadFile(*f)) problems.push_back(absl::StrCat("cannot read ", *f));
+    }
+    for (const std::string& p : problems) std::fprintf(stderr, "localbench-collector: config: %s\n", p.c_str());
+    if (!problems.empty()) return 2;
+    std::printf("localbench-collector: configuration valid\n");
+    return 0;
+  }
   if (tls_cert.empty() != tls_key.empty()) return Fail("--tls-cert and --tls-key go together");
+  if (!db_read.empty() && db.empty()) return Fail("--db-read needs --db (the embedded PostgreSQL has no replica)");
   if (threads != 0) {
     lc::LogLine("--threads is ignored: requests queue (--queue-depth) for --db-connections workers");
   }
@@ -153,6 +215,7 @@ int main(int argc, char** argv) {
   lc::CollectorOptions options;
   options.listen = listen;
   options.db_url = url;
+  options.db_read_url = db_read;
   options.db_connections = connections;
   options.queue_depth = queue_depth;
   options.group_commit_writers = group_commit_writers;

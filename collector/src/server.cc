@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "localbench/collector/http/table_routes.h"
 #include "localbench/collector/log.h"
 #include "localbench/collector/migrations.h"
 
@@ -33,6 +34,14 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
   // One worker per connection: a worker holds at most one lease at a time,
   // so nothing ever waits inside the pool.
   s->queue_ = std::make_unique<WorkQueue>(connections, static_cast<std::size_t>(options.queue_depth));
+  // Table reads (gRPC Query and HTTP) go through a pool of their own, on the
+  // read URL when one is given (a streaming replica), so they never take
+  // ingest's connections.
+  auto read_pool = ConnectionPool::Create(options.db_read_url.empty() ? options.db_url : options.db_read_url,
+                                          static_cast<std::size_t>(connections));
+  if (!read_pool.ok()) return read_pool.status();
+  s->read_pool_ = *std::move(read_pool);
+  s->tables_ = std::make_unique<TableService>(s->read_pool_.get());
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -56,7 +65,10 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
     // The HTTP side reads versions and health through a pool of its own.
     if (options.http_threads < 1) return absl::InvalidArgumentError("http_threads must be >= 1");
     // One connection per HTTP worker: the version look-up never queues.
-    auto probe = http::DatabaseProbe::Create(options.db_url, static_cast<std::size_t>(options.http_threads));
+    // Versions and health come from where the tables are read (a replica
+    // names the version it has replayed, so latest never runs ahead of it).
+    auto probe = http::DatabaseProbe::Create(options.db_read_url.empty() ? options.db_url : options.db_read_url,
+                                             static_cast<std::size_t>(options.http_threads));
     if (!probe.ok()) return probe.status();
     s->probe_ = *std::move(probe);
     http::HttpOptions http_options;
@@ -67,7 +79,9 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
     backends.latest_version = [probe_ptr] { return probe_ptr->LatestVersion(); };
     backends.health = [probe_ptr] { return probe_ptr->Check(); };
     backends.metrics = s->metrics_.get();
-    auto http = http::HttpServer::Start(http_options, std::move(options.http_routes), std::move(backends));
+    std::vector<http::Route> routes =
+        options.http_routes.empty() ? http::TableRoutes(*s->tables_) : std::move(options.http_routes);
+    auto http = http::HttpServer::Start(http_options, std::move(routes), std::move(backends));
     if (!http.ok()) return http.status();
     s->http_ = *std::move(http);
   }
@@ -77,6 +91,8 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
 void CollectorServer::RegisterServices(grpc::ServerBuilder& builder) {
   ingest_ = std::make_unique<IngestService>(store_.get(), queue_.get());
   builder.RegisterService(ingest_.get());
+  query_ = std::make_unique<QueryService>(tables_.get());
+  builder.RegisterService(query_.get());
 }
 
 void CollectorServer::Shutdown(std::chrono::milliseconds grace) {

@@ -19,6 +19,7 @@
 #include "localbench/collector/http/server.h"
 #include "localbench/collector/ingest.h"
 #include "localbench/collector/metrics.h"
+#include "localbench/collector/query_service.h"
 #include "localbench/collector/store.h"
 #include "localbench/collector/work_queue.h"
 
@@ -30,6 +31,9 @@ struct CollectorOptions {
   std::string listen = "127.0.0.1:7411";
   // libpq URL of the database (migrated on start).
   std::string db_url;
+  // libpq URL the tables are read from (gRPC Query and HTTP), e.g. a
+  // streaming replica of db_url; empty reads from db_url.
+  std::string db_read_url;
   // PostgreSQL connections, and as many workers that serve requests: this
   // bounds database concurrency, whatever the number of clients.
   int db_connections = 8;
@@ -56,8 +60,10 @@ struct CollectorOptions {
   std::string http_listen;
   // HTTP worker threads (one connection each at a time).
   int http_threads = 8;
-  // The table routes the HTTP API serves (http::BindQueryRoutes); /healthz
-  // and /metrics are always there when http_listen is set.
+  // The table routes the HTTP API serves; empty (default) serves every
+  // public route from this collector's TableService (http::TableRoutes).
+  // Tests may give their own. /healthz and /metrics are always there when
+  // http_listen is set.
   std::vector<http::Route> http_routes;
 };
 
@@ -93,6 +99,9 @@ class CollectorServer {
   // Request, ingest, pool and data-version metrics (rendered at /metrics).
   CollectorMetrics& metrics() { return *metrics_; }
 
+  // The tables behind the Query service (for the HTTP API and tests).
+  TableService& tables() { return *tables_; }
+
  private:
   CollectorServer() = default;
   // Creates every gRPC service and registers it on `builder`: the one place
@@ -106,6 +115,9 @@ class CollectorServer {
   std::unique_ptr<SubmissionStore> store_;
   std::unique_ptr<WorkQueue> queue_;
   std::unique_ptr<IngestService> ingest_;
+  std::unique_ptr<ConnectionPool> read_pool_;  // table reads, apart from ingest's connections
+  std::unique_ptr<TableService> tables_;
+  std::unique_ptr<QueryService> query_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<http::HttpServer> http_;  // after what it reads: stops first
   std::string address_;

@@ -1,0 +1,71 @@
+-- OOM thresholds: one row per device model and workload key. One machine,
+-- one vote: each machine's median first, then statistics over machines.
+-- Columns: 0 slug, 1-7 workload key, 8 machines, 9 submissions,
+-- 10-14 largest ok batch (median, min, max, p25, p75), 15-19 smallest failed
+-- batch (NULL when no machine found one), 20 planned max batch,
+-- 21-25 arena peak at batch 1, 26 planned bytes at batch 1, 27 reproduce command.
+, per_machine AS (
+  SELECT slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
+         machine_id,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY largest_ok_batch) AS ok,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY smallest_failed_batch)
+           FILTER (WHERE smallest_failed_batch > 0) AS failed,
+         percentile_disc(0.5) WITHIN GROUP (ORDER BY planned_max_batch) AS planned,
+         count(DISTINCT submission_id) AS submissions
+  FROM sw
+  GROUP BY slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
+           machine_id
+), cells AS (
+  SELECT slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
+         count(*) AS machines, sum(submissions) AS submissions,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY ok) AS ok_median, min(ok) AS ok_min, max(ok) AS ok_max,
+         percentile_cont(0.25) WITHIN GROUP (ORDER BY ok) AS ok_p25,
+         percentile_cont(0.75) WITHIN GROUP (ORDER BY ok) AS ok_p75,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY failed) AS failed_median, min(failed) AS failed_min,
+         max(failed) AS failed_max, percentile_cont(0.25) WITHIN GROUP (ORDER BY failed) AS failed_p25,
+         percentile_cont(0.75) WITHIN GROUP (ORDER BY failed) AS failed_p75,
+         percentile_disc(0.5) WITHIN GROUP (ORDER BY planned) AS planned
+  FROM per_machine
+  GROUP BY slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank
+), batch1_machine AS (
+  SELECT sw.slug, sw.model_preset, sw.kind, sw.precision, sw.prompt_tokens, sw.generated_tokens,
+         sw.sequence_tokens, sw.lora_rank, sw.machine_id,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY p.arena_peak_bytes) AS peak, min(p.planned_bytes) AS planned
+  FROM sw JOIN points p ON p.submission_id = sw.submission_id AND p.sweep_index = sw.sweep_index
+  WHERE p.batch_size = 1 AND p.status = 'ok'
+  GROUP BY sw.slug, sw.model_preset, sw.kind, sw.precision, sw.prompt_tokens, sw.generated_tokens,
+           sw.sequence_tokens, sw.lora_rank, sw.machine_id
+), batch1 AS (
+  SELECT slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY peak) AS peak_median, min(peak) AS peak_min,
+         max(peak) AS peak_max, percentile_cont(0.25) WITHIN GROUP (ORDER BY peak) AS peak_p25,
+         percentile_cont(0.75) WITHIN GROUP (ORDER BY peak) AS peak_p75, min(planned) AS planned
+  FROM batch1_machine
+  GROUP BY slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank
+), representative AS (
+  -- The earliest visible point at its sweep's largest ok batch: stable
+  -- across later versions unless it is itself moderated.
+  SELECT r.*, p.reproduce_command
+  FROM (SELECT DISTINCT ON (slug, model_preset, kind, precision, prompt_tokens, generated_tokens,
+                            sequence_tokens, lora_rank)
+               slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
+               submission_id, sweep_index, largest_ok_batch
+        FROM sw WHERE largest_ok_batch > 0
+        ORDER BY slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens, lora_rank,
+                 data_version, submission_id, sweep_index) r
+  JOIN points p ON p.submission_id = r.submission_id AND p.sweep_index = r.sweep_index
+               AND p.batch_size = r.largest_ok_batch
+)
+SELECT c.slug, c.model_preset, c.kind, c.precision, c.prompt_tokens, c.generated_tokens, c.sequence_tokens,
+       c.lora_rank, c.machines, c.submissions,
+       c.ok_median, c.ok_min, c.ok_max, c.ok_p25, c.ok_p75,
+       c.failed_median, c.failed_min, c.failed_max, c.failed_p25, c.failed_p75, c.planned,
+       b.peak_median, b.peak_min, b.peak_max, b.peak_p25, b.peak_p75, coalesce(b.planned, 0),
+       coalesce(r.reproduce_command, '')
+FROM cells c
+LEFT JOIN batch1 b USING (slug, model_preset, kind, precision, prompt_tokens, generated_tokens, sequence_tokens,
+                          lora_rank)
+LEFT JOIN representative r USING (slug, model_preset, kind, precision, prompt_tokens, generated_tokens,
+                                  sequence_tokens, lora_rank)
+ORDER BY c.slug, c.model_preset, c.kind, c.precision, c.prompt_tokens, c.generated_tokens, c.sequence_tokens,
+         c.lora_rank
