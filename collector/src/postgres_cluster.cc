@@ -276,6 +276,19 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::StartThrowaway
   return Start(std::move(o));
 }
 
+absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::StartThrowawayReplica(
+    const PostgresCluster& primary) {
+  char tmpl[] = "/tmp/lbtest-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno)));
+  PostgresClusterOptions o;
+  o.data_dir = tmpl;
+  o.database = primary.options_.database;
+  o.durable = false;
+  o.remove_on_stop = true;
+  o.replica_of_socket_dir = primary.socket_dir_.string();
+  return Start(std::move(o));
+}
+
 absl::Status PostgresCluster::DoStart() {
   auto bindir = FindPostgresBinDir();
   if (!bindir.ok()) return bindir.status();
@@ -325,6 +338,18 @@ absl::Status PostgresCluster::DoStart() {
       return absl::FailedPreconditionError(absl::StrCat(
           pgdata.string(), " exists but holds no PostgreSQL cluster (no PG_VERSION): move it away"));
     }
+    if (!options_.replica_of_socket_dir.empty()) {
+      // A copy of the primary, settings included; -R writes standby.signal
+      // and primary_conninfo, so it starts as a streaming replica.
+      if (auto out = Run(cmd({bindir_ + "/pg_basebackup", "-h", options_.replica_of_socket_dir, "-U",
+                              kSuperuser, "-D", pgdata.string(), "-R", "-X", "stream", "-c", "fast"}));
+          !out.ok()) {
+        return out.status();
+      }
+      LogLine(absl::StrCat("made a streaming replica in ", pgdata.string()));
+    }
+  }
+  if (!fs::exists(pgdata / "PG_VERSION")) {
     std::vector<std::string> init = cmd({bindir_ + "/initdb", "-D", pgdata.string(), "-U", kSuperuser,
                                          "--auth=trust", "-E", "UTF8", "--locale=C"});
     if (!options_.durable) init.push_back("--no-sync");

@@ -29,6 +29,10 @@ struct PostgresClusterOptions {
   // Extra postgresql.conf lines ("name = value") written when the cluster is
   // initialised, e.g. "commit_delay = 200" for benchmarks.
   std::vector<std::string> settings;
+  // When set, a new cluster is not initialised but copied from the running
+  // cluster whose socket directory this is (pg_basebackup -R): it starts as
+  // a streaming replica of that primary. For tests of the read split.
+  std::string replica_of_socket_dir;
 };
 
 // A running cluster that listens only on a Unix socket in a fresh private
@@ -58,6 +62,10 @@ class PostgresCluster {
   // durable, removed when stopped. For tests and benchmarks.
   static absl::StatusOr<std::unique_ptr<PostgresCluster>> StartThrowaway(
       bool durable = false, std::vector<std::string> settings = {});
+
+  // A throwaway streaming replica of `primary` (same database, read-only,
+  // following the primary's WAL), removed when stopped. For tests.
+  static absl::StatusOr<std::unique_ptr<PostgresCluster>> StartThrowawayReplica(const PostgresCluster& primary);
 
   ~PostgresCluster();
   PostgresCluster(const PostgresCluster&) = delete;
