@@ -66,7 +66,7 @@ trap 'exit 143' TERM
 
 say "starting localbench-collector (embedded PostgreSQL in $data_dir; log: $log)"
 : >"$log"
-"$collector_bin" --listen 127.0.0.1:0 --data-dir "$data_dir" >>"$log" 2>&1 &
+"$collector_bin" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$data_dir" >>"$log" 2>&1 &
 collector_pid=$!
 
 # The collector prints "localbench-collector: listening on HOST:PORT" once
@@ -87,7 +87,8 @@ if [ -z "$address" ]; then
   tail -n 20 "$log" >&2
   exit 1
 fi
-say "collector listening on $address"
+http="$(sed -n 's/^localbench-collector: http listening on \([^ ]*\).*/\1/p' "$log" | head -n1)"
+say "collector listening on $address (gRPC), http://$http (tables)"
 
 # Plaintext only because the collector is on loopback in this process tree.
 "$agent_bin" enroll --collector "$address" --insecure --state-dir "$agent_home"
@@ -99,3 +100,18 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 say "done: results stored by the local collector (data in $data_dir)"
+# The tables this run just filled, as the HTTP API serves them (JSON; add
+# .csv for CSV). `as_of` pins the data version this run produced.
+version="$(curl -fsS "http://$http/v1/devices" | sed -n 's/.*"data_version": *"\{0,1\}\([0-9]*\).*/\1/p' | head -n1)"
+echo
+echo "Tables at data version ${version:-?}:"
+echo "  http://$http/v1/tables/oom?as_of=${version}"
+echo "  http://$http/v1/devices?as_of=${version}"
+if [ -t 0 ] && [ -t 1 ]; then
+  echo "Serving them until Ctrl-C."
+  trap 'exit 0' INT
+  wait "$collector_pid" || true
+else
+  echo "(the collector stops now; serve them again with:"
+  echo "   $collector_bin --data-dir $data_dir --http-listen 127.0.0.1:7412 )"
+fi
