@@ -185,6 +185,41 @@ TEST_F(TablesTest, CatalogueGrowsWithoutChangingThePast) {
   for (int i = 0; i < after->models_size(); ++i) EXPECT_EQ(slugs[static_cast<std::size_t>(i)], after->models(i).slug());
 }
 
+TEST_F(TablesTest, ListSweepsPagesNewestFirstWithEditorialState) {
+  const v1::Submission a = Build(1, 1);
+  const v1::Submission b = Build(2, 2);
+  Store(a);
+  Store(b);
+  Moderate(a.submission_id(), "flag");
+  v1::ListSweepsRequest req;
+  req.set_page_size(3);
+  std::vector<v1::StoredSweep> sweeps;
+  for (std::string token;;) {
+    req.set_page_token(token);
+    auto page = tables().ListSweeps(req);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(page->version().data_version(), 3);
+    sweeps.insert(sweeps.end(), page->sweeps().begin(), page->sweeps().end());
+    token = page->next_page_token();
+    if (token.empty()) break;
+  }
+  ASSERT_EQ(sweeps.size(), 8u);
+  EXPECT_EQ(sweeps[0].submission_id(), b.submission_id());  // received last
+  EXPECT_EQ(Bytes(sweeps[0].sweep()), Bytes(b.sweeps(0)));
+  EXPECT_FALSE(sweeps[0].flagged());
+  EXPECT_EQ(sweeps[7].submission_id(), a.submission_id());
+  EXPECT_TRUE(sweeps[7].flagged());
+  req.clear_page_token();
+  req.mutable_filter()->set_kind(v1::WORKLOAD_KIND_TRAIN_LORA);
+  req.mutable_read()->set_as_of(2);  // before the flag
+  auto lora = tables().ListSweeps(req);
+  ASSERT_TRUE(lora.ok()) << lora.status();
+  ASSERT_EQ(lora->sweeps_size(), 2);
+  EXPECT_FALSE(lora->sweeps(1).flagged());
+  req.set_page_size(5000);
+  EXPECT_EQ(tables().ListSweeps(req).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(TablesTest, FutureAndNegativeVersionsAreRefused) {
   Store(Build(1, 1));
   v1::OomTableRequest req;
