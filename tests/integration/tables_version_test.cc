@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <pqxx/pqxx>
+
 #include "localbench/v1/query.grpc.pb.h"
 #include "tables_fixture.h"
 
@@ -85,6 +87,12 @@ TEST_F(TablesTest, AsOfReproducesEveryTableByteForByte) {
   ASSERT_EQ(Latest(), 8);
 
   EXPECT_EQ(Snapshot(tables(), v, probe), before);
+  v1::GetSubmissionRequest then;
+  then.mutable_read()->set_as_of(v);
+  then.set_submission_id(probe.submission_id());
+  auto past = tables().GetSubmission(then);
+  ASSERT_TRUE(past.ok()) << past.status();
+  EXPECT_FALSE(past->flagged());  // not yet flagged at v
   // And the newest version really differs (the flag hid the probe).
   v1::GetSubmissionRequest sub;
   sub.set_submission_id(probe.submission_id());
@@ -127,6 +135,89 @@ TEST_F(TablesTest, FlagsHideRowsAndRestoresShowThemAgain) {
   bad = collector::RecordModeration(*moderation_pool_, UuidFor(999), "flag", "r", "e");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Latest(), 5);
+}
+
+TEST_F(TablesTest, CatalogueGrowsWithoutChangingThePast) {
+  Store(Build(1, 1));
+  v1::ListDeviceModelsRequest req;
+  req.mutable_filter()->set_vendor(v1::VENDOR_NVIDIA);
+  req.mutable_filter()->set_memory_min_bytes(90 * kGiB);
+  req.mutable_page()->set_page_size(1000);
+  auto before = tables().ListDeviceModels(req);
+  ASSERT_TRUE(before.ok()) << before.status();
+  for (const auto& m : before->models()) {
+    EXPECT_EQ(m.vendor(), v1::VENDOR_NVIDIA);
+    EXPECT_GE(m.memory_bytes(), 90 * kGiB);
+  }
+  // A new catalogue row, as an operator adds one: its own data version.
+  {
+    pqxx::connection conn(collector_->db_url());
+    pqxx::work tx(conn);
+    tx.exec("UPDATE data_version_counter SET version = version + 1");
+    tx.exec("INSERT INTO data_versions (version, cause) SELECT version, 'catalogue' FROM data_version_counter");
+    tx.exec(
+        "INSERT INTO device_models (slug, data_version, vendor, backend, name, memory_bytes, "
+        "memory_bandwidth_bytes_per_second, bf16_tflops, fp32_tflops, source) "
+        "SELECT 'test-gpu-96gb', version, 'nvidia', 'cuda', 'Test GPU', 103079215104, 1e12, 0, 0, 'test' "
+        "FROM data_version_counter");
+    tx.commit();
+  }
+  auto after = tables().ListDeviceModels(req);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->models_size(), before->models_size() + 1);
+  req.mutable_read()->set_as_of(before->version().data_version());
+  auto past = tables().ListDeviceModels(req);
+  ASSERT_TRUE(past.ok()) << past.status();
+  EXPECT_EQ(Bytes(*past), Bytes(*before));
+  // Pages of the listing join to the whole.
+  req.clear_read();
+  req.mutable_page()->set_page_size(2);
+  std::vector<std::string> slugs;
+  for (std::string token;;) {
+    req.mutable_page()->set_page_token(token);
+    auto page = tables().ListDeviceModels(req);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& m : page->models()) slugs.push_back(m.slug());
+    token = page->next_page_token();
+    if (token.empty()) break;
+  }
+  ASSERT_EQ(slugs.size(), static_cast<std::size_t>(after->models_size()));
+  for (int i = 0; i < after->models_size(); ++i) EXPECT_EQ(slugs[static_cast<std::size_t>(i)], after->models(i).slug());
+}
+
+TEST_F(TablesTest, ListSweepsPagesNewestFirstWithEditorialState) {
+  const v1::Submission a = Build(1, 1);
+  const v1::Submission b = Build(2, 2);
+  Store(a);
+  Store(b);
+  Moderate(a.submission_id(), "flag");
+  v1::ListSweepsRequest req;
+  req.set_page_size(3);
+  std::vector<v1::StoredSweep> sweeps;
+  for (std::string token;;) {
+    req.set_page_token(token);
+    auto page = tables().ListSweeps(req);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(page->version().data_version(), 3);
+    sweeps.insert(sweeps.end(), page->sweeps().begin(), page->sweeps().end());
+    token = page->next_page_token();
+    if (token.empty()) break;
+  }
+  ASSERT_EQ(sweeps.size(), 8u);
+  EXPECT_EQ(sweeps[0].submission_id(), b.submission_id());  // received last
+  EXPECT_EQ(Bytes(sweeps[0].sweep()), Bytes(b.sweeps(0)));
+  EXPECT_FALSE(sweeps[0].flagged());
+  EXPECT_EQ(sweeps[7].submission_id(), a.submission_id());
+  EXPECT_TRUE(sweeps[7].flagged());
+  req.clear_page_token();
+  req.mutable_filter()->set_kind(v1::WORKLOAD_KIND_TRAIN_LORA);
+  req.mutable_read()->set_as_of(2);  // before the flag
+  auto lora = tables().ListSweeps(req);
+  ASSERT_TRUE(lora.ok()) << lora.status();
+  ASSERT_EQ(lora->sweeps_size(), 2);
+  EXPECT_FALSE(lora->sweeps(1).flagged());
+  req.set_page_size(5000);
+  EXPECT_EQ(tables().ListSweeps(req).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(TablesTest, FutureAndNegativeVersionsAreRefused) {

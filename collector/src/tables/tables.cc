@@ -301,8 +301,64 @@ absl::StatusOr<v1::Table> TableService::GetTable(const v1::GetTableRequest& requ
   });
 }
 
-absl::StatusOr<v1::ListSweepsResponse> TableService::ListSweeps(const v1::ListSweepsRequest&) {
-  return absl::UnimplementedError("ListSweeps: use GetSubmission per id, or the tables");
+absl::StatusOr<v1::ListSweepsResponse> TableService::ListSweeps(const v1::ListSweepsRequest& request) {
+  const v1::ResultFilter& rf = request.filter();
+  v1::TableFilter tf;
+  tf.set_model_preset(rf.model_preset());
+  tf.set_kind(rf.kind());
+  tf.set_precision(rf.precision());
+  tf.set_backend(rf.backend());
+  auto filter = tables::BindFilter(tf, "filter");
+  if (!filter.ok()) return filter.status();
+  if (rf.device_name().size() > 256) return absl::InvalidArgumentError("filter.device_name: longer than 256 bytes");
+  if (rf.suite_hash().size() > 64) return absl::InvalidArgumentError("filter.suite_hash: longer than 64 bytes");
+  v1::ListSweepsRequest unpaged = request;
+  unpaged.clear_read();
+  unpaged.clear_page_token();
+  const uint64_t digest = tables::Digest(unpaged);
+  v1::Page page;
+  page.set_page_size(request.page_size());
+  page.set_page_token(request.page_token());
+  auto window = tables::ParsePage(page, digest, "");
+  if (!window.ok()) {
+    // ParsePage names ".page_size"/".page_token": drop the leading dot.
+    return absl::InvalidArgumentError(std::string(window.status().message()).substr(1));
+  }
+  auto as_of = PagedVersion(request.read().as_of(), *window);
+  if (!as_of.ok()) return as_of.status();
+  return tables::Read<v1::ListSweepsResponse>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::ListSweepsResponse> {
+    if (auto ok = rd.At(*as_of); !ok.ok()) return ok;
+    v1::ListSweepsResponse out;
+    *out.mutable_version() = rd.Version();
+    auto rows = rd.Plain("list_sweeps", rd.version(), filter->preset, filter->kind, filter->precision,
+                         rf.device_name(), filter->backend, rf.suite_hash(), static_cast<int64_t>(window->offset),
+                         static_cast<int64_t>(window->size + 1));
+    for (std::size_t i = 0; i < rows.size() && i < window->size; ++i) {
+      const auto& r = rows[static_cast<pqxx::result::size_type>(i)];
+      v1::Submission payload;
+      const pqxx::binarystring bytes(r[2]);
+      if (!payload.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        return absl::InternalError("stored payload does not parse");
+      }
+      const int index = r[1].as<int>();
+      if (index >= payload.sweeps_size()) return absl::InternalError("stored sweep missing from its payload");
+      v1::StoredSweep* s = out.add_sweeps();
+      s->set_submission_id(r[0].as<std::string>());
+      *s->mutable_hardware() = payload.hardware();
+      *s->mutable_software() = payload.software();
+      *s->mutable_sweep() = payload.sweeps(index);
+      const int64_t micros = r[3].as<int64_t>();
+      s->mutable_received_at()->set_seconds(micros / 1000000);
+      s->mutable_received_at()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+      const std::string action = r[4].is_null() ? "" : r[4].as<std::string>();
+      s->set_flagged(action == "flag");
+      s->set_retracted(action == "retract");
+    }
+    if (rows.size() > window->size) {
+      out.set_next_page_token(tables::NextPageToken(*window, window->offset + window->size + 1, rd.version(), digest));
+    }
+    return out;
+  });
 }
 
 }  // namespace localbench::collector

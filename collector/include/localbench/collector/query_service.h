@@ -16,6 +16,9 @@ class QueryService final : public v1::Query::Service {
   // `tables` must outlive the service.
   explicit QueryService(TableService* tables) : tables_(tables) {}
 
+  // One override per RPC (see query.proto): each passes the request to the
+  // TableService method of the same name and maps its status to gRPC.
+
   grpc::Status GetTable(grpc::ServerContext*, const v1::GetTableRequest*, v1::Table*) override;
   grpc::Status ListSweeps(grpc::ServerContext*, const v1::ListSweepsRequest*, v1::ListSweepsResponse*) override;
   grpc::Status ListDevices(grpc::ServerContext*, const v1::ListDevicesRequest*, v1::ListDevicesResponse*) override;
