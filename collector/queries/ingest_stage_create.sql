@@ -1,8 +1,9 @@
 -- Per-connection staging for the submission writer (run once per new
 -- connection, not prepared). Submissions of one group are COPYed here, then
 -- moved into the real tables by set-based statements in the same
--- transaction. Temporary (no WAL, invisible to other sessions) and emptied
--- at every commit or rollback. No constraints: the real tables check.
+-- transaction. Temporary (no WAL, invisible to other sessions); emptied by
+-- ingest_stage_clear.sql before each commit (a rollback empties them too).
+-- No constraints: the real tables check.
 -- Column order is the row encoders' order (collector/src/rows.cc).
 CREATE TEMPORARY TABLE IF NOT EXISTS lb_stage_submissions (
   submission_id               uuid,
@@ -37,7 +38,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS lb_stage_submissions (
   ram_total_bytes             bigint,
   os_name                     text,
   os_kernel                   text
-) ON COMMIT DELETE ROWS;
+) ON COMMIT PRESERVE ROWS;
 
 CREATE TEMPORARY TABLE IF NOT EXISTS lb_stage_sweeps (
   submission_id         uuid,
@@ -52,7 +53,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS lb_stage_sweeps (
   largest_ok_batch      integer,
   smallest_failed_batch integer,
   planned_max_batch     integer
-) ON COMMIT DELETE ROWS;
+) ON COMMIT PRESERVE ROWS;
 
 CREATE TEMPORARY TABLE IF NOT EXISTS lb_stage_points (
   submission_id            uuid,
@@ -76,4 +77,4 @@ CREATE TEMPORARY TABLE IF NOT EXISTS lb_stage_points (
   sm_clock_mhz             integer,
   throttle_reasons         bigint,
   reproduce_command        text
-) ON COMMIT DELETE ROWS;
+) ON COMMIT PRESERVE ROWS;

@@ -56,7 +56,7 @@ void SubmissionWriter::Prepare(pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     tx.exec(std::string(QuerySql("ingest_stage_create")));
   }
-  PrepareQueries(conn, {"ingest_next_version", "ingest_from_stage", "ingest_stored"});
+  PrepareQueries(conn, {"ingest_next_version", "ingest_from_stage", "ingest_stored", "ingest_stage_clear"});
 }
 
 absl::StatusOr<v1::SubmitResponse> SubmissionWriter::Write(const SubmissionRecord& r,
@@ -221,7 +221,13 @@ absl::Status SubmissionWriter::TryTransaction(std::vector<Member*>& group) {
       if (fresh.empty()) {
         tx.abort();  // nothing new: no data version is spent on repeats
       } else {
+        tx.exec_prepared("ingest_stage_clear");
         tx.commit();
+      }
+      if (groups_.fetch_add(1, std::memory_order_relaxed) % kTruncateEvery == kTruncateEvery - 1) {
+        // Whichever connection this is: over time every one gets its turn.
+        pqxx::nontransaction cleanup(**lease);
+        cleanup.exec(std::string(QuerySql("ingest_stage_truncate")));
       }
       for (std::size_t i = 0; i < live.size(); ++i) {
         Member* m = live[i];

@@ -9,7 +9,9 @@
 #ifndef LOCALBENCH_COLLECTOR_SUBMISSION_WRITER_H_
 #define LOCALBENCH_COLLECTOR_SUBMISSION_WRITER_H_
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -75,8 +77,13 @@ class SubmissionWriter {
   // stored and the error's status is returned.
   absl::Status TryTransaction(std::vector<Member*>& group);
 
+  // Group transactions between TRUNCATEs of a connection's staging tables
+  // (queries/ingest_stage_truncate.sql): cheap enough, and bounds their files.
+  static constexpr uint64_t kTruncateEvery = 256;
+
   ConnectionPool* const pool_;
   const int writers_;
+  std::atomic<uint64_t> groups_{0};  // group transactions committed or rolled back
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Waiter*> queue_ ABSL_GUARDED_BY(mu_);  // waiting for a writer
