@@ -2,8 +2,18 @@
 -- submission id that exists already is skipped (ON CONFLICT), and only the
 -- sweeps and points of submissions inserted here follow, so each submission
 -- is stored whole or not at all. Foreign keys (points -> sweeps ->
--- submissions) are checked at the end of the statement. Returns the new
--- submissions with their received_at in microseconds since the epoch.
+-- submissions) are checked at the end of the statement.
+--
+-- Returns one row per staged id that is stored now: is_new for the rows
+-- inserted here, otherwise the row stored before (a repeat, or another
+-- agent's id), with who stored it, its payload hash and its reply figures
+-- (received_at in microseconds since the epoch). Every ingest transaction
+-- took the counter lock (ingest_next_version) before this statement, so all
+-- earlier ones have committed and this statement's snapshot sees them.
+-- The staging tables are emptied by the same statement (all parts read one
+-- snapshot, so the DELETEs do not hide rows from the INSERTs): temporary
+-- tables are never autovacuumed, and ON COMMIT DELETE ROWS would give them
+-- new files at every commit (~15 ms here) and invalidate prepared plans.
 WITH sub AS (
   INSERT INTO submissions (
     submission_id, agent_id, machine_id, device_id, payload, payload_sha256, sweep_count,
@@ -26,7 +36,7 @@ WITH sub AS (
                 AND d.multiprocessor_count = s.multiprocessor_count
   ORDER BY s.submission_id
   ON CONFLICT (submission_id) DO NOTHING
-  RETURNING submission_id, received_at),
+  RETURNING submission_id, agent_id, payload_sha256, received_at, sweep_count, point_count),
 sw AS (
   INSERT INTO sweeps (
     submission_id, sweep_index, model_preset, kind, precision, prompt_tokens, generated_tokens,
@@ -46,5 +56,19 @@ pt AS (
          y.tokens_per_second_max, y.step_seconds_median, y.step_seconds_min, y.step_seconds_max,
          y.step_seconds_mean, y.planned_bytes, y.arena_peak_bytes, y.device_delta_bytes,
          y.process_memory_bytes, y.sm_clock_mhz, y.throttle_reasons, y.reproduce_command
-  FROM lb_stage_points y JOIN sub USING (submission_id))
-SELECT submission_id::text, (extract(epoch FROM received_at) * 1000000)::bigint FROM sub
+  FROM lb_stage_points y JOIN sub USING (submission_id)),
+clear_sweeps AS (DELETE FROM lb_stage_sweeps),
+clear_points AS (DELETE FROM lb_stage_points),
+clear_submissions AS (DELETE FROM lb_stage_submissions)
+SELECT submission_id::text, true, agent_id::text, payload_sha256,
+       (extract(epoch FROM received_at) * 1000000)::bigint, sweep_count, point_count
+FROM sub
+UNION ALL
+-- LATERAL ... LIMIT 1 keeps this a primary-key probe per staged id: with
+-- IN (SELECT ...) the cached generic plan may hash-join a seq scan of all
+-- submissions (temporary tables have no statistics).
+SELECT s.submission_id::text, false, s.agent_id::text, s.payload_sha256,
+       (extract(epoch FROM s.received_at) * 1000000)::bigint, s.sweep_count, s.point_count
+FROM lb_stage_submissions st
+CROSS JOIN LATERAL (
+  SELECT * FROM submissions x WHERE x.submission_id = st.submission_id LIMIT 1) s

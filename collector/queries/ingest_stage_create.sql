@@ -2,7 +2,7 @@
 -- connection, not prepared). Submissions of one group are COPYed here, then
 -- moved into the real tables by set-based statements in the same
 -- transaction. Temporary (no WAL, invisible to other sessions); emptied by
--- ingest_stage_clear.sql before each commit (a rollback empties them too).
+-- ingest_from_stage.sql in the statement that reads them (a rollback empties them too).
 -- No constraints: the real tables check.
 -- Column order is the row encoders' order (collector/src/rows.cc).
 CREATE TEMPORARY TABLE IF NOT EXISTS lb_stage_submissions (

@@ -24,7 +24,7 @@ absl::Status Taken(const std::string& id) {
       absl::StrCat("submission_id ", id, " is already used by another submission; send new results under a new id"));
 }
 
-// A stored submissions row, as ingest_stored.sql returns it.
+// A stored submissions row, as ingest_from_stage.sql returns it.
 struct StoredRow {
   std::string agent_id;
   std::string sha;
@@ -56,7 +56,7 @@ void SubmissionWriter::Prepare(pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     tx.exec(std::string(QuerySql("ingest_stage_create")));
   }
-  PrepareQueries(conn, {"ingest_next_version", "ingest_from_stage", "ingest_stored", "ingest_stage_clear"});
+  PrepareQueries(conn, {"ingest_next_version", "ingest_from_stage"});
 }
 
 absl::StatusOr<v1::SubmitResponse> SubmissionWriter::Write(const SubmissionRecord& r,
@@ -169,17 +169,14 @@ absl::Status SubmissionWriter::TryTransaction(std::vector<Member*>& group) {
         out.complete();
       }
       const int64_t version = tx.exec_prepared1("ingest_next_version")[0].as<int64_t>();
+      // Every staged id's stored row: inserted now (fresh) or before.
       std::unordered_map<std::string, int64_t> fresh;
-      for (const auto& row : tx.exec_prepared("ingest_from_stage", version)) {
-        fresh.emplace(row[0].as<std::string>(), row[1].as<int64_t>());
-      }
       std::unordered_map<std::string, StoredRow> stored;
-      if (fresh.size() < live.size()) {
-        for (const auto& row : tx.exec_prepared("ingest_stored")) {
-          stored.emplace(row[0].as<std::string>(),
-                         StoredRow{row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<int64_t>(),
-                                   row[4].as<uint32_t>(), row[5].as<uint32_t>()});
-        }
+      for (const auto& row : tx.exec_prepared("ingest_from_stage", version)) {
+        std::string id = row[0].as<std::string>();
+        if (row[1].as<bool>()) fresh.emplace(id, row[4].as<int64_t>());
+        stored.emplace(std::move(id), StoredRow{row[2].as<std::string>(), row[3].as<std::string>(),
+                                                row[4].as<int64_t>(), row[5].as<uint32_t>(), row[6].as<uint32_t>()});
       }
       // Decide every answer before committing; assign only after.
       std::vector<absl::StatusOr<v1::SubmitResponse>> answers;
@@ -221,7 +218,6 @@ absl::Status SubmissionWriter::TryTransaction(std::vector<Member*>& group) {
       if (fresh.empty()) {
         tx.abort();  // nothing new: no data version is spent on repeats
       } else {
-        tx.exec_prepared("ingest_stage_clear");
         tx.commit();
       }
       if (groups_.fetch_add(1, std::memory_order_relaxed) % kTruncateEvery == kTruncateEvery - 1) {
