@@ -107,14 +107,13 @@ pqxx::stream_to& pqxx::stream_to::operator<< <localbench::collector::Line>(const
 
 namespace localbench::collector {
 
-const std::vector<std::string>& StageSubmissionColumns() {
+const std::vector<std::string>& SubmissionColumns() {
   static const std::vector<std::string> kColumns = {
-      "submission_id", "agent_id", "machine_fingerprint", "backend", "vendor", "device_name",
-      "memory_total_bytes", "compute_capability", "gfx_target", "multiprocessor_count", "payload",
-      "payload_sha256", "sweep_count", "point_count", "started_at", "finished_at", "agent_version",
-      "kernel_source_hash", "suite_version", "suite_hash", "driver_version", "runtime_version", "pcie_link",
-      "memory_free_at_start_bytes", "other_processes_hold_memory", "memory_used_by_others_bytes", "cpu_model",
-      "cpu_physical_cores", "cpu_logical_cores", "ram_total_bytes", "os_name", "os_kernel"};
+      "submission_id", "agent_id", "machine_id", "device_id", "payload", "payload_sha256", "sweep_count",
+      "point_count", "started_at", "finished_at", "agent_version", "kernel_source_hash", "suite_version",
+      "suite_hash", "driver_version", "runtime_version", "pcie_link", "memory_free_at_start_bytes",
+      "other_processes_hold_memory", "memory_used_by_others_bytes", "cpu_model", "cpu_physical_cores",
+      "cpu_logical_cores", "ram_total_bytes", "os_name", "os_kernel", "data_version"};
   return kColumns;
 }
 
@@ -134,7 +133,8 @@ const std::vector<std::string>& PointColumns() {
   return kColumns;
 }
 
-void CopySubmission(pqxx::stream_to& out, const SubmissionRecord& r) {
+void CopySubmission(pqxx::stream_to& out, const SubmissionRecord& r, int64_t machine_id, int64_t device_id,
+                    int64_t data_version) {
   const v1::Submission& s = *r.s;
   const v1::Device& d = s.hardware().device();
   const v1::Host& h = s.hardware().host();
@@ -142,14 +142,8 @@ void CopySubmission(pqxx::stream_to& out, const SubmissionRecord& r) {
   Line line;
   line.Text(s.submission_id());
   line.Text(r.agent_id);
-  line.Text(s.machine_fingerprint());
-  line.Text(BackendName(d.backend()));
-  line.Text(VendorName(d.vendor()));
-  line.Text(d.name());
-  line.U64(d.memory_total_bytes());
-  line.Text(d.compute_capability());
-  line.Text(d.gfx_target());
-  line.Int(d.multiprocessor_count());
+  line.Int(machine_id);
+  line.Int(device_id);
   line.Bytes(r.payload);
   line.Text(r.sha);
   line.Int(s.sweeps_size());
@@ -172,6 +166,7 @@ void CopySubmission(pqxx::stream_to& out, const SubmissionRecord& r) {
   line.U64(h.ram_total_bytes());
   line.Text(h.os_name());
   line.Text(h.os_kernel());
+  line.Int(data_version);
   line.WriteTo(out);
 }
 

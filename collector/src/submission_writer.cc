@@ -8,6 +8,7 @@
 #include "localbench/collector/db_errors.h"
 #include "localbench/collector/log.h"
 #include "localbench/collector/queries.h"
+#include "localbench/common/names.h"
 
 namespace localbench::collector {
 namespace {
@@ -24,7 +25,7 @@ absl::Status Taken(const std::string& id) {
       absl::StrCat("submission_id ", id, " is already used by another submission; send new results under a new id"));
 }
 
-// A stored submissions row, as ingest_from_stage.sql returns it.
+// A stored submissions row, as ingest_stored.sql returns it.
 struct StoredRow {
   std::string agent_id;
   std::string sha;
@@ -32,6 +33,13 @@ struct StoredRow {
   uint32_t sweep_count = 0;
   uint32_t point_count = 0;
 };
+
+// The device-id cache key: the columns of the devices unique key.
+std::string DeviceKey(const v1::Device& d) {
+  return absl::StrCat(BackendName(d.backend()), "\x1f", VendorName(d.vendor()), "\x1f", d.name(), "\x1f",
+                      d.memory_total_bytes(), "\x1f", d.compute_capability(), "\x1f", d.gfx_target(), "\x1f",
+                      d.multiprocessor_count());
+}
 
 v1::SubmitResponse Reply(const std::string& id, int64_t received_micros, uint32_t sweeps, uint32_t points) {
   v1::SubmitResponse response;
@@ -52,11 +60,50 @@ SubmissionWriter::SubmissionWriter(ConnectionPool* pool, int writers) : pool_(po
 }
 
 void SubmissionWriter::Prepare(pqxx::connection& conn) {
+  PrepareQueries(conn, {"ingest_next_version", "ingest_stored", "machine_insert", "machine_select", "device_insert",
+                        "device_select"});
+}
+
+int64_t SubmissionWriter::MachineId(pqxx::transaction_base& tx, const v1::Submission& s) {
   {
-    pqxx::nontransaction tx(conn);
-    tx.exec(std::string(QuerySql("ingest_stage_create")));
+    std::lock_guard lock(ids_mu_);
+    if (auto it = machine_ids_.find(s.machine_fingerprint()); it != machine_ids_.end()) return it->second;
   }
-  PrepareQueries(conn, {"ingest_next_version", "ingest_from_stage"});
+  pqxx::result r = tx.exec_prepared("machine_insert", s.machine_fingerprint());
+  if (r.empty()) r = tx.exec_prepared("machine_select", s.machine_fingerprint());
+  // Ingest transactions run one at a time (the counter lock) and nothing
+  // deletes machines, so the row is there: its absence is a broken invariant.
+  return r.at(0).at(0).as<int64_t>();
+}
+
+int64_t SubmissionWriter::DeviceId(pqxx::transaction_base& tx, const v1::Submission& s) {
+  const v1::Device& d = s.hardware().device();
+  const std::string key = DeviceKey(d);
+  {
+    std::lock_guard lock(ids_mu_);
+    if (auto it = device_ids_.find(key); it != device_ids_.end()) return it->second;
+  }
+  const std::string backend = BackendName(d.backend());
+  const std::string vendor = VendorName(d.vendor());
+  const auto memory = static_cast<int64_t>(d.memory_total_bytes());
+  const auto sms = static_cast<int64_t>(d.multiprocessor_count());
+  pqxx::result r = tx.exec_prepared("device_insert", backend, vendor, d.name(), memory, d.compute_capability(),
+                                    d.gfx_target(), sms);
+  if (r.empty()) {
+    r = tx.exec_prepared("device_select", backend, vendor, d.name(), memory, d.compute_capability(), d.gfx_target(),
+                         sms);
+  }
+  return r.at(0).at(0).as<int64_t>();
+}
+
+void SubmissionWriter::CacheIds(const std::vector<std::pair<std::string, int64_t>>& machines,
+                                const std::vector<std::pair<std::string, int64_t>>& devices) {
+  std::lock_guard lock(ids_mu_);
+  // Bounded: a flood of new machines cannot grow the caches without limit.
+  if (machine_ids_.size() > 100000) machine_ids_.clear();
+  if (device_ids_.size() > 100000) device_ids_.clear();
+  machine_ids_.insert(machines.begin(), machines.end());
+  device_ids_.insert(devices.begin(), devices.end());
 }
 
 absl::StatusOr<v1::SubmitResponse> SubmissionWriter::Write(const SubmissionRecord& r,
@@ -145,38 +192,58 @@ absl::Status SubmissionWriter::TryTransaction(std::vector<Member*>& group) {
       return absl::OkStatus();
     }
     try {
-      // Stage the first member of each id; later ones are answered from
-      // the stored row like any repeat.
+      // The first member of each id is written; later ones are answered
+      // like a repeat of it.
       std::unordered_map<std::string, Member*> first;
-      std::vector<Member*> staged;
+      std::string id_array = "{";
       for (Member* m : live) {
-        if (first.emplace(m->r->s->submission_id(), m).second) staged.push_back(m);
+        if (first.emplace(m->r->s->submission_id(), m).second) {
+          // Validated, canonical UUIDs: nothing in them needs quoting.
+          if (id_array.size() > 1) id_array.push_back(',');
+          id_array += m->r->s->submission_id();
+        }
       }
+      id_array.push_back('}');
       pqxx::work tx(**lease);
-      {
-        pqxx::stream_to out(tx, "lb_stage_submissions", StageSubmissionColumns());
-        for (Member* m : staged) CopySubmission(out, *m->r);
-        out.complete();
-      }
-      {
-        pqxx::stream_to out(tx, "lb_stage_sweeps", SweepColumns());
-        for (Member* m : staged) CopySweeps(out, *m->r->s);
-        out.complete();
-      }
-      {
-        pqxx::stream_to out(tx, "lb_stage_points", PointColumns());
-        for (Member* m : staged) CopyPoints(out, *m->r->s);
-        out.complete();
-      }
-      const int64_t version = tx.exec_prepared1("ingest_next_version")[0].as<int64_t>();
-      // Every staged id's stored row: inserted now (fresh) or before.
-      std::unordered_map<std::string, int64_t> fresh;
+      const pqxx::row opened = tx.exec_prepared1("ingest_next_version");
+      const int64_t version = opened[0].as<int64_t>();
+      const int64_t now_micros = opened[1].as<int64_t>();
       std::unordered_map<std::string, StoredRow> stored;
-      for (const auto& row : tx.exec_prepared("ingest_from_stage", version)) {
-        std::string id = row[0].as<std::string>();
-        if (row[1].as<bool>()) fresh.emplace(id, row[4].as<int64_t>());
-        stored.emplace(std::move(id), StoredRow{row[2].as<std::string>(), row[3].as<std::string>(),
-                                                row[4].as<int64_t>(), row[5].as<uint32_t>(), row[6].as<uint32_t>()});
+      for (const auto& row : tx.exec_prepared("ingest_stored", id_array)) {
+        stored.emplace(row[0].as<std::string>(),
+                       StoredRow{row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<int64_t>(),
+                                 row[4].as<uint32_t>(), row[5].as<uint32_t>()});
+      }
+      std::vector<Member*> fresh;
+      std::vector<std::pair<int64_t, int64_t>> ref_ids;  // machine, device of each fresh member
+      std::vector<std::pair<std::string, int64_t>> machines;
+      std::vector<std::pair<std::string, int64_t>> devices;
+      for (Member* m : live) {
+        const v1::Submission& s = *m->r->s;
+        if (first[s.submission_id()] != m || stored.count(s.submission_id()) > 0) continue;
+        fresh.push_back(m);
+        ref_ids.emplace_back(MachineId(tx, s), DeviceId(tx, s));
+        machines.emplace_back(s.machine_fingerprint(), ref_ids.back().first);
+        devices.emplace_back(DeviceKey(s.hardware().device()), ref_ids.back().second);
+      }
+      if (!fresh.empty()) {
+        {
+          pqxx::stream_to out(tx, "submissions", SubmissionColumns());
+          for (std::size_t i = 0; i < fresh.size(); ++i) {
+            CopySubmission(out, *fresh[i]->r, ref_ids[i].first, ref_ids[i].second, version);
+          }
+          out.complete();
+        }
+        {
+          pqxx::stream_to out(tx, "sweeps", SweepColumns());
+          for (Member* m : fresh) CopySweeps(out, *m->r->s);
+          out.complete();
+        }
+        {
+          pqxx::stream_to out(tx, "points", PointColumns());
+          for (Member* m : fresh) CopyPoints(out, *m->r->s);
+          out.complete();
+        }
       }
       // Decide every answer before committing; assign only after.
       std::vector<absl::StatusOr<v1::SubmitResponse>> answers;
@@ -185,19 +252,21 @@ absl::Status SubmissionWriter::TryTransaction(std::vector<Member*>& group) {
       for (Member* m : live) {
         const SubmissionRecord& r = *m->r;
         const std::string& id = r.s->submission_id();
-        if (auto it = fresh.find(id); it != fresh.end() && first[id] == m) {
-          answers.push_back(Reply(id, it->second, static_cast<uint32_t>(r.s->sweeps_size()),
-                                  static_cast<uint32_t>(r.point_count)));
-          fresh_gone = fresh_gone || m->Gone();
-          continue;
-        }
+        const Member* writer = first[id];
         auto it = stored.find(id);
-        if (it == stored.end()) {
-          answers.push_back(absl::AbortedError(absl::StrCat("submission ", id, " vanished while storing; retry")));
-        } else if (it->second.agent_id != r.agent_id || it->second.sha != r.sha) {
-          answers.push_back(Taken(id));
+        if (it != stored.end()) {
+          const StoredRow& row = it->second;
+          answers.push_back(row.agent_id == r.agent_id && row.sha == r.sha
+                                ? absl::StatusOr<v1::SubmitResponse>(
+                                      Reply(id, row.received_micros, row.sweep_count, row.point_count))
+                                : Taken(id));
+        } else if (writer == m || (writer->r->agent_id == r.agent_id && writer->r->sha == r.sha)) {
+          // Written now (by this member, or by its identical twin).
+          answers.push_back(Reply(id, now_micros, static_cast<uint32_t>(r.s->sweeps_size()),
+                                  static_cast<uint32_t>(r.point_count)));
+          fresh_gone = fresh_gone || (writer == m && m->Gone());
         } else {
-          answers.push_back(Reply(id, it->second.received_micros, it->second.sweep_count, it->second.point_count));
+          answers.push_back(Taken(id));
         }
       }
       if (fresh_gone) {
@@ -219,16 +288,12 @@ absl::Status SubmissionWriter::TryTransaction(std::vector<Member*>& group) {
         tx.abort();  // nothing new: no data version is spent on repeats
       } else {
         tx.commit();
-      }
-      if (groups_.fetch_add(1, std::memory_order_relaxed) % kTruncateEvery == kTruncateEvery - 1) {
-        // Whichever connection this is: over time every one gets its turn.
-        pqxx::nontransaction cleanup(**lease);
-        cleanup.exec(std::string(QuerySql("ingest_stage_truncate")));
+        CacheIds(machines, devices);
       }
       for (std::size_t i = 0; i < live.size(); ++i) {
         Member* m = live[i];
         if (answers[i].ok()) {
-          const bool is_new = fresh.count(m->r->s->submission_id()) > 0 && first[m->r->s->submission_id()] == m;
+          const bool is_new = std::find(fresh.begin(), fresh.end(), m) != fresh.end();
           LogLine(absl::StrCat(is_new ? "stored" : "repeat of", " submission ", m->r->s->submission_id(), " (",
                                m->r->s->sweeps_size(), " sweeps, ", m->r->point_count, " points)"));
         }

@@ -1,5 +1,6 @@
 // Row encoders: one per table, each the only place that lists that table's
-// columns in the order the writer COPYs them. They write PostgreSQL's COPY
+// columns in the order the writer (and the ingest benchmark's raw COPY)
+// COPYs them. They write PostgreSQL's COPY
 // text format (tab-separated, \N for NULL, backslash escapes), so a group of
 // submissions travels in bulk and no value is ever spliced into SQL.
 #ifndef LOCALBENCH_COLLECTOR_ROWS_H_
@@ -27,17 +28,18 @@ struct SubmissionRecord {
   int point_count = 0;            // points over all sweeps
 };
 
-// Columns of lb_stage_submissions (queries/ingest_stage_create.sql), in the
-// order CopySubmission writes them: the submissions row plus the machine
-// fingerprint and device identity it is resolved from.
-const std::vector<std::string>& StageSubmissionColumns();
-// Columns of sweeps (and lb_stage_sweeps) in the order CopySweeps writes.
+// Columns of submissions in the order CopySubmission writes them
+// (received_at is left to its default, now()).
+const std::vector<std::string>& SubmissionColumns();
+// Columns of sweeps in the order CopySweeps writes them.
 const std::vector<std::string>& SweepColumns();
-// Columns of points (and lb_stage_points) in the order CopyPoints writes.
+// Columns of points in the order CopyPoints writes them.
 const std::vector<std::string>& PointColumns();
 
-// Writes `r` as one row of lb_stage_submissions.
-void CopySubmission(pqxx::stream_to& out, const SubmissionRecord& r);
+// Writes `r` as one row of submissions, linked to its machine and device
+// rows and visible from `data_version` on.
+void CopySubmission(pqxx::stream_to& out, const SubmissionRecord& r, int64_t machine_id, int64_t device_id,
+                    int64_t data_version);
 // Writes every sweep of `s` as a row of sweeps.
 void CopySweeps(pqxx::stream_to& out, const v1::Submission& s);
 // Writes every point of `s` as a row of points. Telemetry the agent could

@@ -1,15 +1,15 @@
-// The one write path for submissions: group commit over staged COPY.
+// The one write path for submissions: group commit with COPY.
 //
 // Concurrent Submit calls queue here; a caller that finds a writer slot free
 // becomes the writer for everything queued (up to kMaxGroup) and writes it
-// as one transaction: COPY into per-connection temporary staging tables,
-// then set-based statements move the group into the real tables at one new
-// data version. Every submission stays all-or-nothing (its sweeps and points
-// follow only its own new row), and one commit covers the group.
+// as one transaction: take the next data version (and with it the lock that
+// orders all ingest transactions), look up which ids are stored already,
+// then COPY the new submissions, their sweeps and points straight into the
+// tables, as a bulk load would. Every submission stays all-or-nothing (the
+// transaction is), and one commit covers the group.
 #ifndef LOCALBENCH_COLLECTOR_SUBMISSION_WRITER_H_
 #define LOCALBENCH_COLLECTOR_SUBMISSION_WRITER_H_
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstddef>
@@ -17,6 +17,9 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -36,8 +39,7 @@ class SubmissionWriter {
   // outlive the writer and its connections be prepared with Prepare.
   SubmissionWriter(ConnectionPool* pool, int writers);
 
-  // Creates the staging tables and prepares the statements on a new
-  // connection (the tables are per session, so once per connection).
+  // Prepares the writer's statements on a new connection.
   static void Prepare(pqxx::connection& conn);
 
   // Stores `r` through group commit and returns its reply. The first store
@@ -76,18 +78,24 @@ class SubmissionWriter {
   // On success every member is answered; on a database error nothing is
   // stored and the error's status is returned.
   absl::Status TryTransaction(std::vector<Member*>& group);
-
-  // Group transactions between TRUNCATEs of a connection's staging tables
-  // (queries/ingest_stage_truncate.sql): cheap enough, and bounds their files.
-  static constexpr uint64_t kTruncateEvery = 256;
+  // The machine and device row ids of `s`, from the cache or found (or
+  // created) in `tx`; cached only once `tx` has committed (CacheIds).
+  int64_t MachineId(pqxx::transaction_base& tx, const v1::Submission& s);
+  int64_t DeviceId(pqxx::transaction_base& tx, const v1::Submission& s);
+  void CacheIds(const std::vector<std::pair<std::string, int64_t>>& machines,
+                const std::vector<std::pair<std::string, int64_t>>& devices);
 
   ConnectionPool* const pool_;
   const int writers_;
-  std::atomic<uint64_t> groups_{0};  // group transactions committed or rolled back
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Waiter*> queue_ ABSL_GUARDED_BY(mu_);  // waiting for a writer
   int active_ ABSL_GUARDED_BY(mu_) = 0;              // group transactions running
+  // Reference rows are never deleted, so their ids may be kept once the
+  // transaction that found or created them has committed.
+  std::mutex ids_mu_;
+  std::unordered_map<std::string, int64_t> machine_ids_ ABSL_GUARDED_BY(ids_mu_);  // fingerprint ->
+  std::unordered_map<std::string, int64_t> device_ids_ ABSL_GUARDED_BY(ids_mu_);   // DeviceKey ->
 };
 
 }  // namespace localbench::collector
