@@ -547,6 +547,18 @@ TEST_F(IngestTest, CancelledBeforeCommitStoresNothing) {
   EXPECT_EQ(Count("points"), 12);
 }
 
+TEST_F(IngestTest, ClientGoneJustBeforeCommitStoresNothing) {
+  // Still there when the group forms, gone once its rows are written: the
+  // group transaction rolls back and is redone without it.
+  int polls = 0;
+  auto stored = collector_->server().store().Submit(identity_, Mine(17), [&polls] { return ++polls > 1; });
+  EXPECT_EQ(stored.status().code(), absl::StatusCode::kCancelled) << stored.status();
+  EXPECT_GE(polls, 2);
+  ExpectNothingStored();
+  pqxx::read_transaction tx(*conn_);
+  EXPECT_EQ(tx.exec1("SELECT version FROM data_version_counter")[0].as<int64_t>(), 0);
+}
+
 TEST_F(IngestTest, GracefulShutdownFinishesInFlightSubmits) {
   // Submits racing with Shutdown either complete (and are stored whole) or
   // are refused; none is half-stored.
