@@ -1,7 +1,7 @@
 // Storage of agents and submissions in PostgreSQL: the ingest logic, apart
 // from gRPC wiring, so tests and benchmarks call it directly. The pieces:
 // AgentRegistry (enrolment, tokens), SubmissionWriter (the one write path:
-// group commit over staged COPY), rows.h (one row encoder per table) and
+// group commit with COPY), rows.h (one row encoder per table) and
 // collector/queries/*.sql (every statement, in its own file).
 #ifndef LOCALBENCH_COLLECTOR_STORE_H_
 #define LOCALBENCH_COLLECTOR_STORE_H_
@@ -31,7 +31,7 @@ class SubmissionStore {
   // most the pool's size).
   explicit SubmissionStore(ConnectionPool* pool, int writers = 0);
 
-  // Prepares the store's statements and staging tables on a new connection.
+  // Prepares the store's statements on a new connection.
   static void Prepare(pqxx::connection& conn);
 
   // Creates an agent with a fresh random token; stores only the token's
