@@ -140,8 +140,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   app.add_option("--group-commit-writers", group_commit_writers,
-                 "transactions writing at once, each carrying every submission queued meanwhile "
-                 "(group commit); 0: one transaction per submission")
+                 "transactions writing submissions at once, each carrying up to 64 queued meanwhile "
+                 "(group commit); 0: the default, 1")
       ->envname("LOCALBENCH_GROUP_COMMIT_WRITERS")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();

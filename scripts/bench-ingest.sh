@@ -2,8 +2,11 @@
 # Ingest benchmark, one command: configures and builds what it needs (in
 # build-bench-ingest/, Release), then runs concurrent gRPC Submit against a raw
 # COPY of the same rows, in the same run, on a throwaway PostgreSQL cluster.
+# The collector runs in the benchmark process; the gRPC load comes from a
+# separate client process (the same binary with --client), so the clients'
+# CPU is not counted against the server. Every round is printed.
 # Extra arguments go to the benchmark, e.g.
-#   scripts/bench-ingest.sh --clients 8 --submissions 2000 --rounds 3 --durable 1
+#   scripts/bench-ingest.sh --clients 8 --submissions 2000 --rounds 3 --durable 1 --writers 2
 # Figures and their analysis: docs/BENCHMARKS.md, ## Ingest.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,11 +1,13 @@
-// Ingest benchmark. Several concurrent gRPC clients submit realistic
-// submissions (12 points each by default) to an in-process collector backed
-// by a throwaway PostgreSQL cluster; we report stored measurement rows (points)
-// per second. In the same run, the same number of rows goes into the same
-// tables by a raw COPY (libpqxx stream_to) in one transaction: the ceiling
-// for bulk loading. The ratio of the two is the figure of merit
-// (docs/BENCHMARKS.md, ## Ingest). A third figure, the store called directly
-// from threads without gRPC, splits the gap between RPC and database costs.
+// Ingest benchmark. The collector (in this process, on a throwaway
+// PostgreSQL cluster) is measured from a load generator in a separate
+// process (this binary re-executed with --client), so the clients' protobuf
+// building and gRPC work is not counted against the server. Figure: stored
+// measurement rows (points) per second. In the same run, the same number of
+// rows goes into the same tables by a raw COPY (libpqxx stream_to, one
+// transaction): the ceiling for bulk loading; the ratio is the figure of
+// merit (docs/BENCHMARKS.md, ## Ingest). A third figure, the store called
+// directly from threads without gRPC, splits RPC from database costs.
+// Rounds interleave the phases; every round is printed, then the medians.
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +24,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "localbench/collector/postgres_cluster.h"
+#include "localbench/collector/rows.h"
 #include "localbench/collector/server.h"
 #include "localbench/collector/store.h"
 #include "localbench/common/crypto.h"
@@ -36,22 +39,21 @@ namespace {
 
 struct Config {
   int clients = 8;
-  int submissions = 2000;  // per phase, over all clients
-  int points = 12;         // per submission (one sweep)
-  bool durable = true;     // fsync + synchronous_commit, as in production
-  int rounds = 3;          // each round runs every phase once; medians reported
-  int writers = 2;         // writers of the second, group-commit collector
-  int commit_delay_us = 0; // PostgreSQL commit_delay (its own group commit)
+  int submissions = 2000;   // per phase, over all clients
+  int points = 12;          // per submission (one sweep)
+  bool durable = true;      // fsync + synchronous_commit, as in production
+  int rounds = 3;           // each round runs every phase once
+  int writers = 0;          // group-commit writers; 0: the store's default
+  uint64_t phase = 0;       // --client only: seeds of this phase's submissions
+  std::string address;      // --client only: the collector to load
 };
 
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
+double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
-// Submission `i` of a phase: one sweep of `points` points; each client
-// reports from its own machine.
+// Submission `i` of a phase: one sweep of `points` points, reported by
+// client (i % clients) from its own machine, as its own enrolled agent.
 v1::Submission Build(const Config& c, uint64_t phase, int i) {
   v1::Submission s = ts::MakeSubmission(phase * 1000000 + static_cast<uint64_t>(i), 1, c.points);
   s.set_machine_fingerprint(ts::FingerprintFor(static_cast<uint64_t>(i % c.clients)));
@@ -71,17 +73,16 @@ std::string MachineDescription() {
   return absl::StrCat(model, ", ", std::thread::hardware_concurrency(), " hardware threads");
 }
 
-// Runs `work(i)` for i in [0, total) on `clients` threads released together;
-// returns the wall time.
+// Runs work(t, k) for client t's k-th item on `clients` threads released
+// together; returns the wall time from the release.
 template <typename Work>
-double RunConcurrently(int clients, int total, Work work) {
-  std::atomic<int> next{0};
+double RunConcurrently(int clients, int per_client, Work work) {
   std::barrier start(clients + 1);
   std::vector<std::thread> threads;
   for (int t = 0; t < clients; ++t) {
     threads.emplace_back([&, t] {
       start.arrive_and_wait();
-      for (int i = next.fetch_add(1); i < total; i = next.fetch_add(1)) work(t, i);
+      for (int k = 0; k < per_client; ++k) work(t, k);
     });
   }
   start.arrive_and_wait();
@@ -90,45 +91,80 @@ double RunConcurrently(int clients, int total, Work work) {
   return Seconds(begin, Clock::now());
 }
 
-// Phase 1: gRPC Submit from `clients` concurrent clients.
-double IngestOverGrpc(const Config& c, ts::InProcessCollector& collector, const std::string& token,
-                      uint64_t phase) {
-  std::vector<v1::SubmitRequest> requests(static_cast<std::size_t>(c.submissions));
-  for (int i = 0; i < c.submissions; ++i) *requests[static_cast<std::size_t>(i)].mutable_submission() = Build(c, phase, i);
+// --client: enrols one agent per client machine, builds every request, then
+// (timed) sends them from `clients` threads; prints "seconds failures".
+int RunClient(const Config& c) {
+  auto channel_for = [&] { return grpc::CreateChannel(c.address, grpc::InsecureChannelCredentials()); };
+  const int per_client = c.submissions / c.clients;
+  std::vector<std::string> tokens;
   std::vector<std::unique_ptr<v1::Ingest::Stub>> stubs;
-  for (int t = 0; t < c.clients; ++t) stubs.push_back(collector.NewIngestStub());
-  std::atomic<int> failures{0};
-  const double secs = RunConcurrently(c.clients, c.submissions, [&](int t, int i) {
+  std::vector<std::vector<v1::SubmitRequest>> requests(static_cast<std::size_t>(c.clients));
+  for (int t = 0; t < c.clients; ++t) {
+    stubs.push_back(v1::Ingest::NewStub(channel_for()));
+    v1::EnrollRequest enroll;
+    enroll.set_machine_fingerprint(ts::FingerprintFor(static_cast<uint64_t>(t)));
+    enroll.set_agent_version("v0.1.0-bench");
+    v1::EnrollResponse agent;
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    ts::SetBearer(ctx, token);
+    if (grpc::Status st = stubs.back()->Enroll(&ctx, enroll, &agent); !st.ok()) {
+      std::fprintf(stderr, "enroll failed: %s\n", st.error_message().c_str());
+      return 1;
+    }
+    tokens.push_back(agent.agent_token());
+    for (int k = 0; k < per_client; ++k) {
+      *requests[static_cast<std::size_t>(t)].emplace_back().mutable_submission() = Build(c, c.phase, k * c.clients + t);
+    }
+  }
+  std::atomic<int> failures{0};
+  const double secs = RunConcurrently(c.clients, per_client, [&](int t, int k) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    ts::SetBearer(ctx, tokens[static_cast<std::size_t>(t)]);
     v1::SubmitResponse resp;
-    grpc::Status st = stubs[static_cast<std::size_t>(t)]->Submit(&ctx, requests[static_cast<std::size_t>(i)], &resp);
+    grpc::Status st = stubs[static_cast<std::size_t>(t)]->Submit(
+        &ctx, requests[static_cast<std::size_t>(t)][static_cast<std::size_t>(k)], &resp);
     if (!st.ok() && failures.fetch_add(1) == 0) std::fprintf(stderr, "submit failed: %s\n", st.error_message().c_str());
   });
-  if (failures > 0) std::fprintf(stderr, "%d submits failed\n", failures.load());
+  std::printf("%.6f %d\n", secs, failures.load());
+  return 0;
+}
+
+// Phase 1: gRPC Submit from a client process; returns its timed seconds.
+double IngestOverGrpc(const Config& c, const std::string& address, uint64_t phase) {
+  // Only numbers and our own loopback address reach the shell.
+  const std::string cmd = absl::StrCat("/proc/", getpid(), "/exe --client ", address, " --clients ", c.clients,
+                                       " --submissions ", c.submissions, " --points ", c.points, " --phase ", phase);
+  FILE* child = popen(cmd.c_str(), "r");
+  if (child == nullptr) return -1;
+  double secs = -1;
+  int failures = -1;
+  if (std::fscanf(child, "%lf %d", &secs, &failures) != 2) secs = -1;
+  if (pclose(child) != 0 || failures != 0) return -1;
   return secs;
 }
 
 // Phase 2: the store called directly (no gRPC), same concurrency.
-double IngestDirect(const Config& c, lc::SubmissionStore& store, const std::string& agent_id, uint64_t phase) {
+double IngestDirect(const Config& c, lc::SubmissionStore& store, const std::vector<lc::AgentIdentity>& agents,
+                    uint64_t phase) {
+  const int per_client = c.submissions / c.clients;
   std::vector<v1::Submission> subs;
-  for (int i = 0; i < c.submissions; ++i) subs.push_back(Build(c, phase, i));
-  return RunConcurrently(c.clients, c.submissions, [&](int, int i) {
-    auto r = store.Submit(agent_id, subs[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < per_client * c.clients; ++i) subs.push_back(Build(c, phase, i));
+  return RunConcurrently(c.clients, per_client, [&](int t, int k) {
+    auto r = store.Submit(agents[static_cast<std::size_t>(t)], subs[static_cast<std::size_t>(k * c.clients + t)]);
     if (!r.ok()) std::fprintf(stderr, "store failed: %s\n", std::string(r.status().message()).c_str());
   });
 }
 
-// Phase 3: raw COPY of the same kind of rows into the same tables, one
-// transaction, from the submissions' protobufs.
-double RawCopy(const Config& c, const std::string& url, const std::string& agent_id, uint64_t phase) {
+// Phase 3: raw COPY of the same rows into the same tables, one transaction
+// at one new data version, through the store's own row encoders: the bulk
+// load the store's group transactions are measured against.
+double RawCopy(const Config& c, const std::string& url, const std::vector<lc::AgentIdentity>& agents, uint64_t phase) {
+  const int total = c.submissions / c.clients * c.clients;
   std::vector<v1::Submission> subs;
-  for (int i = 0; i < c.submissions; ++i) subs.push_back(Build(c, phase, i));
+  for (int i = 0; i < total; ++i) subs.push_back(Build(c, phase, i));
   pqxx::connection conn(url);
   const auto begin = Clock::now();
   pqxx::work tx(conn);
-  // Reference ids exist from the earlier phases (same machines and device).
   std::vector<int64_t> machine_ids;
   for (int t = 0; t < c.clients; ++t) {
     machine_ids.push_back(tx.exec_params1("SELECT machine_id FROM machines WHERE fingerprint = $1",
@@ -136,89 +172,36 @@ double RawCopy(const Config& c, const std::string& url, const std::string& agent
                               .as<int64_t>());
   }
   const int64_t device_id = tx.exec1("SELECT min(device_id) FROM devices")[0].as<int64_t>();
+  const int64_t version = tx.exec1(
+      "WITH v AS (UPDATE data_version_counter SET version = version + 1 RETURNING version) "
+      "INSERT INTO data_versions (version, cause) SELECT version, 'ingest' FROM v RETURNING version")[0]
+                              .as<int64_t>();
   {
-    pqxx::stream_to out(tx, "submissions",
-                        std::vector<std::string>{
-                            "submission_id", "agent_id", "machine_id", "device_id", "payload", "payload_sha256",
-                            "sweep_count", "point_count", "started_at", "finished_at", "agent_version",
-                            "kernel_source_hash", "suite_version", "suite_hash", "driver_version",
-                            "runtime_version", "pcie_link", "memory_free_at_start_bytes",
-                            "other_processes_hold_memory", "memory_used_by_others_bytes", "cpu_model",
-                            "cpu_physical_cores", "cpu_logical_cores", "ram_total_bytes", "os_name", "os_kernel"});
-    for (int i = 0; i < c.submissions; ++i) {
+    pqxx::stream_to out(tx, "submissions", lc::SubmissionColumns());
+    for (int i = 0; i < total; ++i) {
       const v1::Submission& s = subs[static_cast<std::size_t>(i)];
-      const std::string payload = lc::SubmissionStore::CanonicalPayload(s);
-      std::string hex = "\\x";
-      static const char* kDigits = "0123456789abcdef";
-      for (unsigned char b : payload) {
-        hex.push_back(kDigits[b >> 4]);
-        hex.push_back(kDigits[b & 15]);
-      }
-      const auto& d = s.hardware().device();
-      const auto& h = s.hardware().host();
-      const auto& sw = s.software();
-      out << std::make_tuple(
-          s.submission_id(), agent_id, machine_ids[static_cast<std::size_t>(i % c.clients)], device_id, hex,
-          localbench::Sha256Hex(payload), s.sweeps_size(), s.sweeps(0).points_size(),
-          lc::TimestampText(s.started_at()), lc::TimestampText(s.finished_at()), sw.agent_version(),
-          sw.kernel_source_hash(), sw.suite_version(), sw.suite_hash(), d.driver_version(), d.runtime_version(),
-          d.pcie_link(), static_cast<int64_t>(d.memory_free_at_start_bytes()), d.other_processes_hold_memory(),
-          static_cast<int64_t>(d.memory_used_by_others_bytes()), h.cpu_model(), h.cpu_physical_cores(),
-          h.cpu_logical_cores(), static_cast<int64_t>(h.ram_total_bytes()), h.os_name(), h.os_kernel());
+      lc::SubmissionRecord r;
+      r.agent_id = agents[static_cast<std::size_t>(i % c.clients)].agent_id;
+      r.s = &s;
+      r.payload = lc::SubmissionStore::CanonicalPayload(s);
+      r.sha = localbench::Sha256Hex(r.payload);
+      r.point_count = s.sweeps(0).points_size();
+      lc::CopySubmission(out, r, machine_ids[static_cast<std::size_t>(i % c.clients)], device_id, version);
     }
     out.complete();
   }
-  const auto t_sub = Clock::now();
   {
-    pqxx::stream_to out(tx, "sweeps",
-                        std::vector<std::string>{"submission_id", "sweep_index", "model_preset", "kind", "precision",
-                                                 "prompt_tokens", "generated_tokens", "sequence_tokens", "lora_rank",
-                                                 "largest_ok_batch", "smallest_failed_batch", "planned_max_batch"});
-    for (const auto& s : subs) {
-      for (int k = 0; k < s.sweeps_size(); ++k) {
-        const auto& sw = s.sweeps(k);
-        const auto& w = sw.workload();
-        out << std::make_tuple(s.submission_id(), k, w.model_preset(), std::string(lc::KindName(w.kind())),
-                               std::string(lc::PrecisionName(w.precision())), w.prompt_tokens(),
-                               w.generated_tokens(), w.sequence_tokens(), w.lora_rank(), sw.largest_ok_batch(),
-                               sw.smallest_failed_batch(), sw.planned_max_batch());
-      }
-    }
+    pqxx::stream_to out(tx, "sweeps", lc::SweepColumns());
+    for (const auto& s : subs) lc::CopySweeps(out, s);
     out.complete();
   }
-  const auto t_sweeps = Clock::now();
   {
-    pqxx::stream_to out(
-        tx, "points",
-        std::vector<std::string>{"submission_id", "sweep_index", "batch_size", "status", "error_message",
-                                 "repetitions", "warmup_steps", "tokens_per_second_median", "tokens_per_second_min",
-                                 "tokens_per_second_max", "step_seconds_median", "step_seconds_min",
-                                 "step_seconds_max", "step_seconds_mean", "planned_bytes", "arena_peak_bytes",
-                                 "device_delta_bytes", "process_memory_bytes", "sm_clock_mhz", "throttle_reasons",
-                                 "reproduce_command"});
-    for (const auto& s : subs) {
-      for (int k = 0; k < s.sweeps_size(); ++k) {
-        for (const auto& p : s.sweeps(k).points()) {
-          out << std::make_tuple(
-              s.submission_id(), k, p.batch_size(), std::string(lc::StatusName(p.status())), p.error_message(),
-              p.repetitions(), p.warmup_steps(), p.tokens_per_second_median(), p.tokens_per_second_min(),
-              p.tokens_per_second_max(), p.step_seconds_median(), p.step_seconds_min(), p.step_seconds_max(),
-              p.step_seconds_mean(), static_cast<int64_t>(p.planned_bytes()),
-              static_cast<int64_t>(p.arena_peak_bytes()), static_cast<int64_t>(p.device_delta_bytes()),
-              static_cast<int64_t>(p.process_memory_bytes()), p.sm_clock_mhz(),
-              static_cast<int64_t>(p.throttle_reasons()), p.reproduce_command());
-        }
-      }
-    }
+    pqxx::stream_to out(tx, "points", lc::PointColumns());
+    for (const auto& s : subs) lc::CopyPoints(out, s);
     out.complete();
   }
-  const auto t_points = Clock::now();
   tx.commit();
-  const auto t_commit = Clock::now();
-  std::fprintf(stderr, "raw COPY: submissions %.2f s, sweeps %.2f s, points %.2f s, commit %.2f s\n",
-               Seconds(begin, t_sub), Seconds(t_sub, t_sweeps), Seconds(t_sweeps, t_points),
-               Seconds(t_points, t_commit));
-  return Seconds(begin, t_commit);
+  return Seconds(begin, Clock::now());
 }
 
 int64_t CountPoints(const std::string& url) {
@@ -227,22 +210,28 @@ int64_t CountPoints(const std::string& url) {
   return tx.exec1("SELECT count(*) FROM points")[0].as<int64_t>();
 }
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Config c;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    const int value = std::atoi(argv[i + 1]);
-    if (flag == "--clients") c.clients = value;
-    else if (flag == "--submissions") c.submissions = value;
-    else if (flag == "--points") c.points = value;
-    else if (flag == "--durable") c.durable = value != 0;
-    else if (flag == "--rounds") c.rounds = value;
-    else if (flag == "--writers") c.writers = value;
-    else if (flag == "--commit-delay-us") c.commit_delay_us = value;
+    const std::string value = argv[i + 1];
+    if (flag == "--client") c.address = value;
+    else if (flag == "--clients") c.clients = std::stoi(value);
+    else if (flag == "--submissions") c.submissions = std::stoi(value);
+    else if (flag == "--points") c.points = std::stoi(value);
+    else if (flag == "--durable") c.durable = value != "0";
+    else if (flag == "--rounds") c.rounds = std::stoi(value);
+    else if (flag == "--writers") c.writers = std::stoi(value);
+    else if (flag == "--phase") c.phase = std::stoull(value);
     else {
-      std::fprintf(stderr, "usage: %s [--clients N] [--submissions N] [--points N] [--durable 0|1] [--rounds N] [--writers N] [--commit-delay-us N]\n",
+      std::fprintf(stderr, "usage: %s [--clients N] [--submissions N] [--points N] [--durable 0|1] [--rounds N] [--writers N]\n",
                    argv[0]);
       return 2;
     }
@@ -251,12 +240,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "need clients >= 1, submissions >= clients, points >= 1, rounds >= 1\n");
     return 2;
   }
-  std::vector<std::string> settings;
-  if (c.commit_delay_us > 0) {
-    settings.push_back(absl::StrCat("commit_delay = ", c.commit_delay_us));
-    settings.push_back("commit_siblings = 2");
-  }
-  auto cluster = lc::PostgresCluster::StartThrowaway(c.durable, settings);
+  if (!c.address.empty()) return RunClient(c);
+
+  auto cluster = lc::PostgresCluster::StartThrowaway(c.durable, {});
   if (!cluster.ok()) {
     std::fprintf(stderr, "PostgreSQL: %s\n", std::string(cluster.status().message()).c_str());
     return 1;
@@ -264,80 +250,69 @@ int main(int argc, char** argv) {
   const std::string url = (*cluster)->url();
   lc::CollectorOptions options;
   options.db_connections = c.clients;
+  options.group_commit_writers = c.writers;
   auto collector = ts::InProcessCollector::Start(url, options);
   if (!collector.ok()) {
     std::fprintf(stderr, "collector: %s\n", std::string(collector.status().message()).c_str());
     return 1;
   }
-  lc::CollectorOptions grouped_options = options;
-  grouped_options.group_commit_writers = c.writers;
-  auto grouped = ts::InProcessCollector::Start(url, grouped_options);
-  if (!grouped.ok()) return 1;
-  auto agent = (*collector)->Enroll(ts::FingerprintFor(0));
-  if (!agent.ok()) return 1;
-
-  const int64_t rows = static_cast<int64_t>(c.submissions) * c.points;
+  lc::SubmissionStore& store = (*collector)->server().store();
+  std::vector<lc::AgentIdentity> agents;  // one per client machine, for the in-process phases
+  for (int t = 0; t < c.clients; ++t) {
+    v1::EnrollRequest enroll;
+    enroll.set_machine_fingerprint(ts::FingerprintFor(static_cast<uint64_t>(t)));
+    enroll.set_agent_version("v0.1.0-bench");
+    auto agent = store.Enroll(enroll);
+    if (!agent.ok()) return 1;
+    agents.push_back({agent->agent_id(), enroll.machine_fingerprint()});
+  }
+  const int64_t rows = static_cast<int64_t>(c.submissions / c.clients * c.clients) * c.points;
   std::printf("machine: %s\n", MachineDescription().c_str());
-  std::printf("postgres: throwaway cluster, %s; %d clients, %d submissions x %d points per phase, "
-              "group commit off (%d writers in the comparison), commit_delay %d us\n",
+  std::printf("postgres: throwaway cluster, %s; %d clients (separate process), %lld points per phase "
+              "(%d per submission), group-commit writers %d (0: default)\n",
               c.durable ? "durable (fsync, synchronous_commit on)" : "not durable (fsync off)", c.clients,
-              c.submissions, c.points, c.writers, c.commit_delay_us);
+              static_cast<long long>(rows), c.points, c.writers);
   // Warm-up: connections, prepared plans, reference rows, page cache.
   Config warm = c;
   warm.submissions = std::max(c.clients, c.submissions / 10);
-  IngestOverGrpc(warm, **collector, agent->agent_token(), 9);
-  IngestOverGrpc(warm, **grouped, agent->agent_token(), 8);
+  if (IngestOverGrpc(warm, (*collector)->address(), 9) < 0) {
+    std::fprintf(stderr, "warm-up client failed\n");
+    return 1;
+  }
 
-  // Rounds interleave the phases, so load from elsewhere on the machine hits
-  // all of them alike; each phase's median over the rounds is reported.
-  std::vector<double> grpc_rates, grouped_rates, direct_rates, copy_rates;
+  std::vector<double> grpc_rates, direct_rates, copy_rates;
   for (int round = 0; round < c.rounds; ++round) {
     const uint64_t phase = 10 + 3 * static_cast<uint64_t>(round);
-    const int64_t before_grouped = CountPoints(url);
-    const double grouped_s = IngestOverGrpc(c, **grouped, agent->agent_token(), 1000 + phase);
-    if (CountPoints(url) - before_grouped != rows) {
-      std::fprintf(stderr, "gRPC with group commit stored the wrong number of rows\n");
-      return 1;
-    }
-    grouped_rates.push_back(static_cast<double>(rows) / grouped_s);
     const int64_t before = CountPoints(url);
-    const double grpc_s = IngestOverGrpc(c, **collector, agent->agent_token(), phase);
+    const double grpc_s = IngestOverGrpc(c, (*collector)->address(), phase);
     const int64_t after_grpc = CountPoints(url);
-    const double direct_s = IngestDirect(c, (*collector)->server().store(), agent->agent_id(), phase + 1);
+    const double direct_s = IngestDirect(c, store, agents, phase + 1);
     const int64_t after_direct = CountPoints(url);
-    const double copy_s = RawCopy(c, url, agent->agent_id(), phase + 2);
+    const double copy_s = RawCopy(c, url, agents, phase + 2);
     const int64_t after_copy = CountPoints(url);
-    if (after_grpc - before != rows || after_direct - after_grpc != rows || after_copy - after_direct != rows) {
-      std::fprintf(stderr, "row counts do not add up: %lld %lld %lld (expected %lld each)\n",
-                   static_cast<long long>(after_grpc - before), static_cast<long long>(after_direct - after_grpc),
-                   static_cast<long long>(after_copy - after_direct), static_cast<long long>(rows));
+    if (grpc_s < 0 || after_grpc - before != rows || after_direct - after_grpc != rows ||
+        after_copy - after_direct != rows) {
+      std::fprintf(stderr, "round %d: client failed or row counts do not add up: %lld %lld %lld (expected %lld)\n",
+                   round + 1, static_cast<long long>(after_grpc - before),
+                   static_cast<long long>(after_direct - after_grpc), static_cast<long long>(after_copy - after_direct),
+                   static_cast<long long>(rows));
       return 1;
     }
     grpc_rates.push_back(static_cast<double>(rows) / grpc_s);
     direct_rates.push_back(static_cast<double>(rows) / direct_s);
     copy_rates.push_back(static_cast<double>(rows) / copy_s);
-    std::printf("round %d: gRPC %.0f, gRPC group commit %.0f, store %.0f, COPY %.0f points/s\n", round + 1,
-                grpc_rates.back(), grouped_rates.back(), direct_rates.back(), copy_rates.back());
+    std::printf("round %d: gRPC %.0f, store %.0f, COPY %.0f points/s; ratio gRPC/COPY %.2f\n", round + 1,
+                grpc_rates.back(), direct_rates.back(), copy_rates.back(), grpc_rates.back() / copy_rates.back());
     std::fflush(stdout);
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-  };
-  const double grpc_rate = median(grpc_rates);
-  const double grouped_rate = median(grouped_rates);
-  const double direct_rate = median(direct_rates);
-  const double copy_rate = median(copy_rates);
-  const double per_submission = static_cast<double>(c.points);
+  const double grpc_rate = Median(grpc_rates);
+  const double direct_rate = Median(direct_rates);
+  const double copy_rate = Median(copy_rates);
   std::printf("ingest over gRPC : %8.0f points/s  (%6.0f submissions/s)  median of %d\n", grpc_rate,
-              grpc_rate / per_submission, c.rounds);
-  std::printf("  with group commit (%d writers): %8.0f points/s  (%6.0f submissions/s)\n", c.writers,
-              grouped_rate, grouped_rate / per_submission);
-  std::printf("store, no gRPC   : %8.0f points/s  (%6.0f submissions/s)\n", direct_rate,
-              direct_rate / per_submission);
+              grpc_rate / c.points, c.rounds);
+  std::printf("store, no gRPC   : %8.0f points/s  (%6.0f submissions/s)\n", direct_rate, direct_rate / c.points);
   std::printf("raw COPY         : %8.0f points/s  (all rows in one transaction)\n", copy_rate);
   std::printf("ratio gRPC ingest / raw COPY: %.2f (target >= 0.5)\n", grpc_rate / copy_rate);
   (*collector)->server().Shutdown();
-  (*grouped)->server().Shutdown();
   return 0;
 }

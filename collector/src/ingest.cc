@@ -106,7 +106,8 @@ grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* con
 
 grpc::ServerUnaryReactor* IngestService::Submit(grpc::CallbackServerContext* context,
                                                 const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-  return Queue(context, "Submit", [this, context, request, response] { return DoSubmit(context, *request, response); });
+  return Queue(context, "Submit",
+               [this, context, request, response] { return CountedSubmit(context, *request, response); });
 }
 
 grpc::Status IngestService::DoEnroll(grpc::CallbackServerContext* context, const grpc::ByteBuffer& raw,
@@ -130,6 +131,13 @@ grpc::Status IngestService::DoEnroll(grpc::CallbackServerContext* context, const
   return grpc::Status::OK;
 }
 
+grpc::Status IngestService::CountedSubmit(grpc::CallbackServerContext* context, const grpc::ByteBuffer& raw,
+                                          grpc::ByteBuffer* response) {
+  grpc::Status status = DoSubmit(context, raw, response);
+  if (metrics_ != nullptr) metrics_->CountIngest(status.ok() ? IngestOutcome::kAccepted : IngestOutcome::kRefused);
+  return status;
+}
+
 grpc::Status IngestService::DoSubmit(grpc::CallbackServerContext* context, const grpc::ByteBuffer& raw,
                                      grpc::ByteBuffer* response) {
   if (Gone(context)) {
@@ -150,7 +158,7 @@ grpc::Status IngestService::DoSubmit(grpc::CallbackServerContext* context, const
   v1::SubmitRequest request;
   absl::StatusOr<std::string> bytes = Flatten(raw);
   if (absl::Status st = bytes.ok() ? ParseUntrusted(*bytes, &request) : bytes.status(); !st.ok()) {
-    LogLine(absl::StrCat("submission from agent ", *agent, " rejected: ", st.message()));
+    LogLine(absl::StrCat("submission from agent ", agent->agent_id, " rejected: ", st.message()));
     return ToGrpc(st);
   }
   if (!request.has_submission()) {
@@ -158,7 +166,7 @@ grpc::Status IngestService::DoSubmit(grpc::CallbackServerContext* context, const
   }
   const v1::Submission& s = request.submission();
   if (absl::Status st = ValidateSubmission(s, std::chrono::system_clock::now()); !st.ok()) {
-    LogLine(absl::StrCat("submission from agent ", *agent, " rejected: ", st.message()));
+    LogLine(absl::StrCat("submission from agent ", agent->agent_id, " rejected: ", st.message()));
     return ToGrpc(st);
   }
   if (Gone(context)) {

@@ -190,8 +190,7 @@ std::string MetricsRegistry::Render() {
 CollectorMetrics::CollectorMetrics() {
   const std::string ingest = "localbench_ingest_submissions_total";
   const std::string ingest_help = "Submissions received by Ingest.Submit, by outcome";
-  ingest_stored_ = &registry_.GetCounter(ingest, ingest_help, {"outcome"}, {"stored"});
-  ingest_repeat_ = &registry_.GetCounter(ingest, ingest_help, {"outcome"}, {"repeat"});
+  ingest_accepted_ = &registry_.GetCounter(ingest, ingest_help, {"outcome"}, {"accepted"});
   ingest_refused_ = &registry_.GetCounter(ingest, ingest_help, {"outcome"}, {"refused"});
   const std::string cache = "localbench_http_cache_total";
   const std::string cache_help = "HTTP table responses served from the response cache (hit) or computed (miss)";
@@ -225,11 +224,8 @@ void CollectorMetrics::ObserveRpc(const std::string& method, int code, double se
 
 void CollectorMetrics::CountIngest(IngestOutcome outcome) {
   switch (outcome) {
-    case IngestOutcome::kStored:
-      ingest_stored_->Increment();
-      return;
-    case IngestOutcome::kRepeat:
-      ingest_repeat_->Increment();
+    case IngestOutcome::kAccepted:
+      ingest_accepted_->Increment();
       return;
     case IngestOutcome::kRefused:
       ingest_refused_->Increment();

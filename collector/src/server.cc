@@ -89,7 +89,7 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
 }
 
 void CollectorServer::RegisterServices(grpc::ServerBuilder& builder) {
-  ingest_ = std::make_unique<IngestService>(store_.get(), queue_.get());
+  ingest_ = std::make_unique<IngestService>(store_.get(), queue_.get(), metrics_.get());
   builder.RegisterService(ingest_.get());
   query_ = std::make_unique<QueryService>(tables_.get());
   builder.RegisterService(query_.get());

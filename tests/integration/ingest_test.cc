@@ -15,6 +15,7 @@
 
 #include "localbench/collector/store.h"
 #include "localbench/common/crypto.h"
+#include "localbench/common/names.h"
 #include "localbench/test_support/in_process_collector.h"
 #include "localbench/test_support/postgres_environment.h"
 #include "localbench/test_support/submission_builder.h"
@@ -34,6 +35,14 @@ struct Reply {
   v1::SubmitResponse response;
 };
 
+// MakeSubmission from the machine the fixture's agent enrolled for
+// (InProcessCollector::Enroll's default: the builder's machine for seed 1).
+v1::Submission Mine(uint64_t seed, int sweeps = 1, int points_per_sweep = 12) {
+  v1::Submission s = MakeSubmission(seed, sweeps, points_per_sweep);
+  s.set_machine_fingerprint(FingerprintFor(1));
+  return s;
+}
+
 class IngestTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -46,6 +55,7 @@ class IngestTest : public ::testing::Test {
     ASSERT_TRUE(agent.ok()) << agent.status();
     token_ = agent->agent_token();
     agent_id_ = agent->agent_id();
+    identity_ = collector::AgentIdentity{agent_id_, FingerprintFor(1)};
     conn_ = std::make_unique<pqxx::connection>(url_);
   }
 
@@ -78,11 +88,12 @@ class IngestTest : public ::testing::Test {
   std::unique_ptr<InProcessCollector> collector_;
   std::string token_;
   std::string agent_id_;
+  collector::AgentIdentity identity_;
   std::unique_ptr<pqxx::connection> conn_;
 };
 
 TEST_F(IngestTest, SubmitStoresEveryRowAndReadsBack) {
-  const v1::Submission s = MakeSubmission(42, /*sweeps=*/2, /*points_per_sweep=*/12);
+  const v1::Submission s = Mine(42, /*sweeps=*/2, /*points_per_sweep=*/12);
   Reply r = Submit(s);
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_EQ(r.response.submission_id(), s.submission_id());
@@ -130,7 +141,7 @@ TEST_F(IngestTest, SubmitStoresEveryRowAndReadsBack) {
     const auto& row = points[static_cast<pqxx::result::size_type>(i)];
     EXPECT_EQ(row[0].as<int>(), static_cast<int>(i / 12));
     EXPECT_EQ(row[1].as<uint32_t>(), p.batch_size());
-    EXPECT_EQ(row[2].as<std::string>(), collector::StatusName(p.status()));
+    EXPECT_EQ(row[2].as<std::string>(), PointStatusName(p.status()));
     EXPECT_EQ(row[3].as<std::string>(), p.error_message());
     EXPECT_EQ(row[4].as<uint32_t>(), p.repetitions());
     // Doubles survive the trip bit for bit.
@@ -138,11 +149,10 @@ TEST_F(IngestTest, SubmitStoresEveryRowAndReadsBack) {
     EXPECT_EQ(row[6].as<double>(), p.tokens_per_second_min());
     EXPECT_EQ(row[7].as<double>(), p.step_seconds_mean());
     EXPECT_EQ(row[8].as<uint64_t>(), p.planned_bytes());
-    // Telemetry is optional: absent (OOM points here) is NULL, not 0.
+    // Unknown telemetry (unset) is NULL; known figures are stored as sent.
+    EXPECT_EQ(row[9].is_null(), !p.has_device_delta_bytes());
     if (p.has_device_delta_bytes()) {
       EXPECT_EQ(row[9].as<uint64_t>(), p.device_delta_bytes());
-    } else {
-      EXPECT_TRUE(row[9].is_null());
     }
     EXPECT_EQ(row[10].as<std::string>(), p.reproduce_command());
   }
@@ -160,8 +170,8 @@ TEST_F(IngestTest, SubmitStoresEveryRowAndReadsBack) {
 }
 
 TEST_F(IngestTest, SecondSubmissionReusesMachineAndDevice) {
-  v1::Submission a = MakeSubmission(1);
-  v1::Submission b = MakeSubmission(2);
+  v1::Submission a = Mine(1);
+  v1::Submission b = Mine(2);
   b.set_machine_fingerprint(a.machine_fingerprint());
   ASSERT_TRUE(Submit(a).status.ok());
   ASSERT_TRUE(Submit(b).status.ok());
@@ -171,7 +181,7 @@ TEST_F(IngestTest, SecondSubmissionReusesMachineAndDevice) {
 }
 
 TEST_F(IngestTest, RepeatGetsTheSameReplyAndWritesNothing) {
-  const v1::Submission s = MakeSubmission(7);
+  const v1::Submission s = Mine(7);
   Reply first = Submit(s);
   ASSERT_TRUE(first.status.ok()) << first.status.error_message();
   Reply again = Submit(s);
@@ -186,7 +196,7 @@ TEST_F(IngestTest, RepeatGetsTheSameReplyAndWritesNothing) {
 // the same reply, and one copy must be stored.
 void ExpectOneCopyFromEightClients(InProcessCollector& collector, const std::string& token,
                                    const std::function<int64_t(const std::string&)>& count) {
-  const v1::Submission s = MakeSubmission(8, /*sweeps=*/3);
+  const v1::Submission s = Mine(8, /*sweeps=*/3);
   constexpr int kClients = 8;
   std::vector<Reply> replies(kClients);
   std::vector<std::unique_ptr<v1::Ingest::Stub>> stubs;
@@ -218,14 +228,14 @@ void ExpectOneCopyFromEightClients(InProcessCollector& collector, const std::str
 }
 
 TEST_F(IngestTest, EightConcurrentIdenticalSubmitsStoreOneCopy) {
-  // Group commit on (the default): twins may share one transaction.
+  // Default writers: twins may share one group transaction or meet across two.
   ExpectOneCopyFromEightClients(*collector_, token_, [this](const std::string& t) { return Count(t); });
 }
 
-TEST_F(IngestTest, EightConcurrentIdenticalSubmitsStoreOneCopyWithoutGroupCommit) {
-  // One transaction per submission: twins race on the primary key.
+TEST_F(IngestTest, EightConcurrentIdenticalSubmitsStoreOneCopyWithOneWriter) {
+  // One writer: every twin lands in a group after (or with) the first.
   collector::CollectorOptions options;
-  options.group_commit_writers = 0;
+  options.group_commit_writers = 1;
   auto single = InProcessCollector::Start(url_, options);
   ASSERT_TRUE(single.ok()) << single.status();
   ExpectOneCopyFromEightClients(**single, token_, [this](const std::string& t) { return Count(t); });
@@ -246,7 +256,7 @@ TEST_F(IngestTest, ConcurrentDistinctSubmitsAreAllStored) {
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
         SetBearer(ctx, token_);
         v1::SubmitRequest req;
-        *req.mutable_submission() = MakeSubmission(1000 + static_cast<uint64_t>(t * kEach + k));
+        *req.mutable_submission() = Mine(1000 + static_cast<uint64_t>(t * kEach + k));
         v1::SubmitResponse resp;
         statuses[static_cast<std::size_t>(t * kEach + k)] = stub->Submit(&ctx, req, &resp);
       }
@@ -256,7 +266,7 @@ TEST_F(IngestTest, ConcurrentDistinctSubmitsAreAllStored) {
   for (const auto& st : statuses) EXPECT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(Count("submissions"), kClients * kEach);
   EXPECT_EQ(Count("points"), kClients * kEach * 12);
-  EXPECT_EQ(Count("machines"), kClients * kEach);  // the builder gives each seed its own machine
+  EXPECT_EQ(Count("machines"), 1);  // one enrolled agent, one machine
 }
 
 TEST_F(IngestTest, ImpossibleRowFailsAloneEvenWhenBatched) {
@@ -269,10 +279,10 @@ TEST_F(IngestTest, ImpossibleRowFailsAloneEvenWhenBatched) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kWriters; ++i) {
     threads.emplace_back([&, i] {
-      v1::Submission s = MakeSubmission(2000 + static_cast<uint64_t>(i));
+      v1::Submission s = Mine(2000 + static_cast<uint64_t>(i));
       if (i == 3) s.mutable_sweeps(0)->mutable_points(2)->set_tokens_per_second_median(kNaN);
       start.arrive_and_wait();
-      results[static_cast<std::size_t>(i)] = collector_->server().store().Submit(agent_id_, s);
+      results[static_cast<std::size_t>(i)] = collector_->server().store().Submit(identity_, s);
     });
   }
   for (auto& th : threads) th.join();
@@ -289,12 +299,12 @@ TEST_F(IngestTest, ImpossibleRowFailsAloneEvenWhenBatched) {
 
 TEST_F(IngestTest, GroupSharesOneStatementAndStaysExactlyOnce) {
   // What group commit does with concurrent submissions, made deterministic.
-  const v1::Submission first = MakeSubmission(3000);
+  const v1::Submission first = Mine(3000);
   Reply stored = Submit(first);  // machine and device become known
   ASSERT_TRUE(stored.status.ok()) << stored.status.error_message();
   std::vector<v1::Submission> group;
   for (uint64_t k = 1; k <= 5; ++k) {
-    v1::Submission s = MakeSubmission(3000 + k, 2);
+    v1::Submission s = Mine(3000 + k, 2);
     s.set_machine_fingerprint(first.machine_fingerprint());
     group.push_back(s);
   }
@@ -303,7 +313,7 @@ TEST_F(IngestTest, GroupSharesOneStatementAndStaysExactlyOnce) {
   v1::Submission conflicting = first;
   conflicting.mutable_software()->set_agent_version("v0.2.0");
   group.push_back(conflicting);
-  const auto results = collector_->server().store().SubmitMany(agent_id_, group);
+  const auto results = collector_->server().store().SubmitMany(identity_, group);
   ASSERT_EQ(results.size(), group.size());
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(results[static_cast<std::size_t>(i)].ok()) << results[static_cast<std::size_t>(i)].status();
@@ -338,16 +348,16 @@ TEST_F(IngestTest, GroupWithAnImpossibleRowWritesTheOthers) {
   // Straight to the store, skipping validation: the schema's CHECKs refuse
   // the NaN, the shared statement rolls back, and the others are written
   // one by one.
-  const v1::Submission first = MakeSubmission(4000);
+  const v1::Submission first = Mine(4000);
   ASSERT_TRUE(Submit(first).status.ok());
   std::vector<v1::Submission> group;
   for (uint64_t k = 1; k <= 4; ++k) {
-    v1::Submission s = MakeSubmission(4000 + k);
+    v1::Submission s = Mine(4000 + k);
     s.set_machine_fingerprint(first.machine_fingerprint());
     group.push_back(s);
   }
   group[2].mutable_sweeps(0)->mutable_points(3)->set_tokens_per_second_median(kNaN);
-  const auto results = collector_->server().store().SubmitMany(agent_id_, group);
+  const auto results = collector_->server().store().SubmitMany(identity_, group);
   EXPECT_EQ(results[2].status().code(), absl::StatusCode::kInvalidArgument) << results[2].status();
   for (std::size_t i : {0u, 1u, 3u}) EXPECT_TRUE(results[i].ok()) << results[i].status();
   EXPECT_EQ(Count("submissions"), 4);
@@ -355,7 +365,7 @@ TEST_F(IngestTest, GroupWithAnImpossibleRowWritesTheOthers) {
 }
 
 TEST_F(IngestTest, ConflictingDuplicateIsAlreadyExists) {
-  const v1::Submission s = MakeSubmission(9);
+  const v1::Submission s = Mine(9);
   ASSERT_TRUE(Submit(s).status.ok());
   v1::Submission other = s;
   other.mutable_sweeps(0)->mutable_points(0)->set_tokens_per_second_median(
@@ -375,7 +385,7 @@ TEST_F(IngestTest, ConflictingDuplicateIsAlreadyExists) {
 }
 
 TEST_F(IngestTest, MissingOrWrongTokenIsUnauthenticated) {
-  const v1::Submission s = MakeSubmission(10);
+  const v1::Submission s = Mine(10);
   for (const std::string& auth :
        {std::string(), std::string("Bearer "), std::string("Bearer ") + std::string(64, '0'),
         std::string("Basic ") + token_, token_, std::string("Bearer ") + token_ + "x"}) {
@@ -402,7 +412,7 @@ TEST_F(IngestTest, EnrollRejectsBadRequest) {
 }
 
 TEST_F(IngestTest, SqlAndQuotesInStringsAreStoredVerbatim) {
-  v1::Submission s = MakeSubmission(11);
+  v1::Submission s = Mine(11);
   const std::string evil_name = "RTX 4090'); DROP TABLE submissions; -- \"quoted\" \\ back\\slash";
   const std::string evil_message = "'; DELETE FROM points WHERE '1'='1'; -- \t\n\xe2\x9c\x93 done";
   s.mutable_hardware()->mutable_device()->set_name(evil_name);
@@ -430,7 +440,7 @@ struct Hostile {
 class HostileInputTest : public IngestTest, public ::testing::WithParamInterface<Hostile> {};
 
 TEST_P(HostileInputTest, RejectedWithFieldNameAndNothingStored) {
-  v1::Submission s = MakeSubmission(12, 2);
+  v1::Submission s = Mine(12, 2);
   GetParam().mutate(s);
   Reply r = Submit(s);
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << r.status.error_message();
@@ -497,13 +507,13 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Hostile>& param_info) { return std::string(param_info.param.name); });
 
 TEST_F(IngestTest, TenMegabyteMessageIsResourceExhausted) {
-  v1::Submission s = MakeSubmission(13);
+  v1::Submission s = Mine(13);
   s.mutable_sweeps(0)->mutable_points(0)->set_reproduce_command(std::string(10 * 1000 * 1000, 'a'));
   Reply r = Submit(s);
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << r.status.error_message();
   ExpectNothingStored();
   // The server is still healthy afterwards.
-  EXPECT_TRUE(Submit(MakeSubmission(14)).status.ok());
+  EXPECT_TRUE(Submit(Mine(14)).status.ok());
 }
 
 TEST_F(IngestTest, MissingSubmissionIsInvalid) {
@@ -519,23 +529,34 @@ TEST_F(IngestTest, MissingSubmissionIsInvalid) {
 }
 
 TEST_F(IngestTest, CancelledBeforeCommitStoresNothing) {
-  // The store polls the client's liveness just before committing; a client
-  // that has gone gets CANCELLED and the transaction rolls back.
-  const v1::Submission s = MakeSubmission(15);
-  auto stored = collector_->server().store().Submit(agent_id_, s, [] { return true; });
+  // The store polls the client's liveness while the group forms and just
+  // before committing; a client that has gone gets CANCELLED, nothing stored.
+  const v1::Submission s = Mine(15);
+  auto stored = collector_->server().store().Submit(identity_, s, [] { return true; });
   EXPECT_EQ(stored.status().code(), absl::StatusCode::kCancelled);
   ExpectNothingStored();
   // And the same submission goes through afterwards: nothing was half-stored.
   EXPECT_TRUE(Submit(s).status.ok());
   EXPECT_EQ(Count("points"), 12);
-  // Once machine and device are known the write is a single statement; the
-  // check then comes before it, with the same outcome.
-  v1::Submission next = MakeSubmission(16);
+  // Once machine and device are known, the same.
+  v1::Submission next = Mine(16);
   next.set_machine_fingerprint(s.machine_fingerprint());
-  auto again = collector_->server().store().Submit(agent_id_, next, [] { return true; });
+  auto again = collector_->server().store().Submit(identity_, next, [] { return true; });
   EXPECT_EQ(again.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(Count("submissions"), 1);
   EXPECT_EQ(Count("points"), 12);
+}
+
+TEST_F(IngestTest, ClientGoneJustBeforeCommitStoresNothing) {
+  // Still there when the group forms, gone once its rows are written: the
+  // group transaction rolls back and is redone without it.
+  int polls = 0;
+  auto stored = collector_->server().store().Submit(identity_, Mine(17), [&polls] { return ++polls > 1; });
+  EXPECT_EQ(stored.status().code(), absl::StatusCode::kCancelled) << stored.status();
+  EXPECT_GE(polls, 2);
+  ExpectNothingStored();
+  pqxx::read_transaction tx(*conn_);
+  EXPECT_EQ(tx.exec1("SELECT version FROM data_version_counter")[0].as<int64_t>(), 0);
 }
 
 }  // namespace

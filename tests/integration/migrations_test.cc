@@ -142,7 +142,9 @@ class SchemaChecksTest : public ::testing::Test {
     collector_ = *std::move(c);
     auto agent = collector_->Enroll();
     ASSERT_TRUE(agent.ok());
-    auto stored = collector_->server().store().Submit(agent->agent_id(), MakeSubmission(5));
+    v1::Submission s = MakeSubmission(5);
+    s.set_machine_fingerprint(FingerprintFor(1));  // the machine Enroll() used
+    auto stored = collector_->server().store().Submit({agent->agent_id(), FingerprintFor(1)}, s);
     ASSERT_TRUE(stored.ok()) << stored.status();
     conn_ = std::make_unique<pqxx::connection>(url_);
   }

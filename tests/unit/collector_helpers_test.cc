@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "localbench/collector/log.h"
+#include <pqxx/pqxx>
+
+#include "localbench/collector/db_errors.h"
+#include "localbench/collector/rows.h"
 #include "localbench/collector/store.h"
+#include "localbench/common/names.h"
 #include "localbench/test_support/submission_builder.h"
 
 namespace localbench::collector {
@@ -34,7 +39,26 @@ TEST(EnumNamesTest, MatchTheSchema) {
   EXPECT_STREQ(VendorName(v1::VENDOR_NVIDIA), "nvidia");
   EXPECT_STREQ(KindName(v1::WORKLOAD_KIND_TRAIN_LORA), "train_lora");
   EXPECT_STREQ(PrecisionName(v1::PRECISION_BF16), "bf16");
-  EXPECT_STREQ(StatusName(v1::POINT_STATUS_SKIPPED_WONT_FIT), "skipped_wont_fit");
+  EXPECT_STREQ(PointStatusName(v1::POINT_STATUS_SKIPPED_WONT_FIT), "skipped_wont_fit");
+  EXPECT_STREQ(BackendName(v1::BACKEND_UNSPECIFIED), "unspecified");
+}
+
+TEST(DbErrorsTest, ConflictsAreAbortedSoClientsRetry) {
+  // Before issue 8 these reached the client as INTERNAL.
+  EXPECT_EQ(StatusFromDbError(pqxx::serialization_failure("could not serialize access"), "storing").code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(StatusFromDbError(pqxx::deadlock_detected("deadlock detected"), "storing").code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(StatusFromDbError(pqxx::in_doubt_error("connection lost during COMMIT"), "storing").code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusFromDbError(pqxx::broken_connection("server closed the connection"), "storing").code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusFromDbError(pqxx::check_violation("violates check constraint"), "storing").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(StatusFromDbError(pqxx::sql_error("syntax error"), "storing").code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(std::string(StatusFromDbError(pqxx::sql_error("boom"), "storing the agent").message())
+                .rfind("storing the agent", 0),
+            0u);
 }
 
 TEST(CanonicalPayloadTest, DeterministicAndContentSensitive) {

@@ -78,14 +78,12 @@ TEST(Metrics, CountsFromManyThreadsAddUp) {
 
 TEST(Metrics, CollectorMetricsNameIngestOutcomes) {
   CollectorMetrics m;
-  m.CountIngest(IngestOutcome::kStored);
-  m.CountIngest(IngestOutcome::kStored);
-  m.CountIngest(IngestOutcome::kRepeat);
+  m.CountIngest(IngestOutcome::kAccepted);
+  m.CountIngest(IngestOutcome::kAccepted);
   m.CountIngest(IngestOutcome::kRefused);
   m.SetDataVersion(12);
   const std::string text = m.registry().Render();
-  EXPECT_TRUE(Has(text, "localbench_ingest_submissions_total{outcome=\"stored\"} 2")) << text;
-  EXPECT_TRUE(Has(text, "localbench_ingest_submissions_total{outcome=\"repeat\"} 1")) << text;
+  EXPECT_TRUE(Has(text, "localbench_ingest_submissions_total{outcome=\"accepted\"} 2")) << text;
   EXPECT_TRUE(Has(text, "localbench_ingest_submissions_total{outcome=\"refused\"} 1")) << text;
   EXPECT_TRUE(Has(text, "localbench_data_version 12")) << text;
 }

@@ -12,6 +12,7 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 
 namespace localbench::collector {
@@ -70,7 +71,7 @@ class ConnectionPool {
   const Preparer prepare_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<pqxx::connection>> free_;  // null entries: to reconnect
+  std::vector<std::unique_ptr<pqxx::connection>> free_ ABSL_GUARDED_BY(mu_);  // null entries: to reconnect
 };
 
 }  // namespace localbench::collector

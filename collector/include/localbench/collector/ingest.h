@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "localbench/collector/metrics.h"
 #include "localbench/collector/store.h"
 #include "localbench/collector/work_queue.h"
 #include "localbench/v1/ingest.grpc.pb.h"
@@ -34,9 +35,11 @@ namespace localbench::collector {
 class IngestService final
     : public v1::Ingest::WithRawCallbackMethod_Enroll<v1::Ingest::WithRawCallbackMethod_Submit<v1::Ingest::Service>> {
  public:
-  // `store` and `queue` must outlive the service; `queue` must run every
-  // job it accepts (the gRPC server waits for each call to finish).
-  IngestService(SubmissionStore* store, WorkQueue* queue) : store_(store), queue_(queue) {}
+  // `store` and `queue` (and `metrics`, when given) must outlive the
+  // service; `queue` must run every job it accepts (the gRPC server waits
+  // for each call to finish). `metrics` counts each Submit's outcome.
+  IngestService(SubmissionStore* store, WorkQueue* queue, CollectorMetrics* metrics = nullptr)
+      : store_(store), queue_(queue), metrics_(metrics) {}
 
   // Issues an agent token (validated request; the token is never logged).
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
@@ -54,9 +57,13 @@ class IngestService final
                         grpc::ByteBuffer* response);
   grpc::Status DoSubmit(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
                         grpc::ByteBuffer* response);
+  // DoSubmit, with its outcome counted in metrics_.
+  grpc::Status CountedSubmit(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
+                             grpc::ByteBuffer* response);
 
   SubmissionStore* store_;
   WorkQueue* queue_;
+  CollectorMetrics* metrics_;
   // Refusals since the last one logged; overload logs once a second, not per call.
   std::atomic<int64_t> refused_unlogged_{0};
   std::atomic<int64_t> last_refusal_log_s_{0};

@@ -125,9 +125,8 @@ class MetricsRegistry {
 
 // What happened to one submission sent to Ingest.Submit.
 enum class IngestOutcome {
-  kStored,   // new, stored now
-  kRepeat,   // same id and payload as a stored one: answered from the store
-  kRefused,  // invalid, unauthenticated, or same id with another payload
+  kAccepted,  // stored, or a repeat of a stored one answered with its reply
+  kRefused,   // invalid, unauthenticated, or refused by the store
 };
 
 // The collector's metrics, over one registry. Thread-safe.
@@ -154,8 +153,7 @@ class CollectorMetrics {
 
  private:
   MetricsRegistry registry_;
-  Counter* ingest_stored_;
-  Counter* ingest_repeat_;
+  Counter* ingest_accepted_ = nullptr;
   Counter* ingest_refused_;
   Counter* cache_hits_;
   Counter* cache_misses_;

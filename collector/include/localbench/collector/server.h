@@ -44,11 +44,9 @@ struct CollectorOptions {
   // waiting call holds its request in memory (at most
   // max_receive_message_bytes; real submissions are tens of KiB).
   int queue_depth = 1024;
-  // Group commit: concurrent submissions share one statement (one commit,
-  // one WAL flush), at most this many such writers at once. 0 (default):
-  // one statement per submission, which measured faster on the 2-core
-  // development machines, where CPU rather than WAL flushes is the limit
-  // and PostgreSQL already coalesces concurrent flushes (docs/BENCHMARKS.md).
+  // Group commit writers: each writes up to 64 queued submissions as one
+  // transaction (COPY, one commit). 0 means the default, 1: the data-version
+  // row lock serialises ingest commits anyway (docs/BENCHMARKS.md).
   int group_commit_writers = 0;
   // Largest request accepted; bigger ones get RESOURCE_EXHAUSTED before any
   // parsing or storage.

@@ -1,0 +1,47 @@
+# Build-time step: writes a C++ source holding every QUERY_DIR/*.sql as a
+# named string (the file name without .sql), so each statement lives in its
+# own readable file and the binary still carries them all. Invoked as:
+# cmake -DQUERY_DIR=... -DOUTPUT=... [-DNAMESPACE=ns -DHEADER=h] -P this-file
+# NAMESPACE/HEADER (default: localbench::collector, queries.h) name where
+# `NamedQuery` and `EmbeddedQueries()` are declared: collector/queries/ for the
+# store, collector/queries/tables/ for the tables.
+if(NOT DEFINED NAMESPACE)
+  set(NAMESPACE "localbench::collector")
+endif()
+if(NOT DEFINED HEADER)
+  set(HEADER "localbench/collector/queries.h")
+endif()
+file(GLOB _files LIST_DIRECTORIES false "${QUERY_DIR}/*.sql")
+list(SORT _files)
+set(_out "// Generated from ${QUERY_DIR}/*.sql by collector/cmake/embed_queries.cmake. Do not edit.\n")
+string(APPEND _out "#include \"${HEADER}\"\n\n")
+string(APPEND _out "namespace ${NAMESPACE} {\nnamespace {\n")
+string(APPEND _out "constexpr NamedQuery kEmbedded[] = {\n")
+set(_count 0)
+foreach(_f IN LISTS _files)
+  get_filename_component(_name "${_f}" NAME_WE)
+  if(NOT _name MATCHES "^[a-z][a-z0-9_]*$")
+    message(FATAL_ERROR "${_f}: query file names are lower_snake_case")
+  endif()
+  file(READ "${_f}" _sql)
+  string(FIND "${_sql}" ")lbsql\"" _clash)
+  if(NOT _clash EQUAL -1)
+    message(FATAL_ERROR "${_f} contains the raw-string delimiter )lbsql\"")
+  endif()
+  string(APPEND _out "    {\"${_name}\", R\"lbsql(${_sql})lbsql\"},\n")
+  math(EXPR _count "${_count} + 1")
+endforeach()
+if(_count EQUAL 0)
+  message(FATAL_ERROR "no queries found in ${QUERY_DIR}")
+endif()
+string(APPEND _out "};\n}  // namespace\n\n")
+string(APPEND _out "std::span<const NamedQuery> EmbeddedQueries() { return kEmbedded; }\n\n")
+string(APPEND _out "}  // namespace ${NAMESPACE}\n")
+# Only touch the output when it changed, so unrelated builds stay incremental.
+if(EXISTS "${OUTPUT}")
+  file(READ "${OUTPUT}" _old)
+  if(_old STREQUAL _out)
+    return()
+  endif()
+endif()
+file(WRITE "${OUTPUT}" "${_out}")

@@ -1,0 +1,54 @@
+#include "localbench/common/names.h"
+
+namespace localbench {
+
+const char* BackendName(v1::Backend b) {
+  switch (b) {
+    case v1::BACKEND_CPU: return "cpu";
+    case v1::BACKEND_CUDA: return "cuda";
+    case v1::BACKEND_HIP: return "hip";
+    default: return "unspecified";
+  }
+}
+
+const char* VendorName(v1::Vendor v) {
+  switch (v) {
+    case v1::VENDOR_NVIDIA: return "nvidia";
+    case v1::VENDOR_AMD: return "amd";
+    case v1::VENDOR_INTEL: return "intel";
+    case v1::VENDOR_APPLE: return "apple";
+    case v1::VENDOR_OTHER: return "other";
+    default: return "unspecified";
+  }
+}
+
+const char* KindName(v1::WorkloadKind k) {
+  switch (k) {
+    case v1::WORKLOAD_KIND_PREFILL: return "prefill";
+    case v1::WORKLOAD_KIND_DECODE: return "decode";
+    case v1::WORKLOAD_KIND_TRAIN_LORA: return "train_lora";
+    case v1::WORKLOAD_KIND_TRAIN_FULL: return "train_full";
+    default: return "unspecified";
+  }
+}
+
+const char* PrecisionName(v1::Precision p) {
+  switch (p) {
+    case v1::PRECISION_FP32: return "fp32";
+    case v1::PRECISION_FP16: return "fp16";
+    case v1::PRECISION_BF16: return "bf16";
+    default: return "unspecified";
+  }
+}
+
+const char* PointStatusName(v1::PointStatus s) {
+  switch (s) {
+    case v1::POINT_STATUS_OK: return "ok";
+    case v1::POINT_STATUS_OOM: return "oom";
+    case v1::POINT_STATUS_ERROR: return "error";
+    case v1::POINT_STATUS_SKIPPED_WONT_FIT: return "skipped_wont_fit";
+    default: return "unspecified";
+  }
+}
+
+}  // namespace localbench
