@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -87,17 +88,22 @@ class TablesTest : public ::testing::Test {
     auto c = InProcessCollector::Start(url);
     ASSERT_TRUE(c.ok()) << c.status();
     collector_ = *std::move(c);
-    auto agent = collector_->Enroll();
-    ASSERT_TRUE(agent.ok()) << agent.status();
-    agent_id_ = agent->agent_id();
     auto pool = collector::ConnectionPool::Create(url, 1);
     ASSERT_TRUE(pool.ok()) << pool.status();
     moderation_pool_ = *std::move(pool);
   }
 
-  // Stores `s` through the collector's store (one data version each).
+  // Stores `s` through the collector's store (one data version each), sent
+  // by an agent enrolled for its machine (agents may submit only for theirs).
   void Store(const v1::Submission& s) {
-    auto r = collector_->server().store().Submit(agent_id_, s);
+    auto it = agents_.find(s.machine_fingerprint());
+    if (it == agents_.end()) {
+      auto agent = collector_->Enroll(s.machine_fingerprint());
+      ASSERT_TRUE(agent.ok()) << agent.status();
+      it = agents_.emplace(s.machine_fingerprint(),
+                           collector::AgentIdentity{agent->agent_id(), s.machine_fingerprint()}).first;
+    }
+    auto r = collector_->server().store().Submit(it->second, s);
     ASSERT_TRUE(r.ok()) << r.status();
   }
 
@@ -118,7 +124,7 @@ class TablesTest : public ::testing::Test {
 
   std::unique_ptr<InProcessCollector> collector_;
   std::unique_ptr<collector::ConnectionPool> moderation_pool_;
-  std::string agent_id_;
+  std::map<std::string, collector::AgentIdentity> agents_;  // by machine fingerprint
 };
 
 // The workload key of MakeSubmission's sweep `i` (see Variant::sweeps).

@@ -19,6 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "localbench/common/names.h"
 #include "localbench/collector/connection_pool.h"
 #include "localbench/v1/query.pb.h"
 
