@@ -67,6 +67,8 @@ TEST(BurstTest, TwoHundredFiftySixConcurrentSubmittersAreAllServed) {
       auto stub = v1::Ingest::NewStub(channel);
       v1::SubmitRequest req;
       *req.mutable_submission() = MakeSubmission(1000 + static_cast<uint64_t>(i), 2, 8);
+      // All from the machine the one agent enrolled for.
+      req.mutable_submission()->set_machine_fingerprint(FingerprintFor(1));
       v1::SubmitResponse resp;
       grpc::ClientContext ctx;
       ctx.AddMetadata("authorization", "Bearer " + agent.agent_token());

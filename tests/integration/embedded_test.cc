@@ -210,7 +210,9 @@ TEST_F(EmbeddedCollectorTest, RestartsAfterSigkillWithItsData) {
     v1::SubmitResponse refused;
     EXPECT_EQ(Submit(*address, token, other, &refused).error_code(), grpc::StatusCode::ALREADY_EXISTS);
     v1::SubmitResponse next;
-    st = Submit(*address, token, MakeSubmission(79, 1), &next);
+    v1::Submission later = MakeSubmission(79, 1);
+    later.set_machine_fingerprint(s.machine_fingerprint());  // the agent's own machine
+    st = Submit(*address, token, later, &next);
     EXPECT_TRUE(st.ok()) << st.error_message();
     // And a clean stop leaves nothing running.
     collector.Signal(SIGTERM);

@@ -4,13 +4,15 @@
 // the documented types. Data-driven: it reads the description and the route
 // table, not a list of its own.
 //
-// Until the table engine is wired in, the routes answer with "full"
-// responses (every field of the documented message set), so the check covers
-// every property of every schema. After the merge, bind the real TableService
-// in TestRoutes() over a filled database to check the real tables too.
+// Two servers: one whose routes answer "full" responses (every field of the
+// documented message set), so the check covers every property of every
+// schema; and the real collector (its own TableService) over a database
+// holding a submission, so the real tables are checked too
+// (RealTablesAnswerAsDocumented).
 #include <httplib.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -20,6 +22,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -28,6 +31,8 @@
 #include "localbench/collector/http/routes.h"
 #include "localbench/test_support/in_process_collector.h"
 #include "localbench/test_support/postgres_environment.h"
+#include "localbench/test_support/submission_builder.h"
+#include "localbench/v1/query.pb.h"
 
 LOCALBENCH_USE_THROWAWAY_POSTGRES();
 
@@ -106,6 +111,9 @@ std::vector<http::Route> TestRoutes() {
 
 class OpenApiTest : public ::testing::Test {
  protected:
+  // The routes the server under test answers with; the real tables when empty.
+  virtual std::vector<http::Route> Routes() { return TestRoutes(); }
+
   void SetUp() override {
     std::ifstream in(LOCALBENCH_OPENAPI_PATH);
     ASSERT_TRUE(in) << "cannot read " << LOCALBENCH_OPENAPI_PATH;
@@ -116,7 +124,7 @@ class OpenApiTest : public ::testing::Test {
 
     collector::CollectorOptions options;
     options.http_listen = "127.0.0.1:0";
-    options.http_routes = TestRoutes();
+    options.http_routes = Routes();
     auto c = InProcessCollector::Start(PostgresEnvironment::FreshDatabase(), std::move(options));
     ASSERT_TRUE(c.ok()) << c.status();
     collector_ = *std::move(c);
@@ -303,6 +311,64 @@ TEST_F(OpenApiTest, DocumentedParametersAreAccepted) {
       EXPECT_EQ(r->status, 200) << good << ": " << r->body;
     }
   }
+}
+
+// The real collector: every route answered by its TableService over a
+// database holding one submission, with parameters that find it.
+class RealTablesTest : public OpenApiTest {
+ protected:
+  std::vector<http::Route> Routes() override { return {}; }
+};
+
+TEST_F(RealTablesTest, RealTablesAnswerAsDocumented) {
+  auto agent = collector_->Enroll();
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  const v1::Submission s = MakeSubmission(1);
+  {
+    grpc::ClientContext ctx;
+    SetBearer(ctx, agent->agent_token());
+    v1::SubmitRequest req;
+    *req.mutable_submission() = s;
+    v1::SubmitResponse resp;
+    grpc::Status st = collector_->NewIngestStub()->Submit(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  auto devices = client_->Get("/v1/devices?measured_only=true");
+  ASSERT_TRUE(devices);
+  ASSERT_EQ(devices->status, 200) << devices->body;
+  v1::DeviceModelList list;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(devices->body, &list).ok()) << devices->body;
+  ASSERT_EQ(list.models_size(), 1) << devices->body;
+  const std::string slug = list.models(0).slug();
+  const v1::Workload& w = s.sweeps(0).workload();
+  const std::string preset = w.model_preset();
+  const std::string kind = absl::AsciiStrToLower(
+      v1::WorkloadKind_Name(w.kind()).substr(std::string("WORKLOAD_KIND_").size()));
+  const std::string workload = absl::StrCat("model_preset=", preset, "&kind=", kind);
+  const std::map<std::string, std::string> urls = {
+      {"/v1/devices", "/v1/devices"},
+      {"/v1/tables/oom", "/v1/tables/oom?" + workload},
+      {"/v1/tables/curve", absl::StrCat("/v1/tables/curve?device_model=", slug, "&", workload)},
+      {"/v1/tables/compare", "/v1/tables/compare?" + workload},  // every measured model
+      {"/v1/tables/stack", absl::StrCat("/v1/tables/stack?device_model=", slug, "&", workload)},
+      {"/v1/will-it-run", absl::StrCat("/v1/will-it-run?device_model=", slug, "&", workload)},
+      {"/v1/largest-model", absl::StrCat("/v1/largest-model?device_model=", slug, "&kind=", kind)},
+      {"/v1/submissions/{id}", "/v1/submissions/" + s.submission_id()},
+      {"/v1/submissions/{id}/stack-up", "/v1/submissions/" + s.submission_id() + "/stack-up"},
+      {"/healthz", "/healthz"},
+      {"/metrics", "/metrics"},
+  };
+  int checked = 0;
+  for (const auto& [path, item] : At(doc_, "paths").struct_value().fields()) {
+    auto it = urls.find(path);
+    ASSERT_NE(it, urls.end()) << "no real request for documented path " << path;
+    auto res = client_->Get(it->second.c_str());
+    ASSERT_TRUE(res) << it->second;
+    EXPECT_EQ(res->status, 200) << it->second << ": " << res->body;
+    CheckDocumented(At(item, "get"), res, it->second);
+    ++checked;
+  }
+  EXPECT_EQ(checked, static_cast<int>(urls.size()));
 }
 
 }  // namespace

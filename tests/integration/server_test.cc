@@ -75,6 +75,8 @@ class ServerTest : public ::testing::Test {
     if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
     v1::SubmitRequest req;
     *req.mutable_submission() = s;
+    // From the machine the test's agent enrolled for (Enroll's default).
+    req.mutable_submission()->set_machine_fingerprint(FingerprintFor(1));
     Reply r;
     r.status = stub->Submit(&ctx, req, &r.response);
     const auto& trailers = ctx.GetServerTrailingMetadata();
