@@ -60,8 +60,9 @@ case "$mode" in
     free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
     pg_port="$(free_port)"
     backup_dir="$work/backups"
-    mkdir -p "$backup_dir" "$pgdir"
-    chown "$pg_owner" "$backup_dir" "$pgdir"
+    sock="$work/sock"
+    mkdir -p "$backup_dir" "$pgdir" "$sock"
+    chown "$pg_owner" "$backup_dir" "$pgdir" "$sock"
     extra=(-e @"$test_vars" -e render_dir="$work/rendered" -e localbench_db_port="$pg_port"
            -e postgresql_port="$pg_port" -e postgresql_backup_dir="$backup_dir"
            -e localbench_collector_listen=127.0.0.1:0 -e localbench_collector_http_listen=127.0.0.1:0)
@@ -74,7 +75,8 @@ case "$mode" in
 
     # 2. Each rendered file checked by what reads it.
     "$collector" --config "$r/collector.conf" --check-config || fail "collector rejected its rendered configuration"
-    sed 's/^threads = .*/threads = banana/' "$r/collector.conf" >"$work/bad.conf"
+    sed 's/^db-connections = .*/db-connections = banana/' "$r/collector.conf" >"$work/bad.conf"
+    grep -q '^db-connections = banana' "$work/bad.conf" || fail "could not break the configuration"
     if "$collector" --config "$work/bad.conf" --check-config 2>/dev/null; then
       fail "--check-config accepted an invalid configuration"
     fi
@@ -100,8 +102,9 @@ case "$mode" in
     # The rendered pg_hba with a superuser line for this test's set-up.
     { echo "local all postgres trust"; grep -v '^local' "$r/pg_hba.conf"; } >"$pgdir/pg_hba.conf"
     chown "$pg_owner" "$pgdir"/*.conf
-    as_pg /usr/lib/postgresql/15/bin/pg_ctl -D "$pgdir" -o "-k $work -p $pg_port" -l "$work/pg.log" -w start >/dev/null
-    psql_pg() { as_pg psql -h "$work" -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+    as_pg /usr/lib/postgresql/15/bin/pg_ctl -D "$pgdir" -o "-k $sock -p $pg_port" -l "$pgdir/server.log" -w start >/dev/null ||
+      { cat "$pgdir/server.log"; fail "PostgreSQL did not start"; }
+    psql_pg() { as_pg psql -h "$sock" -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
     psql_pg -c "CREATE ROLE localbench LOGIN PASSWORD 'test-only-password-0123456789'" postgres
     psql_pg -c "CREATE DATABASE localbench OWNER localbench" postgres
 
@@ -126,10 +129,13 @@ case "$mode" in
     collector_pid=""
 
     # 5. The nightly backup script, as its unit's user would run it.
-    sed -i "s#^pg_dump #pg_dump --host=$work #" "$r/localbench-backup.sh"
-    as_pg sh "$r/localbench-backup.sh" || fail "backup script failed"
+    sed -i "s#^pg_dump #pg_dump --host=$sock #" "$r/localbench-backup.sh"
+    # The rendered files are private to this test's user: hand the script over.
+    install -m 0755 -o "$pg_owner" "$r/localbench-backup.sh" "$sock/localbench-backup"
+    as_pg sh "$sock/localbench-backup" || fail "backup script failed"
     dump="$(ls "$backup_dir"/localbench-*.dump)"
-    as_pg pg_restore --list "$dump" | grep -q "TABLE public submissions" || fail "backup lacks the submissions table"
+    listing="$(as_pg pg_restore --list "$dump")"
+    grep -q "TABLE public submissions" <<<"$listing" || fail "backup lacks the submissions table"
     echo "deploy render: rendered, validated, idempotent; collector served /healthz; backup $(basename "$dump") restorable"
     ;;
   *)
