@@ -16,11 +16,19 @@ say() { echo "run.sh: $*" >&2; }
 scripts/bootstrap.sh
 
 say "building localbench-collector and localbench-agent"
-cmake --preset default >/dev/null
-cmake --build --preset default --target localbench-collector localbench-agent
+# LOCALBENCH_PRESET=cpu-only skips the GPU backends (a faster build where no
+# GPU will be measured); the default builds whatever GPU toolkits are here.
+preset="${LOCALBENCH_PRESET:-default}"
+case "$preset" in
+  default) build_dir="$root/build" ;;
+  cpu-only) build_dir="$root/build-cpu" ;;
+  *) say "LOCALBENCH_PRESET must be default or cpu-only, not $preset"; exit 2 ;;
+esac
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" --target localbench-collector localbench-agent
 
-collector_bin="$root/build/collector/localbench-collector"
-agent_bin="$root/build/agent/localbench-agent"
+collector_bin="$build_dir/collector/localbench-collector"
+agent_bin="$build_dir/agent/localbench-agent"
 
 # State lives under the checkout (.localbench/ is git-ignored).
 state="$root/.localbench"
