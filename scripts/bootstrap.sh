@@ -22,7 +22,7 @@ packages=(
   # AMD GPU backend (compiled everywhere; run only where an AMD GPU exists)
   hipcc libamdhip64-dev librocm-smi-dev
   # deployment
-  ansible ansible-lint haproxy curl
+  ansible ansible-lint haproxy curl systemd
 )
 
 missing=()
