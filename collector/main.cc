@@ -1,10 +1,12 @@
 // localbench-collector: receives benchmark submissions over gRPC and stores
 // them in PostgreSQL exactly once. With no --db it runs its own private
 // PostgreSQL cluster under --data-dir, so a local start needs nothing else.
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -28,6 +30,40 @@
 namespace lc = localbench::collector;
 
 namespace {
+
+// SIGINT/SIGTERM arrive here, on whichever thread the kernel picks, and are
+// passed to main() through a pipe. A handler, not a blocked mask and
+// sigwait(): libraries loaded with the binary (OpenBLAS's thread pool, the
+// HIP runtime) start threads before main() runs, with the signals
+// unblocked, so a mask set in main() cannot cover them and the default
+// action would kill the process mid-request.
+int g_stop_pipe[2] = {-1, -1};
+
+void OnStopSignal(int sig) {
+  const unsigned char byte = static_cast<unsigned char>(sig);
+  const int saved = errno;
+  [[maybe_unused]] const ssize_t n = write(g_stop_pipe[1], &byte, 1);  // async-signal-safe
+  errno = saved;
+}
+
+// Installs OnStopSignal for SIGINT and SIGTERM; false when it cannot.
+bool CatchStopSignals() {
+  if (pipe2(g_stop_pipe, O_CLOEXEC) != 0) return false;
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  return sigaction(SIGINT, &action, nullptr) == 0 && sigaction(SIGTERM, &action, nullptr) == 0;
+}
+
+// Blocks until SIGINT or SIGTERM has arrived; returns which.
+int WaitForStopSignal() {
+  unsigned char byte = 0;
+  while (read(g_stop_pipe[0], &byte, 1) != 1) {
+    if (errno != EINTR) return SIGTERM;  // the pipe broke: stop as if told to
+  }
+  return byte;
+}
 
 // Per-user default for the embedded cluster. Root gets a system location
 // whose parents the postgres user can reach (root's home is mode 700).
@@ -83,13 +119,10 @@ int Fail(absl::string_view message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Block the shutdown signals before any thread exists, so every gRPC and
-  // libpq thread inherits the mask and only sigwait() below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (!CatchStopSignals()) {
+    std::perror("localbench-collector: cannot install signal handlers");
+    return 1;
+  }
   signal(SIGPIPE, SIG_IGN);
 
   CLI::App app{"localbench-collector: stores benchmark submissions in PostgreSQL"};
@@ -242,8 +275,7 @@ int main(int argc, char** argv) {
     lc::LogLine("serving plaintext gRPC: use TLS (--tls-cert/--tls-key) beyond loopback");
   }
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  const int sig = WaitForStopSignal();
   lc::LogLine(absl::StrCat("received ", sig == SIGINT ? "SIGINT" : "SIGTERM",
                            ": finishing in-flight requests"));
   (*server)->Shutdown(std::chrono::seconds(10));
