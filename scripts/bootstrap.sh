@@ -19,6 +19,8 @@ packages=(
   libopenblas-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing: clang with libFuzzer, ASan and UBSan (scripts/fuzz.sh, ctest label fuzz)
+  clang-15 libclang-common-15-dev
   # AMD GPU backend (compiled everywhere; run only where an AMD GPU exists)
   hipcc libamdhip64-dev librocm-smi-dev
   # deployment

@@ -115,9 +115,7 @@ int Upload(const std::filesystem::path& state_dir, const ConnectionOptions& flag
 absl::StatusOr<v1::Submission> LoadResults(const std::filesystem::path& path) {
   auto bytes = ReadFile(path);
   if (!bytes.ok()) return bytes.status();
-  const auto first = bytes->find_first_not_of(" \t\r\n");
-  if (first != std::string::npos && (*bytes)[first] == '{') return ParseJson(*bytes);
-  return ReadSubmissionFile(path);
+  return ParseResults(*bytes, path.string());
 }
 
 int RunCommand(const Invocation& inv, Console& console, const UploadSettings& upload,

@@ -141,12 +141,16 @@ absl::Status WriteSubmissionFile(const std::filesystem::path& path, const v1::Su
 absl::StatusOr<v1::Submission> ReadSubmissionFile(const std::filesystem::path& path) {
   auto bytes = ReadFile(path);
   if (!bytes.ok()) return bytes.status();
+  return ParseSubmissionBytes(*bytes, path.string());
+}
+
+absl::StatusOr<v1::Submission> ParseSubmissionBytes(const std::string& bytes, const std::string& origin) {
   v1::Submission submission;
-  if (!submission.ParseFromString(*bytes)) {
-    return absl::DataLossError(path.string() + " is not a localbench results file (binary Submission)");
+  if (!submission.ParseFromString(bytes)) {
+    return absl::DataLossError(origin + " is not a localbench results file (binary Submission)");
   }
   if (!IsUuid(submission.submission_id())) {
-    return absl::DataLossError(path.string() + " holds a submission without a valid submission_id");
+    return absl::DataLossError(origin + " holds a submission without a valid submission_id");
   }
   return submission;
 }

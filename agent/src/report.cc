@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "localbench/agent/options.h"
+#include "localbench/agent/outbox.h"
 
 namespace localbench::agent {
 namespace {
@@ -150,6 +151,12 @@ absl::StatusOr<v1::Submission> ParseJson(const std::string& json) {
   auto st = google::protobuf::util::JsonStringToMessage(json, &submission);
   if (!st.ok()) return absl::InvalidArgumentError("not a localbench results JSON: " + st.ToString());
   return submission;
+}
+
+absl::StatusOr<v1::Submission> ParseResults(const std::string& bytes, const std::string& origin) {
+  const auto first = bytes.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && bytes[first] == '{') return ParseJson(bytes);
+  return ParseSubmissionBytes(bytes, origin);
 }
 
 }  // namespace localbench::agent

@@ -1,9 +1,14 @@
 // Parsing untrusted request bytes: invalid UTF-8 is reported with the path
 // of the field that holds it, other malformed bytes as a malformed request.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "localbench/collector/validation.h"
 #include "localbench/collector/wire.h"
 #include "localbench/test_support/submission_builder.h"
 #include "localbench/v1/ingest.pb.h"
@@ -74,6 +79,27 @@ TEST(WireTest, MalformedBytesAreAMalformedRequest) {
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message().rfind("request: is not a valid localbench.v1.SubmitRequest", 0), 0u) << st;
   EXPECT_EQ(FindInvalidUtf8(bytes, *v1::SubmitRequest::descriptor()), "");
+}
+
+// The Submit fuzz target's seeds are real agent output that passes the whole
+// path (tests/fuzz/submit_fuzz.cc's clock), so mutations start from inputs
+// that reach every validation rule rather than dying in the parser.
+TEST(WireTest, CommittedFuzzSeedsAreValidSubmissions) {
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1798761600));
+  int seeds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(LOCALBENCH_FUZZ_DIR "/corpus/submit")) {
+    if (entry.path().extension() != ".bin") continue;
+    SCOPED_TRACE(entry.path().string());
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    const std::string bytes = buffer.str();
+    v1::SubmitRequest parsed;
+    ASSERT_TRUE(ParseUntrusted(bytes, &parsed).ok());
+    EXPECT_TRUE(ValidateSubmission(parsed.submission(), now).ok()) << ValidateSubmission(parsed.submission(), now);
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 2);
 }
 
 }  // namespace

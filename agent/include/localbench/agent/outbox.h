@@ -28,6 +28,11 @@ absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path);
 absl::Status WriteSubmissionFile(const std::filesystem::path& path, const v1::Submission& submission);
 absl::StatusOr<v1::Submission> ReadSubmissionFile(const std::filesystem::path& path);
 
+// Parses the bytes of a binary results file (`origin` names it in errors):
+// DATA_LOSS unless they are a Submission with a UUID submission_id. The bytes
+// are untrusted (a file anyone could have edited), so this is fuzzed.
+absl::StatusOr<v1::Submission> ParseSubmissionBytes(const std::string& bytes, const std::string& origin);
+
 // Moves `file` into `dir` (created, mode 0700) under the same name with one
 // rename, so it is in one place or the other, never both or neither; then
 // makes the move durable (fsync of both directories).

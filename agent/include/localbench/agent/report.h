@@ -23,6 +23,11 @@ absl::StatusOr<std::string> FormatJson(const v1::Submission& submission);
 // Parses the protobuf JSON mapping back (unknown fields are an error).
 absl::StatusOr<v1::Submission> ParseJson(const std::string& json);
 
+// Parses a results file's bytes as `show` and `upload FILE` read them: the
+// JSON mapping when the first non-blank byte is '{', else binary (see
+// ParseSubmissionBytes). `origin` names the file in errors.
+absl::StatusOr<v1::Submission> ParseResults(const std::string& bytes, const std::string& origin);
+
 // Short text for a point's status: "ok", "OOM", "error", "won't fit".
 std::string StatusText(v1::PointStatus status);
 

@@ -1,0 +1,12 @@
+
+$befb3c1a-0ba9-4d4e-8edc-9c2caeed930e@471b528d99847e79f859dd81980d520c1b3c130c1da141e20c9cbe8582516bf8c
+AMD EPYC €€À(€€ÀPE
+AMD EPYC €ÀÈ”^*Debian GNU/Linux 12 (bookworm)26.18.44-fc-v782"§
+0.1.0+1815306@a273b3572f01135405751df7ae5a25104bcd55121b750f8fe3d19a98315b3a5f2026.11-cpu+custom"@4d5f32464e7f5f607e177a180d43e8f2fbf208549c6355758db961f54da2f881*Ê
+
+
+tiny-llama @þ (1Ä<üe™Å@9Ä<üe™Å@AÄ<üe™Å@I(ë-¡_´w?Q(ë-¡_´w?Y(ë-¡_´w?a(ë-¡_´w?h€¾
+p€¾
+x€¾
+€€¾
+š¢localbench-agent run --device cpu --memory-limit 3145728 --presets tiny-llama --workloads prefill --precisions fp32 --prompt-tokens 64 --batches 1 --repetitions 1þ (1LO´‰yA9LO´‰yAALO´‰yAI“s¸¦LM?Q“s¸¦LM?Y“s¸¦LM?a“s¸¦LM?h€®p€®x€®€€®š¢localbench-agent run --device cpu --memory-limit 3145728 --presets tiny-llama --workloads prefill --precisions fp32 --prompt-tokens 64 --batches 2 --repetitions 1þ (1Õc&Eºð@9Õc&Eºð@AÕc&Eºð@Iðå¨ª›n?Qðå¨ª›n?Yðå¨ª›n?aðå¨ª›n?h€Žp€Žx€Ž€€Žš¢localbench-agent run --device cpu --memory-limit 3145728 --presets tiny-llama --workloads prefill --precisions fp32 --prompt-tokens 64 --batches 4 --repetitions 1þ (1{«ƒdo|ï@9{«ƒdo|ï@A{«ƒdo|ï@I„-ÛB€?Q„-ÛB€?Y„-ÛB€?a„-ÛB€?h€Î3p€Î3x€Î3€€Î3š¢localbench-agent run --device cpu --memory-limit 3145728 --presets tiny-llama --workloads prefill --precisions fp32 --prompt-tokens 64 --batches 8 --repetitions 1ÿ (1\×ÎB9tà@9\×ÎB9tà@A\×ÎB9tà@IóÌËa÷Ÿ?QóÌËa÷Ÿ?YóÌËa÷Ÿ?aóÌËa÷Ÿ?h€Îbp€Îbx€Îb€€Îbš£localbench-agent run --device cpu --memory-limit 3145728 --presets tiny-llama --workloads prefill --precisions fp32 --prompt-tokens 64 --batches 16 --repetitions 1ƒ (1@ñè4ºïA9@ñè4ºïAA@ñè4ºïAIƒnd[\œ†?Qƒnd[\œ†?Yƒnd[\œ†?aƒnd[\œ†?h€Þºp€Þºx€Þº€€Þºš£localbench-agent run --device cpu --memory-limit 3145728 --presets tiny-llama --workloads prefill --precisions fp32 --prompt-tokens 64 --batches 31 --repetitions 1¡ mRESOURCE_EXHAUSTED: CPU device out of memory: requested 3155712 bytes with 0 of the 3145728-byte limit in use(h€ÎÀš£localbench-agent run --device cpu --memory-limit 3145728 --presets tiny-llama --workloads prefill --precisions fp32 --prompt-tokens 64 --batches 32 --repetitions 1  (2ÅöµØ:ÅöµØ
