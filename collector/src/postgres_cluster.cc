@@ -506,6 +506,38 @@ absl::Status PostgresCluster::Stop() {
   return result;
 }
 
+absl::Status PostgresCluster::StopImmediately() {
+  if (!running_) return absl::FailedPreconditionError("the cluster is not running");
+  std::vector<std::string> stop = AsOwner();
+  for (const std::string& a : {bindir_ + "/pg_ctl", std::string("-D"), (options_.data_dir / "pgdata").string(),
+                               std::string("-m"), std::string("immediate"), std::string("-w"), std::string("-t"),
+                               std::string("60"), std::string("stop")}) {
+    stop.push_back(a);
+  }
+  if (auto out = Run(stop); !out.ok()) return out.status();
+  running_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status PostgresCluster::StartAgain() {
+  if (running_) return absl::OkStatus();
+  if (socket_dir_.empty()) return absl::FailedPreconditionError("the cluster was stopped for good");
+  const fs::path log = options_.data_dir / "postgres.log";
+  std::vector<std::string> start = AsOwner();
+  for (const std::string& a : {bindir_ + "/pg_ctl", std::string("-D"), (options_.data_dir / "pgdata").string(),
+                               std::string("-l"), log.string(), std::string("-w"), std::string("-t"),
+                               std::string("60"), std::string("-o"), "-k " + socket_dir_.string(),
+                               std::string("start")}) {
+    start.push_back(a);
+  }
+  if (auto out = Run(start); !out.ok()) {
+    return absl::UnavailableError(absl::StrCat("PostgreSQL did not start again: ", out.status().message(),
+                                               "\nserver log (", log.string(), "):\n", ReadFileTail(log)));
+  }
+  running_ = true;
+  return absl::OkStatus();
+}
+
 PostgresCluster::~PostgresCluster() {
   absl::Status st = Stop();
   if (!st.ok()) LogLine(absl::StrCat("stopping PostgreSQL: ", st.message()));

@@ -75,6 +75,16 @@ class PostgresCluster {
   // is safe) and cleans up. Idempotent.
   absl::Status Stop();
 
+  // For fault tests: stops the server the way a crash would (pg_ctl stop -m
+  // immediate: no checkpoint, every session cut mid-transaction; the next
+  // start replays the WAL). The socket directory stays, so url() still names
+  // the server once StartAgain() has brought it back.
+  absl::Status StopImmediately();
+
+  // Starts a server stopped by StopImmediately() again on the same socket
+  // directory (crash recovery runs first). No-op while running.
+  absl::Status StartAgain();
+
   // libpq URL of options.database, e.g.
   // "postgresql://localbench@/localbench?host=/tmp/lbpg-abc123".
   std::string url() const { return UrlFor(options_.database); }
