@@ -330,6 +330,7 @@ TEST_F(FaultTest, LinkCutMidUpload) {
     proxy_->Restore();
   }
   EXPECT_GT(proxy_->connections_cut(), 0);
+  std::printf("link: %d connections cut in 3 cuts\n", proxy_->connections_cut());
   const int kept = FinishUploads(agents);
   ExpectExactlyOnce(kept);
 }
