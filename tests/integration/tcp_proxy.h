@@ -79,7 +79,7 @@ class TcpProxy {
     refusing_ = true;
     absl::MutexLock lock(&mu_);
     for (int fd : open_) shutdown(fd, SHUT_RDWR);
-    cuts_ += static_cast<int>(open_.size());
+    cuts_ += static_cast<int>(open_.size() / 2);  // two sockets per connection
   }
 
   // Forwards new connections again.
