@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "cpu/status_macros.h"
+#include "status_macros.h"
 #include "workload_testing.h"
 
 namespace localbench::kernels {
