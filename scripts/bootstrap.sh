@@ -19,6 +19,8 @@ packages=(
   libopenblas-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the kernels' outside oracle (NumPy reference of the Llama/Qwen forward)
+  python3-numpy
   # AMD GPU backend (compiled everywhere; run only where an AMD GPU exists)
   hipcc libamdhip64-dev librocm-smi-dev
   # deployment

@@ -82,7 +82,11 @@ class Engine : public Workload {
 
  protected:
   std::int32_t* AllocIds(std::string name, std::int64_t n) {
-    return static_cast<std::int32_t*>(arena_->Allocate(static_cast<std::uint64_t>(n) * 4, std::move(name)));
+    auto* ids = static_cast<std::int32_t*>(arena_->Allocate(static_cast<std::uint64_t>(n) * 4, name));
+    // Named too, so tests can set and read them: int32 elements, viewed as
+    // 4-byte f32 slots (Tensor has no integer dtype).
+    named_.emplace(std::move(name), Tensor::Of(ids, DType::kF32, {n}));
+    return ids;
   }
 
   void AllocWeights(Weights& w, const std::string& prefix, DType dtype) {
