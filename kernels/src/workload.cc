@@ -1,6 +1,9 @@
 // The workloads, assembled from Backend ops and Device copies only (no host
 // access to device memory), so they run unchanged on every backend. Buffer
 // allocation order and names must match plan.cc exactly; the tests check it.
+// Over 500 lines on purpose: inference and training share Engine (weights,
+// arena allocation) and their allocation order is read against plan.cc in
+// one place.
 #include "localbench/kernels/workload.h"
 
 #include <cmath>
