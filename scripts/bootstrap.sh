@@ -21,6 +21,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing: clang with libFuzzer, ASan and UBSan (scripts/fuzz.sh, ctest label fuzz)
   clang-15 libclang-common-15-dev
+  # the kernels' outside oracle (NumPy reference of the Llama/Qwen forward)
+  python3-numpy
   # AMD GPU backend (compiled everywhere; run only where an AMD GPU exists)
   hipcc libamdhip64-dev librocm-smi-dev
   # deployment

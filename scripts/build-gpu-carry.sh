@@ -5,8 +5,9 @@
 #
 #   scripts/build-gpu-carry.sh          # configure preset gpu-kernels, build, pack
 #   # on the GPU machine, from the repository root (or wherever gpu-carry/ lands):
-#   gpu-carry/run.sh                    # GPU tests, then the benchmark
+#   gpu-carry/run.sh                    # GPU tests, the outside oracle, then the benchmark
 #   gpu-carry/run.sh tests [gtest args] # tests only
+#   gpu-carry/run.sh oracle             # the outside oracle's fixtures on the GPU
 #   gpu-carry/run.sh bench [--model=..] # benchmark only
 #
 # Libraries left out are those every CUDA machine has: the driver (libcuda,
@@ -22,16 +23,21 @@ limit=$((64 * 1024 * 1024))
 
 cd "$root"
 cmake --preset gpu-kernels "-DCMAKE_CUDA_ARCHITECTURES=$archs" >/dev/null
-cmake --build "$build" --parallel "${LOCALBENCH_JOBS:-2}" --target localbench_gpu_tests localbench_gpu_bench
+cmake --build "$build" --parallel "${LOCALBENCH_JOBS:-2}" --target localbench_gpu_tests localbench_gpu_oracle_tests \
+  localbench_gpu_bench
 
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
-bins=("$build/tests/gpu/localbench_gpu_tests" "$build/kernels/gpu/bench/localbench_gpu_bench")
+bins=("$build/tests/gpu/localbench_gpu_tests" "$build/tests/gpu/localbench_gpu_oracle_tests"
+  "$build/kernels/gpu/bench/localbench_gpu_bench")
 for b in "${bins[@]}"; do
   [[ -x "$b" ]] || { echo "build-gpu-carry: missing $b" >&2; exit 1; }
   cp "$b" "$out/bin/"
   strip --strip-unneeded "$out/bin/$(basename "$b")"
 done
+
+# The oracle's fixtures, made here (NumPy is here, not on the GPU machine).
+/usr/bin/python3 "$root/tests/oracle/make_fixtures.py" "$out/oracle"
 
 # Every resolved dependency except the GPU image's own and glibc's.
 skip='^(libcuda|libnvidia|libcudart|libcublas|libcublasLt|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|ld-linux|linux-vdso)'
@@ -54,13 +60,15 @@ what=${1:-all}
 [ $# -gt 0 ] && shift
 case "$what" in
   tests) exec "$here/bin/localbench_gpu_tests" "$@" ;;
+  oracle) LOCALBENCH_ORACLE_DIR="$here/oracle" exec "$here/bin/localbench_gpu_oracle_tests" "$@" ;;
   bench) exec "$here/bin/localbench_gpu_bench" "$@" ;;
   all)
     status=0
     "$here/bin/localbench_gpu_tests" "$@" || status=$?
+    LOCALBENCH_ORACLE_DIR="$here/oracle" "$here/bin/localbench_gpu_oracle_tests" || status=$?
     "$here/bin/localbench_gpu_bench" || status=$?
     exit $status ;;
-  *) echo "usage: $0 [tests|bench|all] [args]" >&2; exit 2 ;;
+  *) echo "usage: $0 [tests|oracle|bench|all] [args]" >&2; exit 2 ;;
 esac
 RUN
 chmod +x "$out/run.sh"

@@ -14,6 +14,8 @@
 //  2. dK, dV: a warp owns key rows and walks the queries that see them, over
 //     every query head of its group: deterministic, no atomics;
 //  3. dQ: a warp owns query rows (reads its delta first, then overwrites).
+// Over 500 lines on purpose: the family's forward, three backward kernels,
+// decode and the KV-cache write share tile constants and are read together.
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -490,6 +492,28 @@ absl::Status LaunchAttentionDecode(const float* q, const void* k_cache, const vo
   AttnDecodeKernel<<<grid, kDecodeWarps * WarpWidth(), 0, st>>>(q, k_cache, v_cache, ce, out, t_max, length, hq,
                                                                hkv, d, 1.f / sqrtf(static_cast<float>(d)));
   return LaunchStatus("AttnDecodeKernel");
+}
+
+// ---- KV cache ------------------------------------------------------------------
+namespace {
+
+__global__ void KvCacheWriteKernel(const float* src, void* cache, Elem ce, std::int64_t batch, std::int64_t t,
+                                   std::int64_t t_max, std::int64_t row, std::int64_t position) {
+  const std::int64_t n = batch * t * row;
+  for (std::int64_t i = GlobalThread(); i < n; i += GridStride()) {
+    const std::int64_t e = i % row, bt = i / row, tt = bt % t, b = bt / t;
+    StoreF(cache, ce, (b * t_max + position + tt) * row + e, src[i]);
+  }
+}
+
+}  // namespace
+
+absl::Status LaunchKvCacheWrite(const float* src, void* cache, Elem ce, std::int64_t batch, std::int64_t t,
+                                std::int64_t t_max, std::int64_t row, std::int64_t position, gpuStream_t s) {
+  const std::int64_t n = batch * t * row;
+  if (n == 0) return absl::OkStatus();
+  KvCacheWriteKernel<<<GridFor(n), kThreads, 0, s>>>(src, cache, ce, batch, t, t_max, row, position);
+  return LaunchStatus("KvCacheWriteKernel");
 }
 
 }  // namespace localbench::kernels::LB_GPU_NS

@@ -144,4 +144,48 @@ inline absl::Status LaunchStatus(const char* kernel) {
 // Blocks of `threads` needed to cover n items.
 inline unsigned int CeilDiv(std::size_t n, std::size_t d) { return static_cast<unsigned int>((n + d - 1) / d); }
 
+// Launch shapes of the element-wise and row kernels.
+inline constexpr int kThreads = 256;
+inline constexpr int kRowThreads = 256;
+inline constexpr std::int64_t kMaxBlocks = 1 << 20;
+
+// Blocks for a grid-stride loop over n items.
+inline unsigned int GridFor(std::int64_t n) {
+  const std::int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned int>(b < 1 ? 1 : (b > kMaxBlocks ? kMaxBlocks : b));
+}
+__device__ __forceinline__ std::int64_t GlobalThread() {
+  return static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ __forceinline__ std::int64_t GridStride() { return static_cast<std::int64_t>(gridDim.x) * blockDim.x; }
+
+// Which op found an index outside its range (IndexError::op).
+enum class IndexOp : int { kNone = 0, kEmbeddingForward = 1, kEmbeddingBackward = 2, kCrossEntropy = 3 };
+
+// The first out-of-range index (token id, target) a kernel met. Input
+// errors are not traps: a trap kills the context (sticky on CUDA), and ids in
+// device memory are an input the host could not check without a
+// synchronising copy. The kernel records the index here, in host-mapped
+// memory the host reads after the next synchronisation without a copy (so
+// graph capture still works), skips the row, and the context turns it into
+// the contract's IndexOutOfRange error (context.cu), device still usable.
+struct IndexError {
+  int set;  // 0 until the first report
+  int op;   // IndexOp
+  long long row;
+  long long value;
+  long long limit;
+};
+
+// Records (op, row, value, limit) unless an earlier index was recorded.
+__device__ __forceinline__ void ReportIndexError(IndexError* e, IndexOp op, std::int64_t row, std::int64_t value,
+                                                 std::int64_t limit) {
+  if (atomicCAS(&e->set, 0, 1) != 0) return;
+  e->op = static_cast<int>(op);
+  e->row = row;
+  e->value = value;
+  e->limit = limit;
+  __threadfence_system();
+}
+
 }  // namespace localbench::kernels::LB_GPU_NS

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "absl/base/thread_annotations.h"
 #include "gemm.cuh"
 
 namespace localbench::kernels::cuda {
@@ -203,13 +204,17 @@ absl::Status CublasLt::Gemm(const GemmArgs& g, gpuStream_t stream) {
   const AlgoKey key{g.m, g.n, g.k, static_cast<int>(g.a_type), static_cast<int>(g.b_type), static_cast<int>(g.c_type),
                     g.trans_a, g.trans_b, g.lda, g.ldb, g.ldc, g.batch, g.beta != 0.f,
                     Alignment(g.a), Alignment(g.b), Alignment(g.c)};
-  static std::mutex mu;
-  static std::map<std::pair<void*, AlgoKey>, cublasLtMatmulHeuristicResult_t> cache;
+  // Heuristic results per (handle, shape): shared by every backend of the
+  // process, which may run on several threads.
+  static struct AlgoCache {
+    std::mutex mu;
+    std::map<std::pair<void*, AlgoKey>, cublasLtMatmulHeuristicResult_t> entries ABSL_GUARDED_BY(mu);
+  } cache;
   bool cached = false;
   {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find({handle_, key});
-    if (it != cache.end()) {
+    std::lock_guard<std::mutex> lock(cache.mu);
+    auto it = cache.entries.find({handle_, key});
+    if (it != cache.entries.end()) {
       result = it->second;
       cached = true;
     }
@@ -247,8 +252,8 @@ absl::Status CublasLt::Gemm(const GemmArgs& g, gpuStream_t stream) {
       return s;
     }
     if (found == 0) return absl::UnimplementedError("cuBLASLt: no algorithm for this GEMM");
-    std::lock_guard<std::mutex> lock(mu);
-    cache[{handle_, key}] = result;
+    std::lock_guard<std::mutex> lock(cache.mu);
+    cache.entries[{handle_, key}] = result;
   }
   return LtStatus(Lt().matmul(static_cast<cublasLtHandle_t>(handle_), d.op, &g.alpha, g.b, d.a, g.a, d.b, &g.beta,
                                  g.c, d.c, g.c, d.c, &result.algo, workspace_, workspace_bytes_, stream),

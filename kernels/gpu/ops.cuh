@@ -1,7 +1,7 @@
-// Launchers of the element-wise, normalisation, loss, optimiser and
-// attention kernels. Raw pointers, sizes already validated by the backend
-// (backend.cu), every launch on `s`. Activations are fp32 (`float*`);
-// parameter-like operands carry their storage type (Elem).
+// Launchers of every op family's kernels, grouped by the file that defines
+// them (kernels/gpu/<family>.cu). Raw pointers, arguments already checked by
+// the op contract (kernels/src/backend.cc), every launch on `s`. Activations
+// are fp32 (`float*`); parameter-like operands carry their storage type (Elem).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 
 namespace localbench::kernels::LB_GPU_NS {
 
+// ---- elementwise.cu -------------------------------------------------------------
 // x[i] = value for i < n.
 absl::Status LaunchFill(void* x, Elem e, std::int64_t n, float value, gpuStream_t s);
 // x[i] = uniform [-scale, scale) from the counter hash of (seed, i).
@@ -33,12 +34,22 @@ absl::Status LaunchAddBias(float* x, const void* bias, Elem be, std::int64_t row
 // is d_out[n, c] * x[n, c] * rstd[n] (RMSNorm's weight gradient).
 absl::Status LaunchColumnSum(const float* d_out, const float* x, const float* rstd, void* d_bias, Elem be,
                              std::int64_t rows, std::int64_t cols, gpuStream_t s);
-// out[n, :] = table[ids[n], :] for ids in [0, vocab) (others trap).
+// Streaming copy of `bytes` (multiple of 16, aligned): the bandwidth probe.
+absl::Status LaunchCopy(void* dst, const void* src, std::uint64_t bytes, int sm_count, gpuStream_t s);
+
+// ---- embedding.cu -------------------------------------------------------------------
+// out[n, :] = table[ids[n], :] for ids in [0, vocab); another id is recorded
+// in `err` and its row zeroed.
 absl::Status LaunchEmbeddingForward(const void* table, Elem te, std::int64_t vocab, const std::int32_t* ids,
-                                    float* out, std::int64_t rows, std::int64_t hidden, gpuStream_t s);
-// d_table[ids[n], :] += d_out[n, :], n ascending per column: deterministic.
+                                    float* out, std::int64_t rows, std::int64_t hidden, IndexError* err,
+                                    gpuStream_t s);
+// d_table[ids[n], :] += d_out[n, :], n ascending per column: deterministic;
+// an id outside [0, vocab) is recorded in `err` and skipped.
 absl::Status LaunchEmbeddingBackward(const float* d_out, const std::int32_t* ids, void* d_table, Elem te,
-                                     std::int64_t vocab, std::int64_t rows, std::int64_t hidden, gpuStream_t s);
+                                     std::int64_t vocab, std::int64_t rows, std::int64_t hidden, IndexError* err,
+                                     gpuStream_t s);
+
+// ---- rmsnorm.cu ----------------------------------------------------------------------
 // RMSNorm forward: out, rstd.
 absl::Status LaunchRmsNormForward(const float* x, const void* w, Elem we, float eps, float* out, float* rstd,
                                   std::int64_t rows, std::int64_t hidden, gpuStream_t s);
@@ -46,33 +57,36 @@ absl::Status LaunchRmsNormForward(const float* x, const void* w, Elem we, float 
 absl::Status LaunchRmsNormBackwardX(const float* d_out, const float* x, const void* w, Elem we,
                                     const float* rstd, float* d_x, std::int64_t rows, std::int64_t hidden,
                                     gpuStream_t s);
+// ---- rope.cu ---------------------------------------------------------------------------
 // Rotate-half RoPE in place over x [rows, heads, dim]; `sign` -1 undoes it.
 absl::Status LaunchRope(float* x, std::int64_t rows, std::int64_t heads, std::int64_t dim, std::int64_t seq_len,
                         std::int64_t position_offset, float theta, float sign, gpuStream_t s);
+// ---- swiglu.cu --------------------------------------------------------------------------
 // out = silu(gate) * up.
 absl::Status LaunchSwiGluForward(const float* gate, const float* up, float* out, std::int64_t n, gpuStream_t s);
 // d_gate, d_up from d_out.
 absl::Status LaunchSwiGluBackward(const float* d_out, const float* gate, const float* up, float* d_gate,
                                   float* d_up, std::int64_t n, gpuStream_t s);
+// ---- cross_entropy.cu --------------------------------------------------------------------
 // Row-wise softmax.
 absl::Status LaunchSoftmax(const float* x, float* out, std::int64_t rows, std::int64_t cols, gpuStream_t s);
-// Cross-entropy rows; d_logits may be null or alias logits.
+// Cross-entropy rows; d_logits may be null or alias logits. A target
+// outside [0, vocab) is recorded in `err` and its loss set to NaN.
 absl::Status LaunchCrossEntropy(const float* logits, const std::int32_t* targets, float* losses, float* d_logits,
-                                float grad_scale, std::int64_t rows, std::int64_t vocab, gpuStream_t s);
+                                float grad_scale, std::int64_t rows, std::int64_t vocab, IndexError* err,
+                                gpuStream_t s);
 // Row-wise argmax, lowest index on ties.
 absl::Status LaunchArgmax(const float* x, std::int32_t* out, std::int64_t rows, std::int64_t cols, gpuStream_t s);
+// ---- adamw.cu ---------------------------------------------------------------------------------
 // AdamW over n elements; bias corrections precomputed: c1 = 1 - beta1^t,
 // c2 = 1 - beta2^t.
 absl::Status LaunchAdamW(void* param, Elem pe, const void* grad, Elem ge, float* m, float* v, std::int64_t n,
                          float lr, float beta1, float beta2, float eps, float weight_decay, float c1, float c2,
                          gpuStream_t s);
+// ---- attention.cu -------------------------------------------------------------------------
 // cache[b, position + t, :] = src[b, t, :] with rows of `row` elements.
 absl::Status LaunchKvCacheWrite(const float* src, void* cache, Elem ce, std::int64_t batch, std::int64_t t,
                                 std::int64_t t_max, std::int64_t row, std::int64_t position, gpuStream_t s);
-// Streaming copy of `bytes` (multiple of 16, aligned): the bandwidth probe.
-absl::Status LaunchCopy(void* dst, const void* src, std::uint64_t bytes, int sm_count, gpuStream_t s);
-
-// ---- attention (attention.cu) -----------------------------------------------
 // Causal GQA forward: q [B, T, Hq, D], k/v [B, T, Hkv, D], out like q, lse [B, Hq, T].
 absl::Status LaunchAttentionForward(const float* q, const float* k, const float* v, float* out, float* lse,
                                     int batch, int t, int hq, int hkv, int d, gpuStream_t s);

@@ -66,6 +66,9 @@ using gpuDeviceProp_t = hipDeviceProp_t;
 #define gpuEventElapsedTime hipEventElapsedTime
 #define gpuDriverGetVersion hipDriverGetVersion
 #define gpuRuntimeGetVersion hipRuntimeGetVersion
+#define gpuHostAllocMapped(ptr, bytes) hipHostMalloc((ptr), (bytes), hipHostMallocMapped)
+#define gpuHostGetDevicePointer hipHostGetDevicePointer
+#define gpuFreeHost hipHostFree
 #define gpuFuncSetMaxDynamicSharedMemory(func, bytes) \
   hipFuncSetAttribute(reinterpret_cast<const void*>(func), hipFuncAttributeMaxDynamicSharedMemorySize, (bytes))
 
@@ -84,9 +87,6 @@ template <typename T>
 __device__ __forceinline__ T lb_shfl_xor(T v, int lane_mask) {
   return __shfl_xor(v, lane_mask);
 }
-// Aborts the kernel (and, on CUDA, poisons the context): broken invariants
-// such as an embedding id outside the table.
-__device__ __forceinline__ void lb_trap() { __builtin_trap(); }
 // Lanes of a wavefront run in lock step; a compiler fence is enough.
 __device__ __forceinline__ void lb_syncwarp() { __builtin_amdgcn_wave_barrier(); }
 
@@ -141,6 +141,9 @@ using gpuDeviceProp_t = cudaDeviceProp;
 #define gpuEventElapsedTime cudaEventElapsedTime
 #define gpuDriverGetVersion cudaDriverGetVersion
 #define gpuRuntimeGetVersion cudaRuntimeGetVersion
+#define gpuHostAllocMapped(ptr, bytes) cudaHostAlloc((ptr), (bytes), cudaHostAllocMapped)
+#define gpuHostGetDevicePointer cudaHostGetDevicePointer
+#define gpuFreeHost cudaFreeHost
 #define gpuFuncSetMaxDynamicSharedMemory(func, bytes) \
   cudaFuncSetAttribute((func), cudaFuncAttributeMaxDynamicSharedMemorySize, (bytes))
 
@@ -151,7 +154,6 @@ template <typename T>
 __device__ __forceinline__ T lb_shfl_xor(T v, int lane_mask) {
   return __shfl_xor_sync(0xffffffffu, v, lane_mask);
 }
-__device__ __forceinline__ void lb_trap() { __trap(); }
 // Independent thread scheduling (sm_70+) needs an explicit warp barrier.
 __device__ __forceinline__ void lb_syncwarp() { __syncwarp(); }
 #endif

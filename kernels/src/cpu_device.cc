@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "localbench/kernels/arena.h"
@@ -85,8 +86,8 @@ class CpuTimer final : public Timer {
 
 struct CpuDevice::State {
   std::mutex mu;
-  std::uint64_t allocated = 0;
-  std::unordered_map<void*, std::uint64_t> sizes;
+  std::uint64_t allocated ABSL_GUARDED_BY(mu) = 0;
+  std::unordered_map<void*, std::uint64_t> sizes ABSL_GUARDED_BY(mu);
 };
 
 CpuDevice::CpuDevice(const CpuDeviceOptions& options) : state_(std::make_unique<State>()) {

@@ -1,6 +1,9 @@
 // The workloads, assembled from Backend ops and Device copies only (no host
 // access to device memory), so they run unchanged on every backend. Buffer
 // allocation order and names must match plan.cc exactly; the tests check it.
+// Over 500 lines on purpose: inference and training share Engine (weights,
+// arena allocation) and their allocation order is read against plan.cc in
+// one place.
 #include "localbench/kernels/workload.h"
 
 #include <cmath>
@@ -9,7 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "cpu/status_macros.h"
+#include "status_macros.h"
 #include "workload_testing.h"
 
 namespace localbench::kernels {
@@ -82,7 +85,11 @@ class Engine : public Workload {
 
  protected:
   std::int32_t* AllocIds(std::string name, std::int64_t n) {
-    return static_cast<std::int32_t*>(arena_->Allocate(static_cast<std::uint64_t>(n) * 4, std::move(name)));
+    auto* ids = static_cast<std::int32_t*>(arena_->Allocate(static_cast<std::uint64_t>(n) * 4, name));
+    // Named too, so tests can set and read them: int32 elements, viewed as
+    // 4-byte f32 slots (Tensor has no integer dtype).
+    named_.emplace(std::move(name), Tensor::Of(ids, DType::kF32, {n}));
+    return ids;
   }
 
   void AllocWeights(Weights& w, const std::string& prefix, DType dtype) {

@@ -105,82 +105,84 @@ class FaultingBackend final : public kernels::Backend {
   void set_fail_at_sync(std::int64_t n) { state_.fail_at_sync = n; }
   void set_on_sync(std::function<void(std::int64_t)> f) { state_.on_sync = std::move(f); }
 
+// The ops: the contract (Backend) has checked the arguments; each forwards
+// to the CPU backend unless faulted.
 #define LB_FORWARD(call)                           \
   if (state_.faulted) return device_.Poisoned();   \
   return inner_.call
-  absl::Status Fill(kernels::Tensor x, float value) override { LB_FORWARD(Fill(x, value)); }
-  absl::Status FillRandomUniform(kernels::Tensor x, std::uint64_t seed, float scale) override {
+  absl::Status FillImpl(kernels::Tensor x, float value) override { LB_FORWARD(Fill(x, value)); }
+  absl::Status FillRandomUniformImpl(kernels::Tensor x, std::uint64_t seed, float scale) override {
     LB_FORWARD(FillRandomUniform(x, seed, scale));
   }
-  absl::Status Convert(const kernels::Tensor& src, kernels::Tensor dst) override { LB_FORWARD(Convert(src, dst)); }
-  absl::Status Axpy(float alpha, const kernels::Tensor& x, kernels::Tensor y) override {
+  absl::Status ConvertImpl(const kernels::Tensor& src, kernels::Tensor dst) override { LB_FORWARD(Convert(src, dst)); }
+  absl::Status AxpyImpl(float alpha, const kernels::Tensor& x, kernels::Tensor y) override {
     LB_FORWARD(Axpy(alpha, x, y));
   }
-  absl::Status Scale(kernels::Tensor x, float alpha) override { LB_FORWARD(Scale(x, alpha)); }
-  absl::Status AddBias(kernels::Tensor x, const kernels::Tensor& bias) override { LB_FORWARD(AddBias(x, bias)); }
-  absl::Status BiasBackward(const kernels::Tensor& d_out, kernels::Tensor d_bias) override {
+  absl::Status ScaleImpl(kernels::Tensor x, float alpha) override { LB_FORWARD(Scale(x, alpha)); }
+  absl::Status AddBiasImpl(kernels::Tensor x, const kernels::Tensor& bias) override { LB_FORWARD(AddBias(x, bias)); }
+  absl::Status BiasBackwardImpl(const kernels::Tensor& d_out, kernels::Tensor d_bias) override {
     LB_FORWARD(BiasBackward(d_out, d_bias));
   }
-  absl::Status EmbeddingForward(const kernels::Tensor& table, const std::int32_t* ids,
+  absl::Status EmbeddingForwardImpl(const kernels::Tensor& table, const std::int32_t* ids,
                                 kernels::Tensor out) override {
     LB_FORWARD(EmbeddingForward(table, ids, out));
   }
-  absl::Status EmbeddingBackward(const kernels::Tensor& d_out, const std::int32_t* ids,
+  absl::Status EmbeddingBackwardImpl(const kernels::Tensor& d_out, const std::int32_t* ids,
                                  kernels::Tensor d_table) override {
     LB_FORWARD(EmbeddingBackward(d_out, ids, d_table));
   }
-  absl::Status RmsNormForward(const kernels::Tensor& x, const kernels::Tensor& weight, float eps,
+  absl::Status RmsNormForwardImpl(const kernels::Tensor& x, const kernels::Tensor& weight, float eps,
                               kernels::Tensor out, kernels::Tensor rstd) override {
     LB_FORWARD(RmsNormForward(x, weight, eps, out, rstd));
   }
-  absl::Status RmsNormBackward(const kernels::Tensor& d_out, const kernels::Tensor& x,
+  absl::Status RmsNormBackwardImpl(const kernels::Tensor& d_out, const kernels::Tensor& x,
                                const kernels::Tensor& weight, const kernels::Tensor& rstd, kernels::Tensor d_x,
                                kernels::Tensor d_weight) override {
     LB_FORWARD(RmsNormBackward(d_out, x, weight, rstd, d_x, d_weight));
   }
-  absl::Status RopeForward(kernels::Tensor x, std::int64_t seq_len, std::int64_t position_offset,
+  absl::Status RopeForwardImpl(kernels::Tensor x, std::int64_t seq_len, std::int64_t position_offset,
                            float theta) override {
     LB_FORWARD(RopeForward(x, seq_len, position_offset, theta));
   }
-  absl::Status RopeBackward(kernels::Tensor d_x, std::int64_t seq_len, std::int64_t position_offset,
+  absl::Status RopeBackwardImpl(kernels::Tensor d_x, std::int64_t seq_len, std::int64_t position_offset,
                             float theta) override {
     LB_FORWARD(RopeBackward(d_x, seq_len, position_offset, theta));
   }
-  absl::Status AttentionForward(const kernels::Tensor& q, const kernels::Tensor& k, const kernels::Tensor& v,
+  absl::Status AttentionForwardImpl(const kernels::Tensor& q, const kernels::Tensor& k, const kernels::Tensor& v,
                                 kernels::Tensor out, kernels::Tensor lse) override {
     LB_FORWARD(AttentionForward(q, k, v, out, lse));
   }
-  absl::Status AttentionBackward(const kernels::Tensor& q, const kernels::Tensor& k, const kernels::Tensor& v,
+  absl::Status AttentionBackwardImpl(const kernels::Tensor& q, const kernels::Tensor& k, const kernels::Tensor& v,
                                  const kernels::Tensor& out, const kernels::Tensor& lse,
                                  const kernels::Tensor& d_out, kernels::Tensor d_q, kernels::Tensor d_k,
                                  kernels::Tensor d_v) override {
     LB_FORWARD(AttentionBackward(q, k, v, out, lse, d_out, d_q, d_k, d_v));
   }
-  absl::Status KvCacheWrite(const kernels::Tensor& src, kernels::Tensor cache, std::int64_t position) override {
+  absl::Status KvCacheWriteImpl(const kernels::Tensor& src, kernels::Tensor cache, std::int64_t position) override {
     LB_FORWARD(KvCacheWrite(src, cache, position));
   }
-  absl::Status AttentionDecode(const kernels::Tensor& q, const kernels::Tensor& k_cache,
+  absl::Status AttentionDecodeImpl(const kernels::Tensor& q, const kernels::Tensor& k_cache,
                                const kernels::Tensor& v_cache, std::int64_t length, kernels::Tensor out) override {
     LB_FORWARD(AttentionDecode(q, k_cache, v_cache, length, out));
   }
-  absl::Status Softmax(const kernels::Tensor& x, kernels::Tensor out) override { LB_FORWARD(Softmax(x, out)); }
-  absl::Status SwiGluForward(const kernels::Tensor& gate, const kernels::Tensor& up, kernels::Tensor out) override {
+  absl::Status SoftmaxImpl(const kernels::Tensor& x, kernels::Tensor out) override { LB_FORWARD(Softmax(x, out)); }
+  absl::Status SwiGluForwardImpl(const kernels::Tensor& gate, const kernels::Tensor& up, kernels::Tensor out) override {
     LB_FORWARD(SwiGluForward(gate, up, out));
   }
-  absl::Status SwiGluBackward(const kernels::Tensor& d_out, const kernels::Tensor& gate, const kernels::Tensor& up,
+  absl::Status SwiGluBackwardImpl(const kernels::Tensor& d_out, const kernels::Tensor& gate, const kernels::Tensor& up,
                               kernels::Tensor d_gate, kernels::Tensor d_up) override {
     LB_FORWARD(SwiGluBackward(d_out, gate, up, d_gate, d_up));
   }
-  absl::Status Gemm(bool trans_a, bool trans_b, float alpha, const kernels::Tensor& a, const kernels::Tensor& b,
+  absl::Status GemmImpl(bool trans_a, bool trans_b, float alpha, const kernels::Tensor& a, const kernels::Tensor& b,
                     float beta, kernels::Tensor c, kernels::Tensor workspace) override {
     LB_FORWARD(Gemm(trans_a, trans_b, alpha, a, b, beta, c, workspace));
   }
-  absl::Status CrossEntropy(const kernels::Tensor& logits, const std::int32_t* targets, kernels::Tensor losses,
+  absl::Status CrossEntropyImpl(const kernels::Tensor& logits, const std::int32_t* targets, kernels::Tensor losses,
                             kernels::Tensor d_logits, float grad_scale) override {
     LB_FORWARD(CrossEntropy(logits, targets, losses, d_logits, grad_scale));
   }
-  absl::Status Argmax(const kernels::Tensor& x, std::int32_t* out) override { LB_FORWARD(Argmax(x, out)); }
-  absl::Status AdamW(kernels::Tensor param, const kernels::Tensor& grad, kernels::Tensor m, kernels::Tensor v,
+  absl::Status ArgmaxImpl(const kernels::Tensor& x, std::int32_t* out) override { LB_FORWARD(Argmax(x, out)); }
+  absl::Status AdamWImpl(kernels::Tensor param, const kernels::Tensor& grad, kernels::Tensor m, kernels::Tensor v,
                      const kernels::AdamWParams& params) override {
     LB_FORWARD(AdamW(param, grad, m, v, params));
   }

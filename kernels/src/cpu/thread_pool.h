@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+
 namespace localbench::kernels {
 
 // Runs fn(begin, end) over a contiguous static split of [0, n).
@@ -37,12 +39,25 @@ class ThreadPool {
   mutable std::mutex mu_;
   mutable std::condition_variable wake_;
   mutable std::condition_variable done_;
-  mutable std::uint64_t generation_ = 0;
-  mutable int pending_ = 0;
-  mutable int parts_ = 0;
-  mutable std::int64_t n_ = 0;
-  mutable const std::function<void(std::int64_t, std::int64_t)>* fn_ = nullptr;
-  bool stop_ = false;
+  mutable std::uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable int pending_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable int parts_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable std::int64_t n_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable const std::function<void(std::int64_t, std::int64_t)>* fn_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+namespace cpu {
+
+// Runs everything on the calling thread (tests, tiny sizes): the serial
+// counterpart of ThreadPool::For.
+struct Serial {
+  template <typename Fn>
+  void For(std::int64_t n, Fn&& fn, std::int64_t /*grain*/ = 1) const {
+    if (n > 0) fn(std::int64_t{0}, n);
+  }
+};
+
+}  // namespace cpu
 
 }  // namespace localbench::kernels

@@ -3,9 +3,16 @@
 // Every pointer is a device pointer in the backend's device memory; a
 // workload calls only these ops and Device copies, never dereferences a
 // tensor on the host, so the same workload code drives the CPU, CUDA and HIP.
-// Ops run in the device's queue order and may be asynchronous; errors from
-// invalid arguments are returned as InvalidArgument, asynchronous faults come
-// back from Device::Synchronize.
+// Ops run in the device's queue order and may be asynchronous; asynchronous
+// faults come back from Device::Synchronize.
+//
+// One contract per op: each public op below is non-virtual; it checks shapes,
+// dtypes and indices once for every backend (backend.cc) and then calls the
+// backend's protected <Op>Impl. Invalid arguments are InvalidArgument with
+// the same text on every backend. Indices in device memory (token ids,
+// targets) are checked before the op where the host can read them (the CPU);
+// a GPU's kernels report the first bad one instead of trapping, and the next
+// synchronisation returns the same InvalidArgument with the device usable.
 //
 // Dtype rules (keep every backend simple and the CPU reference exact):
 // activations and their gradients are fp32; "parameter-like" operands
@@ -24,6 +31,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "localbench/kernels/device.h"
 #include "localbench/kernels/tensor.h"
 
@@ -63,6 +71,11 @@ struct DeviceTelemetry {
   std::optional<std::uint64_t> throttle_reasons;      // NVML clocks-event reason bits
 };
 
+// The error every backend returns for an index outside [0, limit): "op:
+// field[row] = value outside [0, limit)".
+absl::Status IndexOutOfRange(absl::string_view op, absl::string_view field, std::int64_t row, std::int64_t value,
+                             std::int64_t limit);
+
 // The ops of one device. Implementations: CpuBackend (cpu_backend.h), and
 // the CUDA/HIP backends in kernels/gpu/.
 class Backend {
@@ -83,75 +96,75 @@ class Backend {
 
   // ---- fills and element-wise -------------------------------------------
   // x[i] = value.
-  virtual absl::Status Fill(Tensor x, float value) = 0;
+  absl::Status Fill(Tensor x, float value);
   // x[i] = uniform in [-scale, scale) from a counter-based hash of (seed, i):
   // identical on every backend, independent of threading.
-  virtual absl::Status FillRandomUniform(Tensor x, std::uint64_t seed, float scale) = 0;
+  absl::Status FillRandomUniform(Tensor x, std::uint64_t seed, float scale);
   // dst = src converted to dst.dtype (same numel; rounding to nearest even).
-  virtual absl::Status Convert(const Tensor& src, Tensor dst) = 0;
+  absl::Status Convert(const Tensor& src, Tensor dst);
   // y += alpha * x (same numel; y may be low precision, x any dtype).
-  virtual absl::Status Axpy(float alpha, const Tensor& x, Tensor y) = 0;
+  absl::Status Axpy(float alpha, const Tensor& x, Tensor y);
   // x *= alpha.
-  virtual absl::Status Scale(Tensor x, float alpha) = 0;
+  absl::Status Scale(Tensor x, float alpha);
   // x[n, c] += bias[c]; x [N, C] fp32, bias [C].
-  virtual absl::Status AddBias(Tensor x, const Tensor& bias) = 0;
+  absl::Status AddBias(Tensor x, const Tensor& bias);
   // d_bias[c] += sum_n d_out[n, c] (accumulates).
-  virtual absl::Status BiasBackward(const Tensor& d_out, Tensor d_bias) = 0;
+  absl::Status BiasBackward(const Tensor& d_out, Tensor d_bias);
 
   // ---- embedding ---------------------------------------------------------
   // out[n, :] = table[ids[n], :]; table [V, H], ids int32[N] (device), out [N, H].
-  // An id outside [0, V) is InvalidArgument on the CPU, a fault on a GPU.
-  virtual absl::Status EmbeddingForward(const Tensor& table, const std::int32_t* ids, Tensor out) = 0;
+  // An id outside [0, V) is InvalidArgument (IndexOutOfRange) everywhere.
+  absl::Status EmbeddingForward(const Tensor& table, const std::int32_t* ids, Tensor out);
   // d_table[ids[n], :] += d_out[n, :] (accumulates; deterministic order).
-  virtual absl::Status EmbeddingBackward(const Tensor& d_out, const std::int32_t* ids,
-                                         Tensor d_table) = 0;
+  absl::Status EmbeddingBackward(const Tensor& d_out, const std::int32_t* ids,
+                                 Tensor d_table);
 
   // ---- RMSNorm -----------------------------------------------------------
   // out = x * rstd * weight with rstd[n] = 1/sqrt(mean(x[n,:]^2) + eps),
   // saved for the backward. x, out [N, H] fp32; weight [H]; rstd [N] fp32.
-  virtual absl::Status RmsNormForward(const Tensor& x, const Tensor& weight, float eps, Tensor out,
-                                      Tensor rstd) = 0;
+  absl::Status RmsNormForward(const Tensor& x, const Tensor& weight, float eps, Tensor out,
+                              Tensor rstd);
   // d_x accumulates the input gradient (it is the residual stream's
   // gradient); d_weight accumulates if present (absent when frozen).
-  virtual absl::Status RmsNormBackward(const Tensor& d_out, const Tensor& x, const Tensor& weight,
-                                       const Tensor& rstd, Tensor d_x, Tensor d_weight) = 0;
+  absl::Status RmsNormBackward(const Tensor& d_out, const Tensor& x, const Tensor& weight,
+                               const Tensor& rstd, Tensor d_x, Tensor d_weight);
 
   // ---- rotary position embedding (rotate-half pairing, as Llama/Qwen) -------
   // Rotates x [N, heads, D] fp32 in place. Row n has position
   // position_offset + n % seq_len (seq_len = T for [B, T] rows, 1 for decode).
-  virtual absl::Status RopeForward(Tensor x, std::int64_t seq_len, std::int64_t position_offset,
-                                   float theta) = 0;
+  absl::Status RopeForward(Tensor x, std::int64_t seq_len, std::int64_t position_offset,
+                           float theta);
   // The gradient of RopeForward: rotates d_x in place by the opposite angle.
-  virtual absl::Status RopeBackward(Tensor d_x, std::int64_t seq_len, std::int64_t position_offset,
-                                    float theta) = 0;
+  absl::Status RopeBackward(Tensor d_x, std::int64_t seq_len, std::int64_t position_offset,
+                            float theta);
 
   // ---- attention -----------------------------------------------------------
   // Causal grouped-query attention over a whole sequence, scale 1/sqrt(D).
   // q [B, T, Hq, D], k/v [B, T, Hkv, D], out [B, T, Hq, D], all fp32;
   // lse [B, Hq, T] fp32 receives each row's log-sum-exp of scaled scores,
   // which is all the backward needs (no T x T matrix is stored).
-  virtual absl::Status AttentionForward(const Tensor& q, const Tensor& k, const Tensor& v,
-                                        Tensor out, Tensor lse) = 0;
+  absl::Status AttentionForward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                Tensor out, Tensor lse);
   // Gradients of AttentionForward; d_q, d_k, d_v are overwritten.
-  virtual absl::Status AttentionBackward(const Tensor& q, const Tensor& k, const Tensor& v,
-                                         const Tensor& out, const Tensor& lse, const Tensor& d_out,
-                                         Tensor d_q, Tensor d_k, Tensor d_v) = 0;
+  absl::Status AttentionBackward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                 const Tensor& out, const Tensor& lse, const Tensor& d_out,
+                                 Tensor d_q, Tensor d_k, Tensor d_v);
   // Writes src [B, T, Hkv, D] (fp32) into cache [B, Tmax, Hkv, D] at
   // positions [position, position + T) of every sequence.
-  virtual absl::Status KvCacheWrite(const Tensor& src, Tensor cache, std::int64_t position) = 0;
+  absl::Status KvCacheWrite(const Tensor& src, Tensor cache, std::int64_t position);
   // One query token per sequence against the first `length` cached positions:
   // q [B, Hq, D] fp32, caches [B, Tmax, Hkv, D], out [B, Hq, D] fp32.
-  virtual absl::Status AttentionDecode(const Tensor& q, const Tensor& k_cache,
-                                       const Tensor& v_cache, std::int64_t length, Tensor out) = 0;
+  absl::Status AttentionDecode(const Tensor& q, const Tensor& k_cache,
+                               const Tensor& v_cache, std::int64_t length, Tensor out);
   // Row-wise softmax: out[n, :] = softmax(x[n, :]); both [N, C] fp32.
-  virtual absl::Status Softmax(const Tensor& x, Tensor out) = 0;
+  absl::Status Softmax(const Tensor& x, Tensor out);
 
   // ---- MLP -------------------------------------------------------------------
   // out = silu(gate) * up; all [N, I] fp32.
-  virtual absl::Status SwiGluForward(const Tensor& gate, const Tensor& up, Tensor out) = 0;
+  absl::Status SwiGluForward(const Tensor& gate, const Tensor& up, Tensor out);
   // d_gate, d_up overwritten.
-  virtual absl::Status SwiGluBackward(const Tensor& d_out, const Tensor& gate, const Tensor& up,
-                                      Tensor d_gate, Tensor d_up) = 0;
+  absl::Status SwiGluBackward(const Tensor& d_out, const Tensor& gate, const Tensor& up,
+                              Tensor d_gate, Tensor d_up);
 
   // ---- GEMM --------------------------------------------------------------------
   // C = alpha * op(A) * op(B) + beta * C with fp32 accumulation. Each operand
@@ -159,24 +172,71 @@ class Backend {
   // op(A) is [M, K], op(B) is [K, N], C is [M, N]. `workspace` holds at least
   // GemmWorkspaceBytes(M, N, K, ...) bytes (absent when that is 0). beta == 0
   // ignores C's old contents (NaN included).
-  virtual absl::Status Gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a,
-                            const Tensor& b, float beta, Tensor c, Tensor workspace) = 0;
+  absl::Status Gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a,
+                    const Tensor& b, float beta, Tensor c, Tensor workspace);
 
   // ---- loss and sampling ---------------------------------------------------------
   // Cross-entropy over the vocabulary for logits [N, V] fp32 and int32
   // targets[N] (device): losses[n] = logsumexp(logits[n]) - logits[n, t].
   // If d_logits is present it receives grad_scale * (softmax - onehot);
   // it may alias logits (in place), which saves the [N, V] buffer.
-  virtual absl::Status CrossEntropy(const Tensor& logits, const std::int32_t* targets,
-                                    Tensor losses, Tensor d_logits, float grad_scale) = 0;
+  absl::Status CrossEntropy(const Tensor& logits, const std::int32_t* targets,
+                            Tensor losses, Tensor d_logits, float grad_scale);
   // out[n] = argmax_v x[n, v] (lowest index on ties); x [N, V] fp32, out int32[N].
-  virtual absl::Status Argmax(const Tensor& x, std::int32_t* out) = 0;
+  absl::Status Argmax(const Tensor& x, std::int32_t* out);
 
   // ---- optimiser ---------------------------------------------------------------------
   // AdamW on one parameter tensor: m, v fp32 (same numel); param and grad
   // any dtype. Decoupled weight decay: p -= lr * (wd * p + mhat/(sqrt(vhat)+eps)).
-  virtual absl::Status AdamW(Tensor param, const Tensor& grad, Tensor m, Tensor v,
-                             const AdamWParams& params) = 0;
+  absl::Status AdamW(Tensor param, const Tensor& grad, Tensor m, Tensor v,
+                     const AdamWParams& params);
+
+ protected:
+  // ---- implementations --------------------------------------------------------
+  // Each runs after the public op of the same name has checked every shape,
+  // dtype and host-visible index (backend.cc); it may assume them.
+  virtual absl::Status FillImpl(Tensor x, float value) = 0;
+  virtual absl::Status FillRandomUniformImpl(Tensor x, std::uint64_t seed, float scale) = 0;
+  virtual absl::Status ConvertImpl(const Tensor& src, Tensor dst) = 0;
+  virtual absl::Status AxpyImpl(float alpha, const Tensor& x, Tensor y) = 0;
+  virtual absl::Status ScaleImpl(Tensor x, float alpha) = 0;
+  virtual absl::Status AddBiasImpl(Tensor x, const Tensor& bias) = 0;
+  virtual absl::Status BiasBackwardImpl(const Tensor& d_out, Tensor d_bias) = 0;
+  virtual absl::Status EmbeddingForwardImpl(const Tensor& table, const std::int32_t* ids, Tensor out) = 0;
+  virtual absl::Status EmbeddingBackwardImpl(const Tensor& d_out, const std::int32_t* ids, Tensor d_table) = 0;
+  virtual absl::Status RmsNormForwardImpl(const Tensor& x, const Tensor& weight, float eps, Tensor out,
+                                          Tensor rstd) = 0;
+  virtual absl::Status RmsNormBackwardImpl(const Tensor& d_out, const Tensor& x, const Tensor& weight,
+                                           const Tensor& rstd, Tensor d_x, Tensor d_weight) = 0;
+  virtual absl::Status RopeForwardImpl(Tensor x, std::int64_t seq_len, std::int64_t position_offset,
+                                       float theta) = 0;
+  virtual absl::Status RopeBackwardImpl(Tensor d_x, std::int64_t seq_len, std::int64_t position_offset,
+                                        float theta) = 0;
+  virtual absl::Status AttentionForwardImpl(const Tensor& q, const Tensor& k, const Tensor& v, Tensor out,
+                                            Tensor lse) = 0;
+  virtual absl::Status AttentionBackwardImpl(const Tensor& q, const Tensor& k, const Tensor& v,
+                                             const Tensor& out, const Tensor& lse, const Tensor& d_out,
+                                             Tensor d_q, Tensor d_k, Tensor d_v) = 0;
+  virtual absl::Status KvCacheWriteImpl(const Tensor& src, Tensor cache, std::int64_t position) = 0;
+  virtual absl::Status AttentionDecodeImpl(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                                           std::int64_t length, Tensor out) = 0;
+  virtual absl::Status SoftmaxImpl(const Tensor& x, Tensor out) = 0;
+  virtual absl::Status SwiGluForwardImpl(const Tensor& gate, const Tensor& up, Tensor out) = 0;
+  virtual absl::Status SwiGluBackwardImpl(const Tensor& d_out, const Tensor& gate, const Tensor& up,
+                                          Tensor d_gate, Tensor d_up) = 0;
+  virtual absl::Status GemmImpl(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b,
+                                float beta, Tensor c, Tensor workspace) = 0;
+  virtual absl::Status CrossEntropyImpl(const Tensor& logits, const std::int32_t* targets, Tensor losses,
+                                        Tensor d_logits, float grad_scale) = 0;
+  virtual absl::Status ArgmaxImpl(const Tensor& x, std::int32_t* out) = 0;
+  virtual absl::Status AdamWImpl(Tensor param, const Tensor& grad, Tensor m, Tensor v,
+                                 const AdamWParams& params) = 0;
+
+ private:
+  // The index check of the contract: ids[0, n) in [0, limit), read on the
+  // host where the device's memory is host memory (backend.cc).
+  absl::Status CheckIndices(absl::string_view op, absl::string_view field, const std::int32_t* ids,
+                            std::int64_t n, std::int64_t limit);
 };
 
 }  // namespace localbench::kernels

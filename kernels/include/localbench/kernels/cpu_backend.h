@@ -30,42 +30,45 @@ class CpuBackend final : public Backend {
   // process holds on the device now. No clocks or throttle state.
   DeviceTelemetry SampleTelemetry() override;
 
-  absl::Status Fill(Tensor x, float value) override;
-  absl::Status FillRandomUniform(Tensor x, std::uint64_t seed, float scale) override;
-  absl::Status Convert(const Tensor& src, Tensor dst) override;
-  absl::Status Axpy(float alpha, const Tensor& x, Tensor y) override;
-  absl::Status Scale(Tensor x, float alpha) override;
-  absl::Status AddBias(Tensor x, const Tensor& bias) override;
-  absl::Status BiasBackward(const Tensor& d_out, Tensor d_bias) override;
-  absl::Status EmbeddingForward(const Tensor& table, const std::int32_t* ids, Tensor out) override;
-  absl::Status EmbeddingBackward(const Tensor& d_out, const std::int32_t* ids, Tensor d_table) override;
-  absl::Status RmsNormForward(const Tensor& x, const Tensor& weight, float eps, Tensor out,
-                              Tensor rstd) override;
-  absl::Status RmsNormBackward(const Tensor& d_out, const Tensor& x, const Tensor& weight,
-                               const Tensor& rstd, Tensor d_x, Tensor d_weight) override;
-  absl::Status RopeForward(Tensor x, std::int64_t seq_len, std::int64_t position_offset,
-                           float theta) override;
-  absl::Status RopeBackward(Tensor d_x, std::int64_t seq_len, std::int64_t position_offset,
-                            float theta) override;
-  absl::Status AttentionForward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor out,
-                                Tensor lse) override;
-  absl::Status AttentionBackward(const Tensor& q, const Tensor& k, const Tensor& v,
-                                 const Tensor& out, const Tensor& lse, const Tensor& d_out, Tensor d_q,
-                                 Tensor d_k, Tensor d_v) override;
-  absl::Status KvCacheWrite(const Tensor& src, Tensor cache, std::int64_t position) override;
-  absl::Status AttentionDecode(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
-                               std::int64_t length, Tensor out) override;
-  absl::Status Softmax(const Tensor& x, Tensor out) override;
-  absl::Status SwiGluForward(const Tensor& gate, const Tensor& up, Tensor out) override;
-  absl::Status SwiGluBackward(const Tensor& d_out, const Tensor& gate, const Tensor& up,
-                              Tensor d_gate, Tensor d_up) override;
-  absl::Status Gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b,
-                    float beta, Tensor c, Tensor workspace) override;
-  absl::Status CrossEntropy(const Tensor& logits, const std::int32_t* targets, Tensor losses,
-                            Tensor d_logits, float grad_scale) override;
-  absl::Status Argmax(const Tensor& x, std::int32_t* out) override;
-  absl::Status AdamW(Tensor param, const Tensor& grad, Tensor m, Tensor v,
-                     const AdamWParams& params) override;
+ protected:
+  // The ops, one file per family (kernels/src/cpu/<family>.cc); the public
+  // Backend ops check their arguments first (kernels/src/backend.cc).
+  absl::Status FillImpl(Tensor x, float value) override;
+  absl::Status FillRandomUniformImpl(Tensor x, std::uint64_t seed, float scale) override;
+  absl::Status ConvertImpl(const Tensor& src, Tensor dst) override;
+  absl::Status AxpyImpl(float alpha, const Tensor& x, Tensor y) override;
+  absl::Status ScaleImpl(Tensor x, float alpha) override;
+  absl::Status AddBiasImpl(Tensor x, const Tensor& bias) override;
+  absl::Status BiasBackwardImpl(const Tensor& d_out, Tensor d_bias) override;
+  absl::Status EmbeddingForwardImpl(const Tensor& table, const std::int32_t* ids, Tensor out) override;
+  absl::Status EmbeddingBackwardImpl(const Tensor& d_out, const std::int32_t* ids, Tensor d_table) override;
+  absl::Status RmsNormForwardImpl(const Tensor& x, const Tensor& weight, float eps, Tensor out,
+                                  Tensor rstd) override;
+  absl::Status RmsNormBackwardImpl(const Tensor& d_out, const Tensor& x, const Tensor& weight,
+                                   const Tensor& rstd, Tensor d_x, Tensor d_weight) override;
+  absl::Status RopeForwardImpl(Tensor x, std::int64_t seq_len, std::int64_t position_offset,
+                               float theta) override;
+  absl::Status RopeBackwardImpl(Tensor d_x, std::int64_t seq_len, std::int64_t position_offset,
+                                float theta) override;
+  absl::Status AttentionForwardImpl(const Tensor& q, const Tensor& k, const Tensor& v, Tensor out,
+                                    Tensor lse) override;
+  absl::Status AttentionBackwardImpl(const Tensor& q, const Tensor& k, const Tensor& v,
+                                     const Tensor& out, const Tensor& lse, const Tensor& d_out, Tensor d_q,
+                                     Tensor d_k, Tensor d_v) override;
+  absl::Status KvCacheWriteImpl(const Tensor& src, Tensor cache, std::int64_t position) override;
+  absl::Status AttentionDecodeImpl(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                                   std::int64_t length, Tensor out) override;
+  absl::Status SoftmaxImpl(const Tensor& x, Tensor out) override;
+  absl::Status SwiGluForwardImpl(const Tensor& gate, const Tensor& up, Tensor out) override;
+  absl::Status SwiGluBackwardImpl(const Tensor& d_out, const Tensor& gate, const Tensor& up,
+                                  Tensor d_gate, Tensor d_up) override;
+  absl::Status GemmImpl(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b,
+                        float beta, Tensor c, Tensor workspace) override;
+  absl::Status CrossEntropyImpl(const Tensor& logits, const std::int32_t* targets, Tensor losses,
+                                Tensor d_logits, float grad_scale) override;
+  absl::Status ArgmaxImpl(const Tensor& x, std::int32_t* out) override;
+  absl::Status AdamWImpl(Tensor param, const Tensor& grad, Tensor m, Tensor v,
+                         const AdamWParams& params) override;
 
  private:
   std::unique_ptr<CpuDevice> device_;

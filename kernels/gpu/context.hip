@@ -1,0 +1,2 @@
+// HIP build of context.cu: the same source, compiled by Debian's HIP clang.
+#include "context.cu"

@@ -1,0 +1,2 @@
+// HIP build of device.cu: the same source, compiled by Debian's HIP clang.
+#include "device.cu"

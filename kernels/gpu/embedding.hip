@@ -1,0 +1,2 @@
+// HIP build of embedding.cu: the same source, compiled by Debian's HIP clang.
+#include "embedding.cu"

@@ -1,2 +1,0 @@
-// HIP build of ops.cu: the same source, compiled by Debian's HIP clang.
-#include "ops.cu"

@@ -1,0 +1,2 @@
+// HIP build of rmsnorm.cu: the same source, compiled by Debian's HIP clang.
+#include "rmsnorm.cu"

@@ -1,0 +1,47 @@
+// The SwiGLU activation silu(gate) * up and its gradient (CPU reference
+// kernels).
+//
+// Templated on the compute type T (float in the backend, double in the
+// gradient checks) and the storage type W of parameter-like operands; `par`
+// is anything with For(n, fn(begin, end), grain) (ThreadPool, Serial). Each
+// output element is written from one index range and sums run in a fixed
+// order, so results do not depend on the thread count.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "cpu/elements.h"
+
+namespace localbench::kernels::cpu {
+
+template <typename T, typename Par>
+void SwiGluForward(const Par& par, const T* gate, const T* up, T* out, std::int64_t n) {
+  par.For(n, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) {
+      const T g = gate[i];
+      out[i] = g / (T(1) + std::exp(-g)) * up[i];
+    }
+  }, 4096);
+}
+
+template <typename T, typename Par>
+void SwiGluBackward(const Par& par, const T* dout, const T* gate, const T* up, T* dgate, T* dup,
+                    std::int64_t n) {
+  par.For(n, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) {
+      const T g = gate[i];
+      const T sig = T(1) / (T(1) + std::exp(-g));
+      const T silu = g * sig;
+      const T d = dout[i];
+      const T u = up[i];
+      dgate[i] = d * u * sig * (T(1) + g * (T(1) - sig));
+      dup[i] = d * silu;
+    }
+  }, 4096);
+}
+
+}  // namespace localbench::kernels::cpu
