@@ -186,6 +186,50 @@ int main(int argc, char** argv) {
                  "PostgreSQL URL the tables are read from (e.g. a streaming replica of --db); "
                  "default: --db")
       ->envname("LOCALBENCH_DB_READ");
+  // Trust: rate limits on Ingest and the verification quorum of tables.
+  lc::IngestLimits limits;
+  lc::VerifyRule verify;
+  app.add_option("--submit-rate-per-token", limits.submit_per_token.per_second,
+                 "Submit calls per second per agent token (0: no limit); over it: RESOURCE_EXHAUSTED "
+                 "with retry-after-ms")
+      ->envname("LOCALBENCH_SUBMIT_RATE_PER_TOKEN")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--submit-burst-per-token", limits.submit_per_token.burst,
+                 "Submit calls one agent token may make at once before the rate applies")
+      ->envname("LOCALBENCH_SUBMIT_BURST_PER_TOKEN")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--submit-rate-per-address", limits.submit_per_address.per_second,
+                 "Submit calls per second per client IP address (0: no limit)")
+      ->envname("LOCALBENCH_SUBMIT_RATE_PER_ADDRESS")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--submit-burst-per-address", limits.submit_per_address.burst,
+                 "Submit calls one address may make at once before the rate applies")
+      ->envname("LOCALBENCH_SUBMIT_BURST_PER_ADDRESS")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--enroll-rate-per-address", limits.enroll_per_address.per_second,
+                 "Enroll calls per second per client IP address (0: no limit)")
+      ->envname("LOCALBENCH_ENROLL_RATE_PER_ADDRESS")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--enroll-burst-per-address", limits.enroll_per_address.burst,
+                 "Enroll calls one address may make at once before the rate applies")
+      ->envname("LOCALBENCH_ENROLL_BURST_PER_ADDRESS")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--verify-quorum", verify.quorum,
+                 "distinct machines that must agree before a table cell shows \"verified\" (at least 2)")
+      ->envname("LOCALBENCH_VERIFY_QUORUM")
+      ->check(CLI::Range(2, 1000))
+      ->capture_default_str();
+  app.add_option("--verify-tolerance", verify.tolerance,
+                 "how far the middle half of those machines' medians may spread (0.25: within 25%)")
+      ->envname("LOCALBENCH_VERIFY_TOLERANCE")
+      ->check(CLI::Range(0.001, 1.0))
+      ->capture_default_str();
   CLI::App* migrate = app.add_subcommand("migrate", "apply the schema migrations and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -253,6 +297,8 @@ int main(int argc, char** argv) {
   options.queue_depth = queue_depth;
   options.group_commit_writers = group_commit_writers;
   options.http_listen = http_listen;
+  options.ingest_limits = limits;
+  options.verify = verify;
   if (!tls_cert.empty()) {
     auto cert = ReadFile(tls_cert);
     auto key = ReadFile(tls_key);

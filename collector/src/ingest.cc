@@ -99,13 +99,44 @@ grpc::ServerUnaryReactor* IngestService::Queue(grpc::CallbackServerContext* cont
   return reactor;
 }
 
+std::string PeerAddress(std::string_view peer) {
+  if (const auto colon = peer.find(':'); colon != std::string_view::npos) peer.remove_prefix(colon + 1);
+  if (const auto colon = peer.rfind(':'); colon != std::string_view::npos) peer = peer.substr(0, colon);
+  return std::string(peer);
+}
+
+grpc::ServerUnaryReactor* IngestService::RateLimited(grpc::CallbackServerContext* context, const char* rpc,
+                                                     const char* limit, std::chrono::milliseconds wait) {
+  if (metrics_ != nullptr && std::string_view(rpc) == "Submit") metrics_->CountIngest(IngestOutcome::kRefused);
+  context->AddTrailingMetadata("retry-after-ms", std::to_string(wait.count()));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                               absl::StrCat("rate limited: too many ", rpc, " calls ", limit, "; retry after ",
+                                            wait.count(), " ms")));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* context,
                                                 const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  if (auto wait = enroll_per_address_.Take(PeerAddress(context->peer())); wait.count() > 0) {
+    return RateLimited(context, "Enroll", "from this address", wait);
+  }
   return Queue(context, "Enroll", [this, context, request, response] { return DoEnroll(context, *request, response); });
 }
 
 grpc::ServerUnaryReactor* IngestService::Submit(grpc::CallbackServerContext* context,
                                                 const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  // Before the queue: a client over its limit costs no worker and no
+  // database work. The token is not checked yet (that needs the database),
+  // so a made-up token only ever spends its own bucket and its address's.
+  if (auto wait = submit_per_address_.Take(PeerAddress(context->peer())); wait.count() > 0) {
+    return RateLimited(context, "Submit", "from this address", wait);
+  }
+  if (absl::StatusOr<std::string> token = BearerToken(AuthorizationHeader(*context)); token.ok()) {
+    if (auto wait = submit_per_token_.Take(*token); wait.count() > 0) {
+      return RateLimited(context, "Submit", "for this agent token", wait);
+    }
+  }
   return Queue(context, "Submit",
                [this, context, request, response] { return CountedSubmit(context, *request, response); });
 }

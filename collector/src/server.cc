@@ -15,6 +15,16 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
   if (options.db_connections < 1) return absl::InvalidArgumentError("db_connections must be >= 1");
   if (options.queue_depth < 1) return absl::InvalidArgumentError("queue_depth must be >= 1");
   if (options.group_commit_writers < 0) return absl::InvalidArgumentError("group_commit_writers must be >= 0");
+  for (const auto& [name, rule] : {std::pair{"submit_per_token", options.ingest_limits.submit_per_token},
+                                   std::pair{"submit_per_address", options.ingest_limits.submit_per_address},
+                                   std::pair{"enroll_per_address", options.ingest_limits.enroll_per_address}}) {
+    if (!(rule.per_second >= 0 && rule.per_second < 1e9) || !(rule.burst >= 1 && rule.burst < 1e9)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ingest_limits.", name, ": rate must be in [0, 1e9) and burst in [1, 1e9)"));
+    }
+  }
+  if (absl::Status st = options.verify.Check(); !st.ok()) return st;
+  if (options.max_concurrent_streams < 1) return absl::InvalidArgumentError("max_concurrent_streams must be >= 1");
   std::unique_ptr<CollectorServer> s(new CollectorServer());
   try {
     pqxx::connection conn(options.db_url);
@@ -30,7 +40,8 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
   s->pool_ = *std::move(pool);
   ConnectionPool* pool_ptr = s->pool_.get();
   s->metrics_->WatchPool([pool_ptr] { return pool_ptr->InUse(); }, pool_ptr->size());
-  s->store_ = std::make_unique<SubmissionStore>(s->pool_.get(), std::min(options.group_commit_writers, connections));
+  s->store_ = std::make_unique<SubmissionStore>(s->pool_.get(), std::min(options.group_commit_writers, connections),
+                                                options.plausibility);
   // One worker per connection: a worker holds at most one lease at a time,
   // so nothing ever waits inside the pool.
   s->queue_ = std::make_unique<WorkQueue>(connections, static_cast<std::size_t>(options.queue_depth));
@@ -41,14 +52,25 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
                                           static_cast<std::size_t>(connections));
   if (!read_pool.ok()) return read_pool.status();
   s->read_pool_ = *std::move(read_pool);
-  s->tables_ = std::make_unique<TableService>(s->read_pool_.get());
+  s->tables_ = std::make_unique<TableService>(s->read_pool_.get(), options.verify);
 
   grpc::ServerBuilder builder;
   int port = 0;
   auto creds = options.credentials ? options.credentials : grpc::InsecureServerCredentials();
   builder.AddListeningPort(options.listen, creds, &port);
+  s->ingest_limits_ = options.ingest_limits;
   s->RegisterServices(builder);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_receive_message_bytes));
+  auto ms = [](std::chrono::milliseconds d) { return static_cast<int>(d.count()); };
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(options.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(options.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(options.max_connection_idle));
+  // Pings from clients: allowed without calls (agents keep channels warm)
+  // but no more often than min_client_ping; a flood ends the connection.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, ms(options.min_client_ping));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(MakeRpcMetricsInterceptorFactory(s->metrics_.get()));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -89,7 +111,7 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
 }
 
 void CollectorServer::RegisterServices(grpc::ServerBuilder& builder) {
-  ingest_ = std::make_unique<IngestService>(store_.get(), queue_.get(), metrics_.get());
+  ingest_ = std::make_unique<IngestService>(store_.get(), queue_.get(), metrics_.get(), ingest_limits_);
   builder.RegisterService(ingest_.get());
   query_ = std::make_unique<QueryService>(tables_.get());
   builder.RegisterService(query_.get());

@@ -25,8 +25,8 @@ bool HasUpper(std::string_view s) {
 
 }  // namespace
 
-SubmissionStore::SubmissionStore(ConnectionPool* pool, int writers)
-    : agents_(pool), writer_(pool, WritersFor(pool, writers)) {}
+SubmissionStore::SubmissionStore(ConnectionPool* pool, int writers, PlausibilityRules rules)
+    : agents_(pool), writer_(pool, WritersFor(pool, writers), rules) {}
 
 void SubmissionStore::Prepare(pqxx::connection& conn) {
   AgentRegistry::Prepare(conn);

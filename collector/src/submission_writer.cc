@@ -9,6 +9,7 @@
 #include "localbench/collector/log.h"
 #include "localbench/collector/queries.h"
 #include "localbench/common/names.h"
+#include "judge.h"
 
 namespace localbench::collector {
 namespace {
@@ -52,7 +53,8 @@ v1::SubmitResponse Reply(const std::string& id, int64_t received_micros, uint32_
 
 }  // namespace
 
-SubmissionWriter::SubmissionWriter(ConnectionPool* pool, int writers) : pool_(pool), writers_(writers) {
+SubmissionWriter::SubmissionWriter(ConnectionPool* pool, int writers, PlausibilityRules rules)
+    : pool_(pool), writers_(writers), rules_(rules) {
   if (writers_ < 1) {
     std::fprintf(stderr, "SubmissionWriter: writers must be >= 1, got %d\n", writers_);
     std::abort();
@@ -62,6 +64,7 @@ SubmissionWriter::SubmissionWriter(ConnectionPool* pool, int writers) : pool_(po
 void SubmissionWriter::Prepare(pqxx::connection& conn) {
   PrepareQueries(conn, {"ingest_next_version", "ingest_stored", "machine_insert", "machine_select", "device_insert",
                         "device_select"});
+  for (const char* name : kJudgeQueries) PrepareQueries(conn, {name});
 }
 
 int64_t SubmissionWriter::MachineId(pqxx::transaction_base& tx, const v1::Submission& s) {
@@ -243,6 +246,16 @@ absl::Status SubmissionWriter::TryTransaction(std::vector<Member*>& group) {
           pqxx::stream_to out(tx, "points", PointColumns());
           for (Member* m : fresh) CopyPoints(out, *m->r->s);
           out.complete();
+        }
+        // Plausibility, in the storing transaction: an implausible
+        // submission is stored and flagged at once, never public unreviewed.
+        for (std::size_t i = 0; i < fresh.size(); ++i) {
+          const v1::Submission& s = *fresh[i]->r->s;
+          const std::vector<Finding> findings =
+              JudgeSubmission(tx, s, ref_ids[i].first, ref_ids[i].second, version, rules_);
+          if (!findings.empty()) {
+            LogLine(absl::StrCat("submission ", s.submission_id(), " held for review: ", SummarizeFindings(findings)));
+          }
         }
       }
       // Decide every answer before committing; assign only after.

@@ -1,6 +1,8 @@
 // Device models, devices, single submissions and moderation: the listings
 // around the tables.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "localbench/collector/store.h"
@@ -11,13 +13,27 @@ namespace localbench::collector {
 
 using tables::Reader;
 
-TableService::TableService(ConnectionPool* pool)
-    : pool_(pool), directory_(std::make_unique<tables::DirectoryCache>()) {}
+absl::Status VerifyRule::Check() const {
+  if (quorum < 2 || quorum > 1000) {
+    return absl::InvalidArgumentError("verify.quorum: must be in [2, 1000] (one machine never verifies a cell alone)");
+  }
+  if (!(tolerance > 0 && tolerance <= 1)) return absl::InvalidArgumentError("verify.tolerance: must be in (0, 1]");
+  return absl::OkStatus();
+}
+
+TableService::TableService(ConnectionPool* pool, VerifyRule verify)
+    : pool_(pool), verify_(verify), directory_(std::make_unique<tables::DirectoryCache>()) {
+  // Options are checked where they are read (CollectorServer::Start, flags).
+  if (!verify_.Check().ok()) {
+    std::fprintf(stderr, "TableService: %s\n", std::string(verify_.Check().message()).c_str());
+    std::abort();
+  }
+}
 
 TableService::~TableService() = default;
 
 absl::StatusOr<int64_t> TableService::LatestVersion() {
-  return tables::Read<int64_t>(pool_, [](Reader& rd) -> absl::StatusOr<int64_t> {
+  return tables::Read<int64_t>(pool_, verify_, [](Reader& rd) -> absl::StatusOr<int64_t> {
     return rd.Plain("latest_version")[0][0].as<int64_t>();
   });
 }
@@ -31,7 +47,7 @@ absl::StatusOr<v1::DeviceModelList> TableService::ListDeviceModels(const v1::Lis
   const uint64_t digest = tables::Digest(unpaged);
   auto window = tables::ParsePage(request.page(), digest, "page");
   if (!window.ok()) return window.status();
-  return tables::Read<v1::DeviceModelList>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::DeviceModelList> {
+  return tables::Read<v1::DeviceModelList>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::DeviceModelList> {
     if (window->version != 0 && request.read().as_of() != 0 && request.read().as_of() != window->version) {
       return absl::InvalidArgumentError("page.page_token: bound to another data version than read.as_of");
     }
@@ -80,7 +96,7 @@ absl::StatusOr<v1::DeviceModelList> TableService::ListDeviceModels(const v1::Lis
 
 absl::StatusOr<v1::ListDevicesResponse> TableService::ListDevices(const v1::ListDevicesRequest& request) {
   if (!v1::Backend_IsValid(request.backend())) return absl::InvalidArgumentError("backend: unknown backend");
-  return tables::Read<v1::ListDevicesResponse>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::ListDevicesResponse> {
+  return tables::Read<v1::ListDevicesResponse>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::ListDevicesResponse> {
     if (auto ok = rd.At(0); !ok.ok()) return ok;
     auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
@@ -110,8 +126,7 @@ absl::StatusOr<v1::ListDevicesResponse> TableService::ListDevices(const v1::List
 
 absl::StatusOr<v1::GetSubmissionResponse> TableService::GetSubmission(const v1::GetSubmissionRequest& request) {
   if (auto ok = tables::CheckUuid(request.submission_id(), "submission_id"); !ok.ok()) return ok;
-  return tables::Read<v1::GetSubmissionResponse>(
-      pool_, [&](Reader& rd) -> absl::StatusOr<v1::GetSubmissionResponse> {
+  return tables::Read<v1::GetSubmissionResponse>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::GetSubmissionResponse> {
         if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
         auto r = rd.Plain("submission", rd.version(), request.submission_id());
         if (r.empty() || r[0][2].as<int64_t>() > rd.version()) {
@@ -134,6 +149,12 @@ absl::StatusOr<v1::GetSubmissionResponse> TableService::GetSubmission(const v1::
         *out.mutable_version() = rd.Version();
         out.set_stored_data_version(row[2].as<int64_t>());
         out.set_device_model(row[5].as<std::string>());
+        for (const auto& f : rd.Plain("submission_findings", request.submission_id())) {
+          v1::PlausibilityFinding* finding = out.add_plausibility_findings();
+          finding->set_reason(f[0].as<std::string>());
+          finding->set_field(f[1].as<std::string>());
+          finding->set_detail(f[2].as<std::string>());
+        }
         return out;
       });
 }

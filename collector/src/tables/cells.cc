@@ -23,7 +23,7 @@ std::vector<v1::OomRow> OomRows(Reader& rd, const Filter& f, const Directory& di
     row.set_planned_max_batch(r[20].as<uint32_t>());
     if (auto s = SpreadAt(r, 21)) *row.mutable_peak_bytes_at_batch_1() = *s;
     row.set_planned_bytes_at_batch_1(r[26].as<uint64_t>());
-    SetSupport(r[8].as<int64_t>(), r[9].as<int64_t>(),
+    SetSupport(rd.verify(), r[8].as<int64_t>(), r[9].as<int64_t>(),
                row.has_largest_ok_batch() ? &row.largest_ok_batch() : nullptr, row.mutable_support());
     row.set_reproduce_command(r[27].as<std::string>());
     rows.push_back(std::move(row));

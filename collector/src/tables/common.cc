@@ -1,5 +1,6 @@
 #include "tables/common.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -176,11 +177,19 @@ std::optional<v1::Spread> SpreadAt(const pqxx::row& row, int first) {
   return s;
 }
 
-void SetSupport(int64_t machines, int64_t submissions, const v1::Spread* headline, v1::Support* support) {
+void SetSupport(const VerifyRule& verify, int64_t machines, int64_t submissions, const v1::Spread* headline,
+                v1::Support* support) {
   support->set_machine_count(static_cast<uint32_t>(machines));
   support->set_submission_count(static_cast<uint32_t>(submissions));
-  const bool agree = headline != nullptr && headline->p75() <= headline->p25() * 1.25;
-  support->set_verified(machines >= TableService::kVerifyQuorum && agree);
+  const bool agree = headline != nullptr && headline->p75() <= headline->p25() * (1 + verify.tolerance);
+  // The quorum is at least 2 (VerifyRule::Check): one machine never verifies a cell.
+  const bool verified = machines >= static_cast<int64_t>(std::max<uint32_t>(verify.quorum, 2)) && agree;
+  support->set_verified(verified);
+  if (verified) {
+    support->set_label("verified");
+  } else {
+    support->set_label(absl::StrCat(machines, machines == 1 ? " machine" : " machines", ", not yet verified"));
+  }
 }
 
 v1::WorkloadKey WorkloadAt(const pqxx::row& row, int first) {

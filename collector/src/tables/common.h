@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "localbench/common/names.h"
 #include "localbench/collector/connection_pool.h"
+#include "localbench/collector/tables.h"
 #include "localbench/v1/query.pb.h"
 
 namespace localbench::collector::tables {
@@ -63,7 +64,11 @@ absl::Status CheckUuid(std::string_view id, const std::string& field);
 // One read: a transaction, the version it reads at, and statement helpers.
 class Reader {
  public:
-  explicit Reader(pqxx::connection& conn) : conn_(conn), tx_(conn) {}
+  // `verify` decides which cells count as verified (SetSupport).
+  Reader(pqxx::connection& conn, const VerifyRule& verify) : conn_(conn), tx_(conn), verify_(verify) {}
+
+  // The verification rule of the service this read serves.
+  const VerifyRule& verify() const { return verify_; }
 
   // Fixes the version: as_of (0: newest), or the one a page token binds.
   // INVALID_ARGUMENT for a negative or future as_of.
@@ -98,19 +103,24 @@ class Reader {
   int64_t version_ = 0;
   std::optional<int64_t> made_at_seconds_;
   int32_t made_at_nanos_ = 0;
+  const VerifyRule verify_;
 };
 
-// Runs `body` on a pooled connection; libpqxx errors become UNAVAILABLE
-// (connection lost) or INTERNAL, never exceptions.
+// Runs `body` on a pooled connection, verifying cells by `verify`; libpqxx
+// errors become UNAVAILABLE (connection lost) or INTERNAL, never exceptions.
 template <typename T>
-absl::StatusOr<T> Read(ConnectionPool* pool, const std::function<absl::StatusOr<T>(Reader&)>& body);
+absl::StatusOr<T> Read(ConnectionPool* pool, const VerifyRule& verify,
+                       const std::function<absl::StatusOr<T>(Reader&)>& body);
 
 // Reads a Spread from five columns starting at `first` (median, min, max,
 // p25, p75); absent when the median is NULL.
 std::optional<v1::Spread> SpreadAt(const pqxx::row& row, int first);
-// Sets `support` (verified: quorum of machines whose middle half lies within
-// 25% of each other on the headline figure).
-void SetSupport(int64_t machines, int64_t submissions, const v1::Spread* headline, v1::Support* support);
+// Sets `support`: counts, `verified` when at least verify.quorum distinct
+// machines stand behind the cell and their middle half (p25..p75 of the
+// machines' medians of the headline figure) lies within verify.tolerance,
+// and the label tables show ("verified", "2 machines, not yet verified").
+void SetSupport(const VerifyRule& verify, int64_t machines, int64_t submissions, const v1::Spread* headline,
+                v1::Support* support);
 
 // Reads the workload key from seven columns starting at `first` (preset,
 // kind, precision, prompt, generated, sequence, lora rank).

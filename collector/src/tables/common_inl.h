@@ -11,11 +11,12 @@
 namespace localbench::collector::tables {
 
 template <typename T>
-absl::StatusOr<T> Read(ConnectionPool* pool, const std::function<absl::StatusOr<T>(Reader&)>& body) {
+absl::StatusOr<T> Read(ConnectionPool* pool, const VerifyRule& verify,
+                       const std::function<absl::StatusOr<T>(Reader&)>& body) {
   auto lease = pool->Acquire();
   if (!lease.ok()) return lease.status();
   try {
-    Reader rd(**lease);
+    Reader rd(**lease, verify);
     return body(rd);
   } catch (const pqxx::broken_connection& e) {
     return absl::UnavailableError(absl::StrCat("database connection lost: ", e.what()));

@@ -46,7 +46,7 @@ absl::StatusOr<v1::OomTable> TableService::GetOomTable(const v1::OomTableRequest
   if (!window.ok()) return window.status();
   auto as_of = PagedVersion(request.read().as_of(), *window);
   if (!as_of.ok()) return as_of.status();
-  return tables::Read<v1::OomTable>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::OomTable> {
+  return tables::Read<v1::OomTable>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::OomTable> {
     if (auto ok = rd.At(*as_of); !ok.ok()) return ok;
     auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
@@ -82,7 +82,7 @@ absl::StatusOr<v1::BatchCurve> TableService::GetBatchCurve(const v1::BatchCurveR
   Filter f;
   f.slugs = request.device_model();
   if (auto ok = tables::BindWorkload(request.workload(), "workload", true, &f); !ok.ok()) return ok;
-  return tables::Read<v1::BatchCurve>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::BatchCurve> {
+  return tables::Read<v1::BatchCurve>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::BatchCurve> {
     if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
     auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
@@ -103,7 +103,7 @@ absl::StatusOr<v1::BatchCurve> TableService::GetBatchCurve(const v1::BatchCurveR
       if (c.tokens_per_second) *p->mutable_tokens_per_second() = *c.tokens_per_second;
       if (c.peak_bytes) *p->mutable_peak_bytes() = *c.peak_bytes;
       p->set_planned_bytes(c.planned_bytes);
-      tables::SetSupport(c.machines, c.submissions, c.tokens_per_second ? &*c.tokens_per_second : nullptr,
+      tables::SetSupport(rd.verify(), c.machines, c.submissions, c.tokens_per_second ? &*c.tokens_per_second : nullptr,
                          p->mutable_support());
       p->set_oom_machine_count(c.oom_machines);
       p->set_reproduce_command(c.reproduce_command);
@@ -130,7 +130,7 @@ absl::StatusOr<v1::HardwareComparison> TableService::CompareHardware(const v1::C
   if (auto ok = tables::BindWorkload(request.workload(), "workload", true, &f); !ok.ok()) return ok;
   const uint32_t batch = request.batch_size() == 0 ? 1 : request.batch_size();
   f.batch_size = batch;
-  return tables::Read<v1::HardwareComparison>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::HardwareComparison> {
+  return tables::Read<v1::HardwareComparison>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::HardwareComparison> {
     if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
     auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
@@ -164,7 +164,7 @@ absl::StatusOr<v1::HardwareComparison> TableService::CompareHardware(const v1::C
       }
       if (c.peak_bytes) *row.mutable_peak_bytes() = *c.peak_bytes;
       if (auto it = largest_ok.find(c.slug); it != largest_ok.end()) *row.mutable_largest_ok_batch() = it->second;
-      tables::SetSupport(c.machines, c.submissions, c.tokens_per_second ? &*c.tokens_per_second : nullptr,
+      tables::SetSupport(rd.verify(), c.machines, c.submissions, c.tokens_per_second ? &*c.tokens_per_second : nullptr,
                          row.mutable_support());
       row.set_reproduce_command(c.reproduce_command);
       rows.push_back(std::move(row));
@@ -189,7 +189,7 @@ absl::StatusOr<v1::StackDeltaTable> TableService::GetStackDeltas(const v1::Stack
   if (auto ok = tables::BindWorkload(request.workload(), "workload", true, &f); !ok.ok()) return ok;
   const uint32_t batch = request.batch_size() == 0 ? 1 : request.batch_size();
   f.batch_size = batch;
-  return tables::Read<v1::StackDeltaTable>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::StackDeltaTable> {
+  return tables::Read<v1::StackDeltaTable>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::StackDeltaTable> {
     if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
     auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
@@ -213,7 +213,7 @@ absl::StatusOr<v1::StackDeltaTable> TableService::GetStackDeltas(const v1::Stack
       row.set_runtime_version(r[9].as<std::string>());
       row.set_agent_version(r[10].as<std::string>());
       if (auto s = tables::SpreadAt(r, 13)) *row.mutable_tokens_per_second() = *s;
-      tables::SetSupport(r[11].as<int64_t>(), r[12].as<int64_t>(), &row.tokens_per_second(), row.mutable_support());
+      tables::SetSupport(rd.verify(), r[11].as<int64_t>(), r[12].as<int64_t>(), &row.tokens_per_second(), row.mutable_support());
       machines[key] += r[11].as<int64_t>();
       by_key[key].push_back(std::move(row));
     }
@@ -252,7 +252,7 @@ absl::StatusOr<v1::Table> TableService::GetTable(const v1::GetTableRequest& requ
   }
   auto filter = tables::BindFilter(tf, "filter");
   if (!filter.ok()) return filter.status();
-  return tables::Read<v1::Table>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::Table> {
+  return tables::Read<v1::Table>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::Table> {
     if (auto ok = rd.At(request.data_version()); !ok.ok()) return ok;
     auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
@@ -326,7 +326,7 @@ absl::StatusOr<v1::ListSweepsResponse> TableService::ListSweeps(const v1::ListSw
   }
   auto as_of = PagedVersion(request.read().as_of(), *window);
   if (!as_of.ok()) return as_of.status();
-  return tables::Read<v1::ListSweepsResponse>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::ListSweepsResponse> {
+  return tables::Read<v1::ListSweepsResponse>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::ListSweepsResponse> {
     if (auto ok = rd.At(*as_of); !ok.ok()) return ok;
     v1::ListSweepsResponse out;
     *out.mutable_version() = rd.Version();

@@ -146,7 +146,7 @@ absl::StatusOr<v1::WillItRunAnswer> TableService::WillItRun(const v1::WillItRunR
   if (request.batch_size() > 4096) return absl::InvalidArgumentError("batch_size: at most 4096");
   const uint32_t batch = request.batch_size() == 0 ? 1 : request.batch_size();
 
-  return tables::Read<v1::WillItRunAnswer>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::WillItRunAnswer> {
+  return tables::Read<v1::WillItRunAnswer>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::WillItRunAnswer> {
     if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
     auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
@@ -352,7 +352,7 @@ absl::StatusOr<v1::LargestModelAnswer> TableService::LargestModel(const v1::Larg
   if (!(request.min_tokens_per_second() >= 0) || std::isinf(request.min_tokens_per_second())) {
     return absl::InvalidArgumentError("min_tokens_per_second: must be a finite number >= 0");
   }
-  auto version = tables::Read<int64_t>(pool_, [&](Reader& rd) -> absl::StatusOr<int64_t> {
+  auto version = tables::Read<int64_t>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<int64_t> {
     if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
     return rd.version();
   });
@@ -391,7 +391,7 @@ absl::StatusOr<v1::LargestModelAnswer> TableService::LargestModel(const v1::Larg
 
 absl::StatusOr<v1::StackUpAnswer> TableService::StackUp(const v1::StackUpRequest& request) {
   if (auto ok = tables::CheckUuid(request.submission_id(), "submission_id"); !ok.ok()) return ok;
-  return tables::Read<v1::StackUpAnswer>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::StackUpAnswer> {
+  return tables::Read<v1::StackUpAnswer>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::StackUpAnswer> {
     if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
     auto sub = rd.Plain("submission", rd.version(), request.submission_id());
     const bool stored = !sub.empty() && sub[0][2].as<int64_t>() <= rd.version();

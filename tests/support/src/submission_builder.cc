@@ -89,7 +89,9 @@ v1::Submission MakeSubmission(uint64_t seed, int sweeps, int points_per_sweep) {
         w->set_sequence_tokens(1024);
         break;
     }
-    const uint64_t base_bytes = (3ULL << 30) + static_cast<uint64_t>(i) * (256ULL << 20);
+    // Above the weights of llama-3.2-1b even in fp32 (4.9 GB): plausibility
+    // flags a peak below the weights alone.
+    const uint64_t base_bytes = (5ULL << 30) + static_cast<uint64_t>(i) * (256ULL << 20);
     const uint64_t per_sequence = 96ULL << 20;
     uint32_t largest_ok = 0;
     uint32_t smallest_failed = 0;
@@ -118,10 +120,16 @@ v1::Submission MakeSubmission(uint64_t seed, int sweeps, int points_per_sweep) {
       p->set_tokens_per_second_median(tps);
       p->set_tokens_per_second_min(tps * 0.95);
       p->set_tokens_per_second_max(tps * 1.04);
-      const double step = batch / tps;
+      // Step times agree with tokens/s as the agent derives them
+      // (kernels/src/sweep.cc): tokens per step / step seconds.
+      const double tokens = static_cast<double>(batch) *
+                            (w->kind() == v1::WORKLOAD_KIND_DECODE    ? w->generated_tokens()
+                             : w->kind() == v1::WORKLOAD_KIND_PREFILL ? w->prompt_tokens()
+                                                                      : w->sequence_tokens());
+      const double step = tokens / tps;
       p->set_step_seconds_median(step);
-      p->set_step_seconds_min(step * 0.96);
-      p->set_step_seconds_max(step * 1.05);
+      p->set_step_seconds_min(tokens / p->tokens_per_second_max());
+      p->set_step_seconds_max(tokens / p->tokens_per_second_min());
       p->set_step_seconds_mean(step * 1.01);
       const uint64_t used = p->planned_bytes() + (static_cast<uint64_t>(rng() % 64) << 20);
       p->set_arena_peak_bytes(p->planned_bytes());

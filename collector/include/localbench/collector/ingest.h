@@ -12,11 +12,30 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "localbench/collector/metrics.h"
+#include "localbench/collector/rate_limiter.h"
 #include "localbench/collector/store.h"
 #include "localbench/collector/work_queue.h"
 #include "localbench/v1/ingest.grpc.pb.h"
 
 namespace localbench::collector {
+
+// Per-client rate limits on Ingest, checked before a call is queued. A
+// call over its limit gets RESOURCE_EXHAUSTED with trailing metadata
+// `retry-after-ms` (when its bucket has a token again), which agents honour.
+// The defaults let an agent upload a backlog of 300 results at once and then
+// 10 a second, and many agents share an address (a lab behind NAT); a public
+// collector tightens them (--submit-rate-per-token and friends).
+struct IngestLimits {
+  RateRule submit_per_token{10, 300};     // Submit calls per agent token
+  RateRule submit_per_address{100, 1000};  // Submit calls per client IP address
+  RateRule enroll_per_address{1, 300};    // Enroll calls per client IP address
+  RateLimiter::Clock clock;               // null: steady_clock (tests inject one)
+};
+
+// The client's IP address from a gRPC peer string ("ipv4:10.0.0.7:5123",
+// "ipv6:[::1]:5123"): the port dropped, so one host's connections share a
+// bucket.
+std::string PeerAddress(std::string_view peer);
 
 // Ingest.Enroll and Ingest.Submit over a SubmissionStore, on gRPC's callback
 // API with raw request bytes:
@@ -38,8 +57,14 @@ class IngestService final
   // `store` and `queue` (and `metrics`, when given) must outlive the
   // service; `queue` must run every job it accepts (the gRPC server waits
   // for each call to finish). `metrics` counts each Submit's outcome.
-  IngestService(SubmissionStore* store, WorkQueue* queue, CollectorMetrics* metrics = nullptr)
-      : store_(store), queue_(queue), metrics_(metrics) {}
+  IngestService(SubmissionStore* store, WorkQueue* queue, CollectorMetrics* metrics = nullptr,
+                IngestLimits limits = {})
+      : store_(store),
+        queue_(queue),
+        metrics_(metrics),
+        submit_per_token_(limits.submit_per_token, limits.clock),
+        submit_per_address_(limits.submit_per_address, limits.clock),
+        enroll_per_address_(limits.enroll_per_address, limits.clock) {}
 
   // Issues an agent token (validated request; the token is never logged).
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
@@ -61,9 +86,16 @@ class IngestService final
   grpc::Status CountedSubmit(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
                              grpc::ByteBuffer* response);
 
+  // Answers the call RESOURCE_EXHAUSTED with the `retry-after-ms` hint.
+  grpc::ServerUnaryReactor* RateLimited(grpc::CallbackServerContext* context, const char* rpc, const char* limit,
+                                        std::chrono::milliseconds wait);
+
   SubmissionStore* store_;
   WorkQueue* queue_;
   CollectorMetrics* metrics_;
+  RateLimiter submit_per_token_;
+  RateLimiter submit_per_address_;
+  RateLimiter enroll_per_address_;
   // Refusals since the last one logged; overload logs once a second, not per call.
   std::atomic<int64_t> refused_unlogged_{0};
   std::atomic<int64_t> last_refusal_log_s_{0};

@@ -19,6 +19,7 @@
 #include "localbench/collector/http/server.h"
 #include "localbench/collector/ingest.h"
 #include "localbench/collector/metrics.h"
+#include "localbench/collector/plausibility.h"
 #include "localbench/collector/query_service.h"
 #include "localbench/collector/store.h"
 #include "localbench/collector/work_queue.h"
@@ -51,6 +52,25 @@ struct CollectorOptions {
   // Largest request accepted; bigger ones get RESOURCE_EXHAUSTED before any
   // parsing or storage.
   std::size_t max_receive_message_bytes = 4 * 1024 * 1024;
+  // Plausibility checks at ingest: an implausible submission is stored
+  // with its findings and flagged (kept out of public tables until an
+  // editor restores it).
+  PlausibilityRules plausibility;
+  // When a table cell counts as verified (quorum of machines, tolerance).
+  VerifyRule verify;
+  // Per-token and per-address rate limits on Ingest (RESOURCE_EXHAUSTED
+  // with `retry-after-ms`); a rule with per_second 0 is off.
+  IngestLimits ingest_limits;
+  // HTTP/2 keepalive: the server pings a connection idle this long and
+  // closes it when no answer comes within keepalive_timeout, so dead
+  // clients do not hold connections; idle connections close after
+  // max_connection_idle. Clients may ping at most every min_client_ping.
+  std::chrono::milliseconds keepalive_time{std::chrono::seconds(60)};
+  std::chrono::milliseconds keepalive_timeout{std::chrono::seconds(20)};
+  std::chrono::milliseconds max_connection_idle{std::chrono::minutes(5)};
+  std::chrono::milliseconds min_client_ping{std::chrono::seconds(10)};
+  // Concurrent calls per HTTP/2 connection (one client cannot hold more).
+  int max_concurrent_streams = 64;
   // Server credentials; null means plaintext (fine on loopback only).
   std::shared_ptr<grpc::ServerCredentials> credentials;
   // host:port of the public read-only HTTP API; empty (default) serves none.
@@ -119,6 +139,7 @@ class CollectorServer {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<http::HttpServer> http_;  // after what it reads: stops first
   std::string address_;
+  IngestLimits ingest_limits_;  // for RegisterServices
   bool shut_down_ = false;
 };
 

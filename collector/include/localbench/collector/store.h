@@ -29,7 +29,8 @@ class SubmissionStore {
   // and must outlive the store. `writers` bounds the group-commit
   // transactions running at once; 0 picks the default (kDefaultWriters, at
   // most the pool's size).
-  explicit SubmissionStore(ConnectionPool* pool, int writers = 0);
+  // `rules` judge each new submission's plausibility (plausibility.h).
+  explicit SubmissionStore(ConnectionPool* pool, int writers = 0, PlausibilityRules rules = {});
 
   // Prepares the store's statements on a new connection.
   static void Prepare(pqxx::connection& conn);

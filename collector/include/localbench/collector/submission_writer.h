@@ -27,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "localbench/collector/connection_pool.h"
+#include "localbench/collector/plausibility.h"
 #include "localbench/collector/rows.h"
 #include "localbench/v1/ingest.pb.h"
 
@@ -36,8 +37,10 @@ namespace localbench::collector {
 class SubmissionWriter {
  public:
   // At most `writers` (>= 1) group transactions run at once; `pool` must
-  // outlive the writer and its connections be prepared with Prepare.
-  SubmissionWriter(ConnectionPool* pool, int writers);
+  // outlive the writer and its connections be prepared with Prepare. Each
+  // new submission is judged by `rules` in its storing transaction: an
+  // implausible one is stored with its findings and flagged (plausibility.h).
+  SubmissionWriter(ConnectionPool* pool, int writers, PlausibilityRules rules = {});
 
   // Prepares the writer's statements on a new connection.
   static void Prepare(pqxx::connection& conn);
@@ -87,6 +90,7 @@ class SubmissionWriter {
 
   ConnectionPool* const pool_;
   const int writers_;
+  const PlausibilityRules rules_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Waiter*> queue_ ABSL_GUARDED_BY(mu_);  // waiting for a writer

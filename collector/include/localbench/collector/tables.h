@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "localbench/collector/connection_pool.h"
 #include "localbench/v1/query.pb.h"
@@ -24,12 +25,24 @@ namespace tables {
 class DirectoryCache;
 }
 
+// When a table cell counts as verified (BOINC's quorum): at least `quorum`
+// distinct machines, and the middle half of their medians of the cell's
+// headline figure (p25..p75) within `tolerance` (p75 <= p25 x (1 +
+// tolerance)). Each machine votes once, whatever it submitted.
+struct VerifyRule {
+  uint32_t quorum = 3;     // distinct machines; at least 2: one never verifies alone
+  double tolerance = 0.25;  // in (0, 1]
+
+  // INVALID_ARGUMENT naming the field when out of range.
+  absl::Status Check() const;
+};
+
 // Serves every Query table. Thread-safe: each call leases its own connection.
 class TableService {
  public:
   // `pool` must outlive the service. Any pool works: statements are prepared
-  // on first use on each connection.
-  explicit TableService(ConnectionPool* pool);
+  // on first use on each connection. `verify` must pass VerifyRule::Check.
+  explicit TableService(ConnectionPool* pool, VerifyRule verify = {});
   ~TableService();
   TableService(const TableService&) = delete;
   TableService& operator=(const TableService&) = delete;
@@ -60,11 +73,12 @@ class TableService {
   absl::StatusOr<v1::GetSubmissionResponse> GetSubmission(const v1::GetSubmissionRequest& request);
   absl::StatusOr<v1::ListSweepsResponse> ListSweeps(const v1::ListSweepsRequest& request);
 
-  // Most machines that must agree for a cell to count as verified.
-  static constexpr uint32_t kVerifyQuorum = 3;
+  // The rule cells are verified by.
+  const VerifyRule& verify() const { return verify_; }
 
  private:
   ConnectionPool* pool_;
+  VerifyRule verify_;
   // The device-model directory of the newest version read (a pure function
   // of the version, needed by every request).
   std::unique_ptr<tables::DirectoryCache> directory_;
