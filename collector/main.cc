@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
   int group_commit_writers = 0;
   std::string http_listen;
   std::string db_read;
+  std::string site_dir = LOCALBENCH_DEFAULT_SITE_DIR;
   bool check_config = false;
   app.set_config("--config", "",
                  "read options from FILE: `key = value` lines, keys are the long option names "
@@ -186,6 +187,11 @@ int main(int argc, char** argv) {
                  "PostgreSQL URL the tables are read from (e.g. a streaming replica of --db); "
                  "default: --db")
       ->envname("LOCALBENCH_DB_READ");
+  app.add_option("--site-dir", site_dir,
+                 "folder served under /site/ by the HTTP API (the example pages, CMake target `site`); "
+                 "empty: no pages")
+      ->envname("LOCALBENCH_SITE_DIR")
+      ->capture_default_str();
   CLI::App* migrate = app.add_subcommand("migrate", "apply the schema migrations and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -253,6 +259,14 @@ int main(int argc, char** argv) {
   options.queue_depth = queue_depth;
   options.group_commit_writers = group_commit_writers;
   options.http_listen = http_listen;
+  if (!http_listen.empty() && !site_dir.empty()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(site_dir, ec)) {
+      options.http_site_dir = site_dir;
+    } else {
+      lc::LogLine(absl::StrCat("no site pages at ", site_dir, " (build the CMake target `site`, or --site-dir)"));
+    }
+  }
   if (!tls_cert.empty()) {
     auto cert = ReadFile(tls_cert);
     auto key = ReadFile(tls_key);
@@ -269,6 +283,9 @@ int main(int argc, char** argv) {
               tls_cert.empty() ? "plaintext" : "tls");
   if (!(*server)->http_address().empty()) {
     std::printf("localbench-collector: http listening on %s\n", (*server)->http_address().c_str());
+    if (!options.http_site_dir.empty()) {
+      std::printf("localbench-collector: site pages at http://%s/site/\n", (*server)->http_address().c_str());
+    }
   }
   std::fflush(stdout);
   if (tls_cert.empty()) {
