@@ -98,14 +98,14 @@ std::string MemoryChartSpec(const v1::BatchCurve& curve) {
                                     Field("machines", "quantitative", "machines"),
                                     Field("reproduce_command", "nominal", "reproduce")});
   Json layers = Json::array();
-  // The measured peak: one point per batch (what the tests count).
-  layers.push_back({{"name", "measured"},
-                    {"mark", {{"type", "line"}, {"point", true}}},
-                    {"encoding",
-                     {{"x", BatchAxis()},
-                      {"y", Field("measured_gib", "quantitative", "peak memory (GiB)")},
-                      {"color", {{"datum", "measured"}, {"title", nullptr}}},
-                      {"tooltip", tooltip}}}});
+  // The measured peak: a line, and one point per measured batch in a layer
+  // of its own (named, so a page or test can count them).
+  const Json measured = {{"x", BatchAxis()},
+                         {"y", Field("measured_gib", "quantitative", "peak memory (GiB)")},
+                         {"color", {{"datum", "measured"}, {"title", nullptr}}},
+                         {"tooltip", tooltip}};
+  layers.push_back({{"name", "measured"}, {"mark", {{"type", "line"}}}, {"encoding", measured}});
+  layers.push_back({{"name", "measured_points"}, {"mark", {{"type", "point"}, {"filled", true}}}, {"encoding", measured}});
   layers.push_back({{"name", "measured_spread"},
                     {"mark", {{"type", "rule"}, {"opacity", 0.5}}},
                     {"encoding",

@@ -1,8 +1,11 @@
 // Charts as data: Vega-Lite v5 specifications with the data inlined, built
 // from the same table responses the /v1/tables routes serve, so a page can
 // embed them with vega-embed and an editor can render them to SVG without a
-// browser (vl2svg, scripts/chart-svg.sh). Marks carry names (`measured`,
-// `oom_line`, ...) so pages and tests can find them in the rendered SVG.
+// browser (vl2svg, scripts/chart-svg.sh). Layers carry names so pages and
+// tests find them in the rendered SVG (Vega names the mark `<name>_marks`):
+// memory: measured, measured_points, measured_spread, planned, device_memory,
+// oom_line, oom_label; throughput: throughput, throughput_spread; compare
+// and stack: bars (and bar_labels).
 #ifndef LOCALBENCH_COLLECTOR_HTTP_CHARTS_H_
 #define LOCALBENCH_COLLECTOR_HTTP_CHARTS_H_
 
