@@ -82,10 +82,13 @@ std::string MemoryChartSpec(const v1::BatchCurve& curve) {
                     VersionOf(curve.version()));
   Json values = Json::array();
   for (const v1::CurvePoint& p : curve.points()) {
+    // A batch every machine ran out of memory at has a plan but no measured
+    // peak: null leaves it off the measured line (Vega-Lite drops nulls).
+    const bool ran = p.support().machine_count() > 0;
     values.push_back({{"batch_size", p.batch_size()},
-                      {"measured_gib", GiB(p.peak_bytes().median())},
-                      {"measured_gib_p25", GiB(p.peak_bytes().p25())},
-                      {"measured_gib_p75", GiB(p.peak_bytes().p75())},
+                      {"measured_gib", ran ? Json(GiB(p.peak_bytes().median())) : Json()},
+                      {"measured_gib_p25", ran ? Json(GiB(p.peak_bytes().p25())) : Json()},
+                      {"measured_gib_p75", ran ? Json(GiB(p.peak_bytes().p75())) : Json()},
                       {"planned_gib", GiB(static_cast<double>(p.planned_bytes()))},
                       {"machines", p.support().machine_count()},
                       {"oom_machines", p.oom_machine_count()},
@@ -154,6 +157,7 @@ std::string ThroughputChartSpec(const std::vector<v1::BatchCurve>& curves) {
   Json values = Json::array();
   for (const v1::BatchCurve& c : curves) {
     for (const v1::CurvePoint& p : c.points()) {
+      if (p.support().machine_count() == 0) continue;  // only out-of-memory results: no speed
       values.push_back({{"device_model", c.device_model().slug()},
                         {"device", DeviceLabel(c.device_model())},
                         {"batch_size", p.batch_size()},
