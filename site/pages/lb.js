@@ -83,6 +83,16 @@ const LB = (() => {
     return (Number(bytes) / 2 ** 30).toFixed(2);
   }
 
+  // Bytes in the largest binary unit that keeps a figure of at least 1.
+  function bytes(n) {
+    let v = Number(n);
+    for (const unit of ['B', 'KiB', 'MiB']) {
+      if (Math.abs(v) < 1024) return `${unit === 'B' ? v : v.toFixed(2)} ${unit}`;
+      v /= 1024;
+    }
+    return `${v.toFixed(2)} GiB`;
+  }
+
   function el(tag, attrs = {}, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
@@ -179,7 +189,7 @@ const LB = (() => {
   }
 
   return {
-    API, ApiError, getJson, query, workloadParams, workloadLabel, shortEnum, gib, el, status,
+    API, ApiError, getJson, query, workloadParams, workloadLabel, shortEnum, gib, bytes, el, status,
     showVersion, asOf, reproducible, chart, verdicts, renderVerdicts, params,
   };
 })();

@@ -127,7 +127,7 @@ function chartFacts(page) {
     const oomLayer = (spec.layer || []).find((l) => l.name === 'oom_line');
     const memoryLayer = (spec.layer || []).find((l) => l.name === 'device_memory');
     const x = oomLayer ? view.scale('x')(oomLayer.data.values[0].batch_size) : null;
-    const y = memoryLayer ? view.scale('y')(memoryLayer.data.values[0].gib) : null;
+    const y = memoryLayer ? view.scale('y')(memoryLayer.data.values[0].memory) : null;
     return {
       chart: spec.usermeta.chart, version: spec.usermeta.data_version, rows: data.length,
       width: svg.getBoundingClientRect().width,

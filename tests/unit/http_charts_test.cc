@@ -67,11 +67,12 @@ TEST(ChartsTest, MemoryChartInlinesTheCurveWithOomAndMemoryLines) {
   EXPECT_EQ(At(At(spec, "usermeta"), "data_version").number_value(), 42);
   const auto& values = At(At(spec, "data"), "values").list_value().values();
   ASSERT_EQ(values.size(), 4);
-  EXPECT_DOUBLE_EQ(At(values[2], "measured_gib").number_value(), 4.4);
-  EXPECT_DOUBLE_EQ(At(values[2], "planned_gib").number_value(), 4.0);
+  EXPECT_EQ(At(At(spec, "usermeta"), "memory_unit").string_value(), "GiB");
+  EXPECT_DOUBLE_EQ(At(values[2], "measured").number_value(), 4.4);
+  EXPECT_DOUBLE_EQ(At(values[2], "planned").number_value(), 4.0);
   // The batch that only ran out of memory has a plan but no measurement.
-  EXPECT_EQ(At(values[3], "measured_gib").kind_case(), Value::kNullValue);
-  EXPECT_DOUBLE_EQ(At(values[3], "planned_gib").number_value(), 8.0);
+  EXPECT_EQ(At(values[3], "measured").kind_case(), Value::kNullValue);
+  EXPECT_DOUBLE_EQ(At(values[3], "planned").number_value(), 8.0);
 
   const Value* oom = Layer(spec, "oom_line");
   ASSERT_NE(oom, nullptr);
@@ -80,7 +81,7 @@ TEST(ChartsTest, MemoryChartInlinesTheCurveWithOomAndMemoryLines) {
             8);
   const Value* memory = Layer(spec, "device_memory");
   ASSERT_NE(memory, nullptr);
-  EXPECT_EQ(At(At(*memory, "data"), "values").list_value().values(0).struct_value().fields().at("gib").number_value(),
+  EXPECT_EQ(At(At(*memory, "data"), "values").list_value().values(0).struct_value().fields().at("memory").number_value(),
             24);
   const Value* planned = Layer(spec, "planned");
   ASSERT_NE(planned, nullptr);
@@ -96,6 +97,18 @@ TEST(ChartsTest, MemoryChartLeavesOutLinesItCannotKnow) {
   EXPECT_EQ(Layer(spec, "oom_line"), nullptr);
   EXPECT_EQ(Layer(spec, "device_memory"), nullptr);
   EXPECT_NE(Layer(spec, "measured"), nullptr);
+}
+
+TEST(ChartsTest, TinyPeaksAreDrawnInKiB) {
+  v1::BatchCurve c = Curve();
+  c.mutable_device_model()->set_memory_bytes(0);
+  for (auto& p : *c.mutable_points()) {
+    p.set_planned_bytes(p.batch_size() * 2048);
+    p.mutable_peak_bytes()->set_median(p.batch_size() * 2048.0);
+  }
+  const Value spec = Parse(MemoryChartSpec(c));
+  EXPECT_EQ(At(At(spec, "usermeta"), "memory_unit").string_value(), "KiB");
+  EXPECT_DOUBLE_EQ(At(At(At(spec, "data"), "values").list_value().values(1), "planned").number_value(), 4.0);
 }
 
 TEST(ChartsTest, ThroughputChartHasOneSeriesPerDeviceAndOnlyBatchesThatRan) {

@@ -1,5 +1,6 @@
 #include "localbench/collector/http/charts.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -31,6 +32,18 @@ constexpr int kHeight = 300;
 double Finite(double v) { return std::isfinite(v) ? v : 0.0; }
 
 double GiB(double bytes) { return Finite(bytes / kGiB); }
+
+// The unit a memory chart reads best in: GiB for real models, MiB or KiB
+// for the tiny test shapes (whose peaks are a fraction of a MiB).
+struct MemoryUnit {
+  const char* name;
+  double bytes;
+};
+MemoryUnit UnitFor(double largest_bytes) {
+  if (largest_bytes >= kGiB) return {"GiB", kGiB};
+  if (largest_bytes >= 1024.0 * 1024.0) return {"MiB", 1024.0 * 1024.0};
+  return {"KiB", 1024.0};
+}
 
 // "llama-3.2-1b decode bf16" (+ lengths) for titles.
 std::string WorkloadLabel(const v1::WorkloadKey& w) {
@@ -80,31 +93,39 @@ std::string MemoryChartSpec(const v1::BatchCurve& curve) {
   Json spec = Frame("memory", "Peak memory vs batch size",
                     absl::StrCat(DeviceLabel(curve.device_model()), " · ", WorkloadLabel(curve.workload())),
                     VersionOf(curve.version()));
+  double largest = static_cast<double>(curve.device_model().memory_bytes());
+  for (const v1::CurvePoint& p : curve.points()) {
+    largest = std::max({largest, p.peak_bytes().max(), p.peak_bytes().median(), static_cast<double>(p.planned_bytes())});
+  }
+  const MemoryUnit unit = UnitFor(largest);
+  const auto in_unit = [&unit](double bytes) { return Finite(bytes / unit.bytes); };
+  const std::string axis = absl::StrCat("peak memory (", unit.name, ")");
+  spec["usermeta"]["memory_unit"] = unit.name;
   Json values = Json::array();
   for (const v1::CurvePoint& p : curve.points()) {
     // A batch every machine ran out of memory at has a plan but no measured
     // peak: null leaves it off the measured line (Vega-Lite drops nulls).
     const bool ran = p.support().machine_count() > 0;
     values.push_back({{"batch_size", p.batch_size()},
-                      {"measured_gib", ran ? Json(GiB(p.peak_bytes().median())) : Json()},
-                      {"measured_gib_p25", ran ? Json(GiB(p.peak_bytes().p25())) : Json()},
-                      {"measured_gib_p75", ran ? Json(GiB(p.peak_bytes().p75())) : Json()},
-                      {"planned_gib", GiB(static_cast<double>(p.planned_bytes()))},
+                      {"measured", ran ? Json(in_unit(p.peak_bytes().median())) : Json()},
+                      {"measured_p25", ran ? Json(in_unit(p.peak_bytes().p25())) : Json()},
+                      {"measured_p75", ran ? Json(in_unit(p.peak_bytes().p75())) : Json()},
+                      {"planned", in_unit(static_cast<double>(p.planned_bytes()))},
                       {"machines", p.support().machine_count()},
                       {"oom_machines", p.oom_machine_count()},
                       {"reproduce_command", p.reproduce_command()}});
   }
   spec["data"] = {{"values", values}};
   const Json tooltip = Json::array({Field("batch_size", "quantitative", "batch"),
-                                    Field("measured_gib", "quantitative", "measured GiB"),
-                                    Field("planned_gib", "quantitative", "planned GiB"),
+                                    Field("measured", "quantitative", absl::StrCat("measured ", unit.name)),
+                                    Field("planned", "quantitative", absl::StrCat("planned ", unit.name)),
                                     Field("machines", "quantitative", "machines"),
                                     Field("reproduce_command", "nominal", "reproduce")});
   Json layers = Json::array();
   // The measured peak: a line, and one point per measured batch in a layer
   // of its own (named, so a page or test can count them).
   const Json measured = {{"x", BatchAxis()},
-                         {"y", Field("measured_gib", "quantitative", "peak memory (GiB)")},
+                         {"y", Field("measured", "quantitative", axis)},
                          {"color", {{"datum", "measured"}, {"title", nullptr}}},
                          {"tooltip", tooltip}};
   layers.push_back({{"name", "measured"}, {"mark", {{"type", "line"}}}, {"encoding", measured}});
@@ -113,24 +134,25 @@ std::string MemoryChartSpec(const v1::BatchCurve& curve) {
                     {"mark", {{"type", "rule"}, {"opacity", 0.5}}},
                     {"encoding",
                      {{"x", BatchAxis()},
-                      {"y", Field("measured_gib_p25", "quantitative", "peak memory (GiB)")},
-                      {"y2", {{"field", "measured_gib_p75"}}},
+                      {"y", Field("measured_p25", "quantitative", axis)},
+                      {"y2", {{"field", "measured_p75"}}},
                       {"color", {{"datum", "measured"}, {"title", nullptr}}}}}});
   layers.push_back({{"name", "planned"},
                     {"mark", {{"type", "line"}, {"strokeDash", {6, 4}}}},
                     {"encoding",
                      {{"x", BatchAxis()},
-                      {"y", Field("planned_gib", "quantitative", "peak memory (GiB)")},
+                      {"y", Field("planned", "quantitative", axis)},
                       {"color", {{"datum", "planned"}, {"title", nullptr}}},
                       {"tooltip", tooltip}}}});
   const std::uint64_t memory = curve.device_model().memory_bytes();
   if (memory > 0) {
-    const double gib = GiB(static_cast<double>(memory));
+    const double amount = in_unit(static_cast<double>(memory));
     layers.push_back({{"name", "device_memory"},
-                      {"data", {{"values", Json::array({{{"gib", gib},
-                                                         {"label", absl::StrFormat("device memory %.1f GiB", gib)}}})}}},
+                      {"data", {{"values", Json::array({{{"memory", amount},
+                                                         {"label", absl::StrFormat("device memory %.1f %s", amount,
+                                                                                   unit.name)}}})}}},
                       {"mark", {{"type", "rule"}, {"color", "#b00020"}}},
-                      {"encoding", {{"y", {{"field", "gib"}, {"type", "quantitative"}}},
+                      {"encoding", {{"y", {{"field", "memory"}, {"type", "quantitative"}}},
                                     {"tooltip", Json::array({Field("label", "nominal", "")})}}}});
   }
   if (curve.has_smallest_failed_batch()) {

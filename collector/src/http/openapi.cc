@@ -482,6 +482,7 @@ absl::StatusOr<std::string> GenerateOpenApi(const DescriptorPool& pool) {
     J& up = usermeta.Set("properties", J::Obj());
     up.Set("chart", Property("string", "memory, throughput, compare or stack"));
     up.Set("data_version", Property("integer", "the data version the chart's data was read at"));
+    up.Set("memory_unit", Property("string", "memory charts: the unit of the memory axis (GiB, MiB or KiB)"));
     usermeta.Set("additionalProperties", J::Bool(false));
     J& ur = usermeta.Set("required", J::Arr());
     ur.Push(J::Str("chart"));
