@@ -244,8 +244,49 @@ async function main() {
         assert.equal(m.oomX.length, 1);
         assert.ok(Math.abs(m.oomX[0] - m.oomExpectedX) < 0.5, JSON.stringify(m));
       }
+      await shot(page, 'device-gpu');
       await checkPhoneWidth(page, 'device.html');
       await shot(page, 'phone-device');
+      await page.close();
+    });
+
+    await check('verdicts: a VerdictList (the editors\' contract) is shown, stale ones marked with their reasons', async () => {
+      // Renders the contract's JSON shape as /v1/verdicts will answer it. The
+      // route is answered inside the browser so the rendering is checked
+      // whether or not this build serves verdicts yet; everything else comes
+      // from the real collector.
+      const list = {
+        version: {data_version: String(latest)},
+        verdicts: [
+          {verdict_id: 'v-1', device_model: rtx4090.slug, text: 'Fast for its price; 24 GiB caps LoRA at batch 2.',
+           editor: 'Ada', written_at: '2026-11-30T10:00:00Z', written_at_version: String(latest), cited: [],
+           stale: false, stale_reasons: []},
+          {verdict_id: 'v-2', device_model: rtx4090.slug, workload: {model_preset: 'llama-3.2-1b', kind: 'WORKLOAD_KIND_DECODE'},
+           text: 'Decode is memory bound.', editor: 'Grace', written_at: '2026-11-29T10:00:00Z', written_at_version: '1',
+           cited: [], stale: true, stale_reasons: ['llama-3.2-1b decode fp16 b1: tokens/s 52.1 -> 59.4 (+14%)']},
+        ],
+      };
+      const page = await browser.newPage();
+      await page.setRequestInterception(true);
+      page.on('request', (r) => {
+        if (new URL(r.url()).pathname === '/v1/verdicts') {
+          r.respond({status: 200, contentType: 'application/json', headers: {'Access-Control-Allow-Origin': '*'},
+                     body: JSON.stringify(list)});
+        } else {
+          r.continue();
+        }
+      });
+      await page.goto(`${site}/device.html?model=${rtx4090.slug}`);
+      await page.waitForFunction(() => document.body.dataset.ready === 'true', {timeout: 30000});
+      assert.equal(await visible(page, '#verdicts'), true);
+      const cards = await page.$$eval('#verdicts article', (a) => a.map((e) => ({stale: e.classList.contains('stale'),
+                                                                              text: e.textContent})));
+      assert.equal(cards.length, 2);
+      assert.match(cards[0].text, /24 GiB caps LoRA at batch 2/);
+      assert.match(cards[0].text, /whole device model/);
+      assert.equal(cards[1].stale, true);
+      assert.match(cards[1].text, /tokens\/s 52\.1 -> 59\.4/);
+      assert.equal(await visible(page, '#status'), false);
       await page.close();
     });
 
