@@ -34,6 +34,7 @@ const FIXTURE = env('LB_FIXTURE');
 const SITE_DIR = env('LB_SITE_DIR');
 const CHROMIUM = env('LB_CHROMIUM');
 const ARTEFACTS = env('LB_ARTEFACTS');
+const CHART_SVG = env('LB_CHART_SVG');  // scripts/chart-svg.sh; VL2SVG names the build's vl2svg
 
 let failures = 0;
 async function check(name, fn) {
@@ -288,6 +289,21 @@ async function main() {
       assert.match(cards[1].text, /tokens\/s 52\.1 -> 59\.4/);
       assert.equal(await visible(page, '#status'), false);
       await page.close();
+    });
+
+    await check('chart-svg.sh: a chart URL rendered to SVG without a browser, with its OOM line', async () => {
+      const w = 'model_preset=tiny-llama&kind=prefill&precision=fp32';
+      const url = `${collector.http}/v1/charts/memory?device_model=${cpu.slug}&${w}&as_of=${latest}`;
+      const out = path.join(ARTEFACTS, 'memory-chart.svg');
+      fs.rmSync(out, {force: true});
+      execFileSync(CHART_SVG, [url, out], {stdio: ['ignore', 'ignore', 'pipe']});
+      const svg = fs.readFileSync(out, 'utf8');
+      assert.match(svg, /^<svg/);
+      assert.equal((svg.match(/class="mark-rule role-mark oom_line_marks"/g) || []).length, 1);
+      assert.match(svg, /OOM at batch 7/);
+      // A URL that is not a chart is refused before anything is fetched.
+      assert.throws(() => execFileSync(CHART_SVG, [`${collector.http}/v1/tables/oom`, out], {stdio: 'ignore'}),
+                    (e) => e.status === 2);
     });
 
     await check('will it run: the seed example (8B LoRA, 24 GiB) does not fit; batch 2 x accumulation 2; phone width', async () => {
