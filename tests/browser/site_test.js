@@ -84,11 +84,14 @@ async function api(base, route) {
 
 async function open(browser, url, {width = 1100, height = 900} = {}) {
   const page = await browser.newPage();
+  // Generous: a loaded 2-core CI machine parses the vega bundles slowly.
+  page.setDefaultTimeout(60000);
+  page.setDefaultNavigationTimeout(60000);
   await page.setViewport({width, height});
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(url, {waitUntil: 'load'});
-  await page.waitForFunction(() => document.body.dataset.ready === 'true', {timeout: 30000});
+  await page.waitForFunction(() => document.body.dataset.ready === 'true', {timeout: 60000});
   page.lbErrors = errors;
   return page;
 }
@@ -278,7 +281,7 @@ async function main() {
         }
       });
       await page.goto(`${site}/device.html?model=${rtx4090.slug}`);
-      await page.waitForFunction(() => document.body.dataset.ready === 'true', {timeout: 30000});
+      await page.waitForFunction(() => document.body.dataset.ready === 'true', {timeout: 60000});
       assert.equal(await visible(page, '#verdicts'), true);
       const cards = await page.$$eval('#verdicts article', (a) => a.map((e) => ({stale: e.classList.contains('stale'),
                                                                               text: e.textContent})));
