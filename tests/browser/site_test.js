@@ -327,6 +327,15 @@ async function main() {
       await page.close();
     });
 
+    await check('another origin: a page from 127.0.0.1 reads the API at localhost (CORS)', async () => {
+      const other = collector.http.replace('127.0.0.1', 'localhost');
+      const q = 'memory_gib=24&model_preset=llama-3.1-8b&kind=train_lora&precision=bf16&batch_size=4&sequence_tokens=256';
+      const page = await open(browser, `${site}/will-it-run.html?${q}&api=${encodeURIComponent(other)}`);
+      assert.equal(await visible(page, '#status'), false, await text(page, '#status'));
+      assert.equal(await text(page, '#fit'), 'No, it does not fit');
+      await page.close();
+    });
+
     await check('compare: three devices, one bar and one line each, fastest first; phone width', async () => {
       const slugs = gpus.map((m) => m.slug).join(',');
       const page = await open(browser, `${site}/compare.html?models=${slugs}&model_preset=llama-3.2-1b&kind=decode&batch_size=1`);
