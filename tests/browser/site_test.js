@@ -248,6 +248,14 @@ async function main() {
         assert.equal(m.oomX.length, 1);
         assert.ok(Math.abs(m.oomX[0] - m.oomExpectedX) < 0.5, JSON.stringify(m));
       }
+      // The generator gives its three machines three drivers: one bar per stack.
+      const w = oom.rows[0].workload;
+      const stacks = await api(collector.http, `/v1/tables/stack?device_model=${rtx4090.slug}&model_preset=` +
+                                               `${w.model_preset}&kind=${w.kind}&precision=${w.precision}&as_of=${latest}`);
+      assert.equal(stacks.rows.length, 3);
+      const stack = (await chartFacts(page)).find((f) => f.chart === 'stack');
+      assert.ok(stack, 'a stack chart');
+      assert.equal(stack.bars, stacks.rows.length);
       await shot(page, 'device-gpu');
       await checkPhoneWidth(page, 'device.html');
       await shot(page, 'phone-device');

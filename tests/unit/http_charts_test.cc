@@ -146,6 +146,10 @@ TEST(ChartsTest, CompareAndStackChartsAreBars) {
   stack.add_rows()->set_relative_change(-0.1);
   const Value s = Parse(StackChartSpec(stack));
   ASSERT_EQ(At(At(s, "data"), "values").list_value().values_size(), 2);
+  // Only the driver differs: the axis label names only it, the tooltip all.
+  EXPECT_EQ(At(At(At(s, "data"), "values").list_value().values(0), "label").string_value(), "driver 550");
+  EXPECT_EQ(At(At(At(s, "data"), "values").list_value().values(0), "stack").string_value(),
+            "driver 550 · runtime  · agent ");
   EXPECT_EQ(At(At(*Layer(s, "bars"), "mark"), "type").string_value(), "bar");
 }
 

@@ -261,10 +261,22 @@ std::string StackChartSpec(const v1::StackDeltaTable& table) {
                     absl::StrCat(DeviceLabel(table.device_model()), " · ", WorkloadLabel(table.workload()),
                                  " · batch ", table.batch_size() == 0 ? 1u : table.batch_size()),
                     VersionOf(table.version()));
+  // The axis names only the parts that differ between rows (the whole
+  // stack is in the tooltip), so labels stay short enough for a phone.
+  bool runtimes_differ = false;
+  bool agents_differ = false;
+  for (const v1::StackDeltaRow& r : table.rows()) {
+    runtimes_differ |= r.runtime_version() != table.rows(0).runtime_version();
+    agents_differ |= r.agent_version() != table.rows(0).agent_version();
+  }
   Json values = Json::array();
   int index = 0;
   for (const v1::StackDeltaRow& r : table.rows()) {
+    std::string label = absl::StrCat("driver ", r.driver_version());
+    if (runtimes_differ) absl::StrAppend(&label, " · runtime ", r.runtime_version());
+    if (agents_differ) absl::StrAppend(&label, " · agent ", r.agent_version());
     values.push_back({{"order", index++},
+                      {"label", label},
                       {"stack", absl::StrCat("driver ", r.driver_version(), " · runtime ", r.runtime_version(),
                                              " · agent ", r.agent_version())},
                       {"relative_change", Finite(r.relative_change())},
@@ -279,7 +291,7 @@ std::string StackChartSpec(const v1::StackDeltaTable& table) {
       {{{"name", "bars"},
         {"mark", {{"type", "bar"}}},
         {"encoding",
-         {{"y", {{"field", "stack"}, {"type", "nominal"}, {"title", nullptr}, {"sort", {{"field", "order"}}}}},
+         {{"y", {{"field", "label"}, {"type", "nominal"}, {"title", nullptr}, {"sort", {{"field", "order"}}}}},
           {"x", x},
           {"color",
            {{"condition", {{"test", "datum.relative_change < 0"}, {"value", "#b00020"}}}, {"value", "#2e7d32"}}},
