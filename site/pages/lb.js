@@ -145,6 +145,11 @@ const LB = (() => {
     const spec = await getJson(path);
     spec.width = 'container';
     spec.autosize = {type: 'fit', contains: 'padding'};
+    if (target.clientWidth < 500) {
+      // A phone: subtitle parts on lines of their own, legends below the plot.
+      if (spec.title && typeof spec.title.subtitle === 'string') spec.title.subtitle = spec.title.subtitle.split(' · ');
+      spec.config = {...(spec.config || {}), legend: {orient: 'bottom'}};
+    }
     const result = await vegaEmbed(target, spec, {actions: false, renderer: 'svg'});
     target.dataset.chart = spec.usermeta ? spec.usermeta.chart : '';
     // Kept for scripts on the page and for the browser tests.

@@ -237,7 +237,8 @@ async function main() {
 
     const rtx4090 = gpus.find((m) => /4090/.test(m.name));
     await check('device page (generated GPU): device memory line at its memory, OOM line per workload; phone width', async () => {
-      const page = await open(browser, `${site}/device.html?model=${rtx4090.slug}`);
+      // Opened at a phone's width: the layout a phone gets (the marks do not depend on the width).
+      const page = await open(browser, `${site}/device.html?model=${rtx4090.slug}`, {width: 375, height: 800});
       const oom = await api(collector.http, `/v1/tables/oom?device_models=${rtx4090.slug}&as_of=${latest}`);
       assert.equal(await page.$$eval('#oom-table tbody tr', (r) => r.length), oom.rows.length);
       const memories = (await chartFacts(page)).filter((f) => f.chart === 'memory');
@@ -256,7 +257,6 @@ async function main() {
       const stack = (await chartFacts(page)).find((f) => f.chart === 'stack');
       assert.ok(stack, 'a stack chart');
       assert.equal(stack.bars, stacks.rows.length);
-      await shot(page, 'device-gpu');
       await checkPhoneWidth(page, 'device.html');
       await shot(page, 'phone-device');
       await page.close();
@@ -279,6 +279,8 @@ async function main() {
         ],
       };
       const page = await browser.newPage();
+      page.setDefaultTimeout(60000);
+      await page.setViewport({width: 1100, height: 900});
       await page.setRequestInterception(true);
       page.on('request', (r) => {
         if (new URL(r.url()).pathname === '/v1/verdicts') {
@@ -288,7 +290,7 @@ async function main() {
           r.continue();
         }
       });
-      await page.goto(`${site}/device.html?model=${rtx4090.slug}`);
+      await page.goto(`${site}/device.html?model=${rtx4090.slug}`, {timeout: 60000});
       await page.waitForFunction(() => document.body.dataset.ready === 'true', {timeout: 60000});
       assert.equal(await visible(page, '#verdicts'), true);
       const cards = await page.$$eval('#verdicts article', (a) => a.map((e) => ({stale: e.classList.contains('stale'),
@@ -299,6 +301,8 @@ async function main() {
       assert.equal(cards[1].stale, true);
       assert.match(cards[1].text, /tokens\/s 52\.1 -> 59\.4/);
       assert.equal(await visible(page, '#status'), false);
+      await page.waitForFunction(() => (window.lbCharts || []).length >= 9);  // 4 workloads x 2 + stacks
+      await shot(page, 'device-gpu');
       await page.close();
     });
 
