@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
   int group_commit_writers = 0;
   std::string http_listen;
   std::string db_read;
+  std::string site_dir = LOCALBENCH_DEFAULT_SITE_DIR;
   bool check_config = false;
   app.set_config("--config", "",
                  "read options from FILE: `key = value` lines, keys are the long option names "
@@ -230,6 +231,11 @@ int main(int argc, char** argv) {
       ->envname("LOCALBENCH_VERIFY_TOLERANCE")
       ->check(CLI::Range(0.001, 1.0))
       ->capture_default_str();
+  app.add_option("--site-dir", site_dir,
+                 "folder served under /site/ by the HTTP API (the example pages, CMake target `site`); "
+                 "empty: no pages")
+      ->envname("LOCALBENCH_SITE_DIR")
+      ->capture_default_str();
   CLI::App* migrate = app.add_subcommand("migrate", "apply the schema migrations and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -299,6 +305,14 @@ int main(int argc, char** argv) {
   options.http_listen = http_listen;
   options.ingest_limits = limits;
   options.verify = verify;
+  if (!http_listen.empty() && !site_dir.empty()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(site_dir, ec)) {
+      options.http_site_dir = site_dir;
+    } else {
+      lc::LogLine(absl::StrCat("no site pages at ", site_dir, " (build the CMake target `site`, or --site-dir)"));
+    }
+  }
   if (!tls_cert.empty()) {
     auto cert = ReadFile(tls_cert);
     auto key = ReadFile(tls_key);
@@ -315,6 +329,9 @@ int main(int argc, char** argv) {
               tls_cert.empty() ? "plaintext" : "tls");
   if (!(*server)->http_address().empty()) {
     std::printf("localbench-collector: http listening on %s\n", (*server)->http_address().c_str());
+    if (!options.http_site_dir.empty()) {
+      std::printf("localbench-collector: site pages at http://%s/site/\n", (*server)->http_address().c_str());
+    }
   }
   std::fflush(stdout);
   if (tls_cert.empty()) {

@@ -27,7 +27,13 @@ packages=(
   hipcc libamdhip64-dev librocm-smi-dev
   # deployment
   ansible ansible-lint haproxy curl systemd
+  # charts (nlohmann-json) and the example site: node for npm ci of the
+  # vega bundles and puppeteer-core, chromium for the browser tests
+  nlohmann-json3-dev nodejs chromium
 )
+# Debian's nodejs comes without npm (a package of its own); a nodejs from
+# elsewhere (e.g. NodeSource) ships npm itself and conflicts with Debian's.
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

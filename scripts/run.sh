@@ -25,7 +25,9 @@ case "$preset" in
   *) say "LOCALBENCH_PRESET must be default or cpu-only, not $preset"; exit 2 ;;
 esac
 cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset" --target localbench-collector localbench-agent
+# `site`: the example pages the collector serves under /site/ (npm ci of the
+# pinned vega bundles on the first build).
+cmake --build --preset "$preset" --target localbench-collector localbench-agent site
 
 collector_bin="$build_dir/collector/localbench-collector"
 agent_bin="$build_dir/agent/localbench-agent"
@@ -102,7 +104,9 @@ say "collector listening on $address (gRPC), http://$http (tables)"
 "$agent_bin" enroll --collector "$address" --insecure --state-dir "$agent_home"
 
 status=0
-"$agent_bin" run --yes --collector "$address" --insecure --state-dir "$agent_home" "$@" || status=$?
+run_json="$state/last-run.json"
+rm -f "$run_json"
+"$agent_bin" run --yes --collector "$address" --insecure --state-dir "$agent_home" --json "$run_json" "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   say "the agent run ended with status $status (results it finished are kept in $agent_home/outbox)"
   exit "$status"
@@ -115,6 +119,21 @@ echo
 echo "Tables at data version ${version:-?}:"
 echo "  http://$http/v1/tables/oom?as_of=${version}"
 echo "  http://$http/v1/devices?as_of=${version}"
+# The page of the device this run measured: its submission names the device
+# model the collector filed it under.
+submission="$(sed -n 's/.*"submissionId": *"\([^"]*\)".*/\1/p' "$run_json" 2>/dev/null | head -n1)"
+slug=""
+if [ -n "$submission" ]; then
+  slug="$(curl -fsS "http://$http/v1/submissions/$submission" |
+    sed -n 's/.*"device_model": *"\([^"]*\)".*/\1/p' | head -n1)"
+fi
+echo
+if [ -n "$slug" ]; then
+  echo "This machine's benchmark page:"
+  echo "  http://$http/site/device.html?model=$slug"
+else
+  echo "Benchmark pages: http://$http/site/device.html"
+fi
 if [ -t 0 ] && [ -t 1 ]; then
   echo "Serving them until Ctrl-C."
   trap 'exit 0' INT

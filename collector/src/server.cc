@@ -96,6 +96,7 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
     http::HttpOptions http_options;
     http_options.listen = options.http_listen;
     http_options.threads = options.http_threads;
+    http_options.site_dir = options.http_site_dir;
     http::HttpBackends backends;
     http::DatabaseProbe* probe_ptr = s->probe_.get();
     backends.latest_version = [probe_ptr] { return probe_ptr->LatestVersion(); };

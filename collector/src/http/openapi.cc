@@ -282,6 +282,48 @@ J Property(const std::string& type, const std::string& description) {
   return p;
 }
 
+// The parameters of a route: the request's leaves (and the {id} segment).
+absl::Status AddParameters(const RouteSpec& spec, const Descriptor* input, J& params) {
+  RequestSchema schema(input);
+  if (!spec.path_field.empty()) {
+    J p = J::Obj();
+    p.Set("name", J::Str("id"));
+    p.Set("in", J::Str("path"));
+    p.Set("required", J::Bool(true));
+    const LeafField* leaf = schema.Find(spec.path_field);
+    if (leaf == nullptr) return absl::NotFoundError(absl::StrCat(spec.path, ": no field ", spec.path_field));
+    p.Set("description", J::Str(absl::StrCat(spec.path_field, ": ", Comment(leaf->field()))));
+    p.Set("schema", J::Obj()).Set("type", J::Str("string"));
+    params.Push(std::move(p));
+  }
+  for (const LeafField& leaf : schema.leaves()) {
+    if (leaf.name == spec.path_field) continue;
+    J p = J::Obj();
+    p.Set("name", J::Str(leaf.name));
+    p.Set("in", J::Str("query"));
+    p.Set("required", J::Bool(false));
+    std::set<const Descriptor*> ignored;
+    J s = ValueSchema(leaf.field(), ignored, true);
+    if (leaf.field()->is_repeated()) {
+      J a = J::Obj();
+      a.Set("type", J::Str("array"));
+      a.Set("items", std::move(s));
+      s = std::move(a);
+    }
+    const std::string comment = Comment(leaf.field());
+    std::vector<std::string> path;
+    for (const auto* f : leaf.path) path.push_back(f->name());
+    p.Set("description", J::Str(absl::StrCat(absl::StrJoin(path, "."), comment.empty() ? "" : ": ", comment)));
+    if (leaf.field()->is_repeated()) {
+      p.Set("style", J::Str("form"));
+      p.Set("explode", J::Bool(true));
+    }
+    p.Set("schema", std::move(s));
+    params.Push(std::move(p));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status LoadDescriptorSet(const std::string& path, DescriptorPool* pool) {
@@ -328,43 +370,7 @@ absl::StatusOr<std::string> GenerateOpenApi(const DescriptorPool& pool) {
             J::Str(absl::StrCat("gRPC: localbench.v1.Query/", spec.rpc, " (", method->input_type()->name(), " -> ",
                                 method->output_type()->name(), "). CSV: ", spec.path, ".csv or Accept: text/csv.")));
     J& params = get.Set("parameters", J::Arr());
-    RequestSchema schema(method->input_type());
-    if (!spec.path_field.empty()) {
-      J p = J::Obj();
-      p.Set("name", J::Str("id"));
-      p.Set("in", J::Str("path"));
-      p.Set("required", J::Bool(true));
-      const LeafField* leaf = schema.Find(spec.path_field);
-      if (leaf == nullptr) return absl::NotFoundError(absl::StrCat(spec.path, ": no field ", spec.path_field));
-      p.Set("description", J::Str(absl::StrCat(spec.path_field, ": ", Comment(leaf->field()))));
-      p.Set("schema", J::Obj()).Set("type", J::Str("string"));
-      params.Push(std::move(p));
-    }
-    for (const LeafField& leaf : schema.leaves()) {
-      if (leaf.name == spec.path_field) continue;
-      J p = J::Obj();
-      p.Set("name", J::Str(leaf.name));
-      p.Set("in", J::Str("query"));
-      p.Set("required", J::Bool(false));
-      std::set<const Descriptor*> ignored;
-      J s = ValueSchema(leaf.field(), ignored, true);
-      if (leaf.field()->is_repeated()) {
-        J a = J::Obj();
-        a.Set("type", J::Str("array"));
-        a.Set("items", std::move(s));
-        s = std::move(a);
-      }
-      const std::string comment = Comment(leaf.field());
-      std::vector<std::string> path;
-      for (const auto* f : leaf.path) path.push_back(f->name());
-      p.Set("description", J::Str(absl::StrCat(absl::StrJoin(path, "."), comment.empty() ? "" : ": ", comment)));
-      if (leaf.field()->is_repeated()) {
-        p.Set("style", J::Str("form"));
-        p.Set("explode", J::Bool(true));
-      }
-      p.Set("schema", std::move(s));
-      params.Push(std::move(p));
-    }
+    if (absl::Status st = AddParameters(spec, method->input_type(), params); !st.ok()) return st;
     J& responses = get.Set("responses", J::Obj());
     J& ok = responses.Set("200", J::Obj());
     ok.Set("description", J::Str(Comment(method->output_type())));
@@ -382,6 +388,37 @@ absl::StatusOr<std::string> GenerateOpenApi(const DescriptorPool& pool) {
             J::Str("RFC 4180; a header line of dotted field paths, the first column data_version, one line per "
                    "element of the response's first repeated message field (or one line for the message)"));
     needed.insert(method->output_type());
+    responses.Set("304", J::Obj()).Set("description", J::Str("Not modified: If-None-Match named the current ETag"));
+    for (const char* code : {"400", "404", "500", "503"}) responses.Set(code, ErrorRef());
+  }
+
+  for (const RouteSpec& spec : ChartRouteSpecs()) {
+    const auto* method = service->FindMethodByName(spec.rpc);
+    if (method == nullptr) return absl::NotFoundError(absl::StrCat("Query.", spec.rpc, " is not in the pool"));
+    J& get = paths.Set(spec.path, J::Obj()).Set("get", J::Obj());
+    get.Set("operationId", J::Str(absl::StrCat("Chart", spec.path.substr(spec.path.rfind('/') + 1))));
+    get.Set("summary", J::Str(absl::StrCat("Vega-Lite v5 chart of ", spec.rpc, " with the data inlined")));
+    std::string description = absl::StrCat(
+        "The chart of the same table as gRPC localbench.v1.Query/", spec.rpc, " (", method->input_type()->name(),
+        "), with the same parameters, ETag and caching. Embed with vega-embed, or render to SVG with vl2svg "
+        "(scripts/chart-svg.sh). Named layers: see collector/include/localbench/collector/http/charts.h.");
+    if (spec.path == "/v1/charts/throughput") {
+      absl::StrAppend(&description, " device_model takes one slug or a comma-separated list (one line each, at most 8).");
+    }
+    get.Set("description", J::Str(description));
+    J& params = get.Set("parameters", J::Arr());
+    if (absl::Status st = AddParameters(spec, method->input_type(), params); !st.ok()) return st;
+    J& responses = get.Set("responses", J::Obj());
+    J& ok = responses.Set("200", J::Obj());
+    ok.Set("description", J::Str("A Vega-Lite v5 specification"));
+    J& headers = ok.Set("headers", J::Obj());
+    headers.Set("ETag", Header("Strong tag of (data version, route, canonical query)"));
+    headers.Set("X-Data-Version", Header("Data version the chart's data was read at"));
+    headers.Set("Cache-Control",
+                Header("public, max-age=5 at the newest version; public, max-age=31536000, immutable with as_of"));
+    headers.Set("X-Request-Id", Header("The client's X-Request-Id, or a generated one"));
+    ok.Set("content", J::Obj()).Set("application/json", J::Obj()).Set("schema", J::Obj()).Set(
+        "$ref", J::Str("#/components/schemas/VegaLiteSpec"));
     responses.Set("304", J::Obj()).Set("description", J::Str("Not modified: If-None-Match named the current ETag"));
     for (const char* code : {"400", "404", "500", "503"}) responses.Set(code, ErrorRef());
   }
@@ -432,6 +469,27 @@ absl::StatusOr<std::string> GenerateOpenApi(const DescriptorPool& pool) {
     for (const char* n : {"code", "status", "message"}) ir.Push(J::Str(n));
     e.Set("additionalProperties", J::Bool(false));
     e.Set("required", J::Arr()).Push(J::Str("error"));
+  }
+  {
+    J& v = schemas.Set("VegaLiteSpec", J::Obj());
+    v.Set("type", J::Str("object"));
+    v.Set("description", J::Str("A Vega-Lite v5 specification (https://vega.github.io/schema/vega-lite/v5.json) "
+                                "with its data inlined; usermeta names the chart and the data version"));
+    J& props = v.Set("properties", J::Obj());
+    props.Set("$schema", Property("string", "the Vega-Lite schema URL (an identifier: nothing is fetched)"));
+    J& usermeta = props.Set("usermeta", J::Obj());
+    usermeta.Set("type", J::Str("object"));
+    J& up = usermeta.Set("properties", J::Obj());
+    up.Set("chart", Property("string", "memory, throughput, compare or stack"));
+    up.Set("data_version", Property("integer", "the data version the chart's data was read at"));
+    up.Set("memory_unit", Property("string", "memory charts: the unit of the memory axis (GiB, MiB or KiB)"));
+    usermeta.Set("additionalProperties", J::Bool(false));
+    J& ur = usermeta.Set("required", J::Arr());
+    ur.Push(J::Str("chart"));
+    ur.Push(J::Str("data_version"));
+    v.Set("additionalProperties", J::Bool(true));
+    J& r = v.Set("required", J::Arr());
+    for (const char* n : {"$schema", "usermeta", "data"}) r.Push(J::Str(n));
   }
   {
     J& h = schemas.Set("Health", J::Obj());

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "localbench/collector/http/charts.h"
 #include "localbench/v1/query.pb.h"
 
 namespace localbench::collector::http {
@@ -22,6 +23,16 @@ const std::vector<RouteSpec>& QueryRouteSpecs() {
   return *specs;
 }
 
+const std::vector<RouteSpec>& ChartRouteSpecs() {
+  static const auto* specs = new std::vector<RouteSpec>{
+      {"/v1/charts/memory", "GetBatchCurve", ""},
+      {"/v1/charts/throughput", "GetBatchCurve", ""},
+      {"/v1/charts/compare", "CompareHardware", ""},
+      {"/v1/charts/stack", "GetStackDeltas", ""},
+  };
+  return *specs;
+}
+
 const google::protobuf::MethodDescriptor* QueryMethod(const RouteSpec& spec) {
   // Any message of query.proto leads to its file, and so to the service.
   static const google::protobuf::ServiceDescriptor* const query =
@@ -35,9 +46,12 @@ const google::protobuf::MethodDescriptor* QueryMethod(const RouteSpec& spec) {
   return m;
 }
 
-std::vector<Route> BindQueryRoutes(const std::function<Handler(const google::protobuf::MethodDescriptor&)>& bind) {
+namespace {
+
+std::vector<Route> Bind(const std::vector<RouteSpec>& specs,
+                        const std::function<Handler(const google::protobuf::MethodDescriptor&)>& bind, bool charts) {
   std::vector<Route> routes;
-  for (const RouteSpec& spec : QueryRouteSpecs()) {
+  for (const RouteSpec& spec : specs) {
     const google::protobuf::MethodDescriptor* m = QueryMethod(spec);
     Route r;
     r.spec = spec;
@@ -49,9 +63,20 @@ std::vector<Route> BindQueryRoutes(const std::function<Handler(const google::pro
                    spec.rpc.c_str());
       std::abort();
     }
+    if (charts) r.body = ChartBuilderFor(spec.path);
     routes.push_back(std::move(r));
   }
   return routes;
+}
+
+}  // namespace
+
+std::vector<Route> BindQueryRoutes(const std::function<Handler(const google::protobuf::MethodDescriptor&)>& bind) {
+  return Bind(QueryRouteSpecs(), bind, false);
+}
+
+std::vector<Route> BindChartRoutes(const std::function<Handler(const google::protobuf::MethodDescriptor&)>& bind) {
+  return Bind(ChartRouteSpecs(), bind, true);
 }
 
 }  // namespace localbench::collector::http

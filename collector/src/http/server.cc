@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "localbench/collector/http/render.h"
+#include "localbench/collector/http/static_files.h"
 #include "localbench/collector/log.h"
 #include "localbench/common/crypto.h"
 
@@ -246,10 +247,13 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
   if (csv_suffix) path.resize(path.size() - 4);
   std::string id;
   const BoundRoute* route = Match(path, &id);
+  if (route != nullptr && csv_suffix && route->route.body) route = nullptr;  // charts are JSON only
   if (route != nullptr) {
     route_label = route->route.spec.path;
   } else if ((path == "/healthz" || path == "/metrics") && !csv_suffix) {
     route_label = path;
+  } else if (req.path == "/site" || absl::StartsWith(req.path, "/site/")) {
+    route_label = "/site/";
   }
 
   if (req.method == "OPTIONS") {
@@ -272,6 +276,8 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
     res.status = 200;
     res.set_header("Cache-Control", "no-store");
     res.set_content(backends_.metrics->registry().Render(), "text/plain; version=0.0.4; charset=utf-8");
+  } else if (route_label == "/site/") {
+    ServeSite(req, res);
   } else if (route != nullptr) {
     cache_outcome = ServeRoute(*route, id, csv_suffix || WantsCsv(req), req, res);
   } else {
@@ -325,6 +331,7 @@ std::string HttpServer::ServeRoute(const BoundRoute& route, const std::string& i
     // meanwhile cannot put newer rows under this version's key.
     if (absl::Status st = SetLeaf(*as_of_leaf, absl::StrCat(version), request.get()); !st.ok()) std::abort();
   }
+  if (route.route.body) csv = false;  // a chart is a JSON document whatever the Accept header says
   const std::string representation = csv ? "csv" : "json";
   const std::string key = CacheKey(route.route.spec.path, Deterministic(*request), representation, version);
   const std::string etag = ETagFor(key);
@@ -348,6 +355,7 @@ std::string HttpServer::ServeRoute(const BoundRoute& route, const std::string& i
     }
   }
 
+  if (route.route.body) return ServeBody(route, *request, key, cacheable, version, res);
   absl::StatusOr<std::unique_ptr<google::protobuf::Message>> response = route.route.handler(*request);
   if (!response.ok()) {
     res.headers.erase("ETag");
@@ -371,6 +379,49 @@ std::string HttpServer::ServeRoute(const BoundRoute& route, const std::string& i
   backends_.metrics->CountCache(false);
   // A handler that answered at another version than the key's is not cached.
   if (cacheable && served == version) cache_.Put(key, std::move(entry));
+  return "miss";
+}
+
+void HttpServer::ServeSite(const httplib::Request& req, httplib::Response& res) {
+  if (options_.site_dir.empty()) {
+    SetError(res, absl::NotFoundError("this collector serves no site pages (no --site-dir)"));
+    return;
+  }
+  if (req.path == "/site") {
+    res.status = 301;
+    res.set_header("Location", "/site/");
+    return;
+  }
+  absl::StatusOr<StaticFile> file = ReadStaticFile(options_.site_dir, req.path.substr(std::string("/site/").size()));
+  if (!file.ok()) {
+    SetError(res, file.status());
+    return;
+  }
+  res.status = 200;
+  // Pages and bundles change with a build, not with the data: revalidate.
+  res.set_header("Cache-Control", "no-cache");
+  res.set_content(std::move(file->body), file->content_type);
+}
+
+std::string HttpServer::ServeBody(const BoundRoute& route, const google::protobuf::Message& request,
+                                  const std::string& key, bool cacheable, std::int64_t version,
+                                  httplib::Response& res) {
+  absl::StatusOr<JsonBody> body = route.route.body(request, route.route.handler);
+  if (!body.ok()) {
+    res.headers.erase("ETag");
+    res.headers.erase("Cache-Control");
+    SetError(res, body.status());
+    return "-";
+  }
+  auto entry = std::make_shared<CachedResponse>();
+  entry->data_version = body->data_version != 0 ? body->data_version : version;
+  entry->content_type = kJson;
+  entry->body = std::move(body->json);
+  res.status = 200;
+  res.set_header("X-Data-Version", absl::StrCat(entry->data_version));
+  res.set_content(entry->body, entry->content_type);
+  backends_.metrics->CountCache(false);
+  if (cacheable && entry->data_version == version) cache_.Put(key, std::move(entry));
   return "miss";
 }
 

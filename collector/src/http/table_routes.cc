@@ -16,7 +16,7 @@ Handler Bind(TableService& tables, absl::StatusOr<Response> (TableService::*meth
 }  // namespace
 
 std::vector<Route> TableRoutes(TableService& tables) {
-  return BindQueryRoutes([&tables](const google::protobuf::MethodDescriptor& m) -> Handler {
+  auto bind = [&tables](const google::protobuf::MethodDescriptor& m) -> Handler {
     const std::string& rpc = m.name();
     if (rpc == "ListDeviceModels") return Bind(tables, &TableService::ListDeviceModels);
     if (rpc == "GetOomTable") return Bind(tables, &TableService::GetOomTable);
@@ -28,7 +28,10 @@ std::vector<Route> TableRoutes(TableService& tables) {
     if (rpc == "StackUp") return Bind(tables, &TableService::StackUp);
     if (rpc == "GetSubmission") return Bind(tables, &TableService::GetSubmission);
     return Handler();  // BindQueryRoutes crashes: a public route without a binding
-  });
+  };
+  std::vector<Route> routes = BindQueryRoutes(bind);
+  for (Route& chart : BindChartRoutes(bind)) routes.push_back(std::move(chart));
+  return routes;
 }
 
 }  // namespace localbench::collector::http

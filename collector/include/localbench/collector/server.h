@@ -83,6 +83,9 @@ struct CollectorOptions {
   // Tests may give their own. /healthz and /metrics are always there when
   // http_listen is set.
   std::vector<http::Route> http_routes;
+  // Folder served under /site/ by the HTTP API (the example pages); empty
+  // serves none.
+  std::string http_site_dir;
 };
 
 // A running collector. Destroying it shuts it down.

@@ -5,6 +5,7 @@
 #ifndef LOCALBENCH_COLLECTOR_HTTP_ROUTES_H_
 #define LOCALBENCH_COLLECTOR_HTTP_ROUTES_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,6 +28,11 @@ struct RouteSpec {
 // The public table routes (GET only) in the order documented.
 const std::vector<RouteSpec>& QueryRouteSpecs();
 
+// The public chart routes (/v1/charts/...): Vega-Lite v5 specifications with
+// the data inlined, built from the answers of the RPC they name, so their
+// parameters are exactly that RPC's request leaves (see charts.h).
+const std::vector<RouteSpec>& ChartRouteSpecs();
+
 // The localbench.v1.Query method a spec names; crashes when it does not
 // exist (the table and the proto disagree: a programming error).
 const google::protobuf::MethodDescriptor* QueryMethod(const RouteSpec& spec);
@@ -36,12 +42,26 @@ const google::protobuf::MethodDescriptor* QueryMethod(const RouteSpec& spec);
 using Handler = std::function<absl::StatusOr<std::unique_ptr<google::protobuf::Message>>(
     const google::protobuf::Message& request)>;
 
+// A finished JSON document and the data version it was computed at.
+struct JsonBody {
+  std::string json;
+  std::int64_t data_version = 0;
+};
+
+// Builds a route's body from its request, calling `table` (the route's
+// Handler) as often as it needs; a chart route's body is a Vega-Lite spec.
+using BodyBuilder =
+    std::function<absl::StatusOr<JsonBody>(const google::protobuf::Message& request, const Handler& table)>;
+
 // A route the server serves: a spec, its types and its handler.
 struct Route {
   RouteSpec spec;
   const google::protobuf::Descriptor* request = nullptr;
   const google::protobuf::Descriptor* response = nullptr;
   Handler handler;
+  // Set on chart routes: the body is body(request, handler), always JSON (no
+  // CSV); `response` is then the handler's type, not the body's.
+  BodyBuilder body;
 };
 
 // A Handler over a typed function (typically a TableService method):
@@ -73,6 +93,11 @@ Route MakeRoute(RouteSpec spec, std::function<absl::StatusOr<Response>(const Req
 // route must be served). Types come from the method descriptor; the server
 // crashes if a handler answers with another type.
 std::vector<Route> BindQueryRoutes(
+    const std::function<Handler(const google::protobuf::MethodDescriptor&)>& bind);
+
+// Binds every ChartRouteSpecs() entry the same way: `bind(method)` gives the
+// table handler, the chart builder comes from charts.h.
+std::vector<Route> BindChartRoutes(
     const std::function<Handler(const google::protobuf::MethodDescriptor&)>& bind);
 
 }  // namespace localbench::collector::http

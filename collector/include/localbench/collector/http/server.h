@@ -42,6 +42,9 @@ struct HttpOptions {
   int latest_max_age_seconds = 5;
   // Cache-Control max-age of as_of responses, which never change.
   int as_of_max_age_seconds = 365 * 24 * 3600;
+  // Folder whose files are served under /site/ (the example pages, built by
+  // the CMake target `site`); empty serves no pages.
+  std::string site_dir;
 };
 
 // What the server reads from the rest of the collector.
@@ -86,6 +89,11 @@ class HttpServer {
   // Serves a table route; returns the cache outcome for the log line.
   std::string ServeRoute(const BoundRoute& route, const std::string& id, bool csv,
                          const httplib::Request& req, httplib::Response& res);
+  // Serves a file of the example site (/site/...).
+  void ServeSite(const httplib::Request& req, httplib::Response& res);
+  // Serves a route whose body is built (a chart) rather than rendered.
+  std::string ServeBody(const BoundRoute& route, const google::protobuf::Message& request, const std::string& key,
+                        bool cacheable, std::int64_t version, httplib::Response& res);
   const BoundRoute* Match(const std::string& path, std::string* id) const;
 
   const HttpOptions options_;

@@ -10,8 +10,8 @@
 
 namespace localbench::collector::http {
 
-// Every QueryRouteSpecs() route served by `tables`, which must outlive the
-// routes. Crashes if a public route names an RPC without a binding here.
+// Every QueryRouteSpecs() and ChartRouteSpecs() route served by `tables`,
+// which must outlive the routes. Crashes if a public route names an RPC without a binding here.
 std::vector<Route> TableRoutes(TableService& tables);
 
 }  // namespace localbench::collector::http
