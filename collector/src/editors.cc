@@ -162,7 +162,8 @@ absl::StatusOr<v1::AuditEventList> EditorStore::ListAuditEvents(const v1::ListAu
         pqxx::read_transaction tx(conn);
         const pqxx::result rows = tx.exec_prepared("audit_events", request.submission_id(), cursor,
                                                    static_cast<int64_t>(size) + 1,
-                                                   std::numeric_limits<int64_t>::max());
+                                                   request.read().as_of() > 0 ? request.read().as_of()
+                                                                              : std::numeric_limits<int64_t>::max());
         v1::AuditEventList out;
         for (std::size_t i = 0; i < rows.size() && i < size; ++i) {
           const auto& r = rows[static_cast<pqxx::result::size_type>(i)];
