@@ -355,6 +355,8 @@ TEST_F(RealTablesTest, RealTablesAnswerAsDocumented) {
       {"/v1/largest-model", absl::StrCat("/v1/largest-model?device_model=", slug, "&kind=", kind)},
       {"/v1/submissions/{id}", "/v1/submissions/" + s.submission_id()},
       {"/v1/submissions/{id}/stack-up", "/v1/submissions/" + s.submission_id() + "/stack-up"},
+      {"/v1/verdicts", absl::StrCat("/v1/verdicts?device_model=", slug)},
+      {"/v1/changes", "/v1/changes"},
       {"/healthz", "/healthz"},
       {"/metrics", "/metrics"},
   };

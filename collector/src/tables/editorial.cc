@@ -29,6 +29,17 @@ absl::StatusOr<std::string> ResolveModel(const tables::Directory& dir, const std
   return absl::NotFoundError(absl::StrCat(field, ": no device model '", name, "' in the catalogue or results"));
 }
 
+// True when some cell could be both `a` and `b`: same preset and kind, and
+// every other field equal where both name one.
+bool Overlap(const v1::WorkloadKey& a, const v1::WorkloadKey& b) {
+  auto same = [](uint32_t x, uint32_t y) { return x == 0 || y == 0 || x == y; };
+  return a.model_preset() == b.model_preset() && a.kind() == b.kind() &&
+         (a.precision() == v1::PRECISION_UNSPECIFIED || b.precision() == v1::PRECISION_UNSPECIFIED ||
+          a.precision() == b.precision()) &&
+         same(a.prompt_tokens(), b.prompt_tokens()) && same(a.generated_tokens(), b.generated_tokens()) &&
+         same(a.sequence_tokens(), b.sequence_tokens()) && same(a.lora_rank(), b.lora_rank());
+}
+
 }  // namespace
 
 absl::StatusOr<v1::VerdictList> TableService::ListVerdicts(const v1::ListVerdictsRequest& request) {
@@ -48,7 +59,7 @@ absl::StatusOr<v1::VerdictList> TableService::ListVerdicts(const v1::ListVerdict
     for (v1::Verdict& v : tables::VerdictsAt(rd, **dir, request.device_model(), "", verdict_threshold_)) {
       if (request.stale_only() && !v.stale()) continue;
       // A workload narrows to verdicts on it; whole-model verdicts stay.
-      if (request.has_workload() && v.has_workload() && !tables::WorkloadCovers(request.workload(), v.workload())) {
+      if (request.has_workload() && v.has_workload() && !Overlap(request.workload(), v.workload())) {
         continue;
       }
       *out.add_verdicts() = std::move(v);
