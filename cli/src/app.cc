@@ -13,6 +13,7 @@
 #include "localbench/v1/admin.grpc.pb.h"
 #include "localbench/v1/query.grpc.pb.h"
 #include "output.h"
+#include "views.h"
 
 namespace localbench::cli {
 namespace {
@@ -179,118 +180,6 @@ struct Context {
   }
 };
 
-// The table columns of each answer.
-const View kOomView{"rows",
-                    {{"DEVICE MODEL", "device_model.slug"},
-                     {"PRESET", "workload.model_preset"},
-                     {"KIND", "workload.kind"},
-                     {"PRECISION", "workload.precision"},
-                     {"PROMPT", "workload.prompt_tokens"},
-                     {"SEQ", "workload.sequence_tokens"},
-                     {"LARGEST OK", "largest_ok_batch.median"},
-                     {"OOM AT", "smallest_failed_batch.median"},
-                     {"PLAN MAX", "planned_max_batch"},
-                     {"MACHINES", "support.machine_count"},
-                     {"VERIFIED", "support.verified"}}};
-const View kCurveView{"points",
-                      {{"BATCH", "batch_size"},
-                       {"TOKENS/S", "tokens_per_second.median"},
-                       {"MIN", "tokens_per_second.min"},
-                       {"MAX", "tokens_per_second.max"},
-                       {"PEAK BYTES", "peak_bytes.median"},
-                       {"PLAN BYTES", "planned_bytes"},
-                       {"MACHINES", "support.machine_count"},
-                       {"OOM MACHINES", "oom_machine_count"}}};
-const View kCompareView{"rows",
-                        {{"DEVICE MODEL", "device_model.slug"},
-                         {"TOKENS/S", "tokens_per_second.median"},
-                         {"RELATIVE", "relative_tokens_per_second"},
-                         {"PEAK BYTES", "peak_bytes.median"},
-                         {"LARGEST OK", "largest_ok_batch.median"},
-                         {"MACHINES", "support.machine_count"},
-                         {"VERIFIED", "support.verified"}}};
-const View kStackView{"rows",
-                      {{"DRIVER", "driver_version"},
-                       {"RUNTIME", "runtime_version"},
-                       {"AGENT", "agent_version"},
-                       {"TOKENS/S", "tokens_per_second.median"},
-                       {"CHANGE", "relative_change"},
-                       {"MACHINES", "support.machine_count"}}};
-const View kWillItRunView{"",
-                          {{"FIT", "fit"},
-                           {"MARGIN BYTES", "margin_bytes"},
-                           {"REQUIRED BYTES", "required_bytes.value"},
-                           {"LARGEST BATCH", "largest_batch.value"},
-                           {"BASIS", "largest_batch.basis"},
-                           {"TOKENS/S", "tokens_per_second.value"},
-                           {"SPEED BASIS", "tokens_per_second.basis"},
-                           {"ADVICE", "advice"}}};
-const View kSubmissionView{"",
-                           {{"SUBMISSION", "submission.submission_id"},
-                            {"DEVICE MODEL", "device_model"},
-                            {"RECEIVED", "received_at"},
-                            {"STORED AT VERSION", "stored_data_version"},
-                            {"FLAGGED", "flagged"},
-                            {"RETRACTED", "retracted"},
-                            {"REASON", "flag_reason"}}};
-const View kModerationView{"",
-                           {{"SUBMISSION", "submission_id"},
-                            {"FLAGGED", "flagged"},
-                            {"RETRACTED", "retracted"},
-                            {"DATA VERSION", "data_version"}}};
-const View kAuditView{"events",
-                      {{"EVENT", "event_id"},
-                       {"AT", "at"},
-                       {"ACTION", "action"},
-                       {"SUBMISSION", "submission_id"},
-                       {"ACTOR", "actor"},
-                       {"VERSION", "data_version"},
-                       {"REASON", "reason"}}};
-const View kChangesView{"changes",
-                        {{"EVENT", "event_id"},
-                         {"AT", "at"},
-                         {"ACTION", "action"},
-                         {"SUBMISSION", "submission_id"},
-                         {"VERSION", "data_version"},
-                         {"REASON", "reason"}}};
-const View kVerdictsView{"verdicts",
-                         {{"VERDICT", "verdict_id"},
-                          {"DEVICE MODEL", "device_model"},
-                          {"PRESET", "workload.model_preset"},
-                          {"KIND", "workload.kind"},
-                          {"STALE", "stale"},
-                          {"WRITTEN AT", "written_at_version"},
-                          {"EDITOR", "editor"},
-                          {"TEXT", "text"},
-                          {"WHY STALE", "stale_reasons"}}};
-const View kVerdictView{"",
-                        {{"VERDICT", "verdict_id"},
-                         {"DEVICE MODEL", "device_model"},
-                         {"STALE", "stale"},
-                         {"WRITTEN AT", "written_at_version"},
-                         {"EDITOR", "editor"},
-                         {"TEXT", "text"}}};
-const View kCitedView{"cited",
-                      {{"PRESET", "workload.model_preset"},
-                       {"KIND", "workload.kind"},
-                       {"PRECISION", "workload.precision"},
-                       {"BATCH", "batch_size"},
-                       {"TOKENS/S THEN", "tokens_per_second_then"},
-                       {"NOW", "tokens_per_second_now"},
-                       {"LARGEST OK THEN", "largest_ok_batch_then"},
-                       {"NOW", "largest_ok_batch_now"},
-                       {"MACHINES THEN", "machine_count_then"},
-                       {"NOW", "machine_count_now"},
-                       {"MOVED", "moved"}}};
-const View kTokenView{"", {{"TOKEN ID", "token_id"}, {"TOKEN (shown once)", "token"}}};
-const View kTokensView{"tokens",
-                       {{"TOKEN ID", "token_id"},
-                        {"ROLE", "role"},
-                        {"NAME", "name"},
-                        {"CREATED", "created_at"},
-                        {"REVOKED", "revoked_at"}}};
-const View kRevokeView{"", {{"REVOKED", "revoked"}}};
-
 }  // namespace
 
 int Run(int argc, char** argv, std::ostream& out, std::ostream& err, bool colour) {
@@ -424,8 +313,7 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err, bool colour
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
-    out << app.help();
-    for (CLI::App* sub : app.get_subcommands()) out << sub->help();
+    out << app.help();  // CLI11 shows the help of the (sub)command asked about
     return kOk;
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) {

@@ -387,6 +387,17 @@ TEST_F(EditorsTest, VerdictGoesStaleWhenItsCellsMoveAndFreshWhenConfirmed) {
   EXPECT_EQ(stale.cited(0).machine_count_now(), 3u);
   EXPECT_TRUE(stale.cited(0).moved());
   EXPECT_EQ(Verdicts(0, true).verdicts_size(), 1);
+  // Narrowing by workload: a fuller key of the judged workload keeps it,
+  // another workload does not.
+  v1::ListVerdictsRequest narrowed;
+  *narrowed.mutable_workload() = KeyOf(first, 0);
+  auto on_cell = tables().ListVerdicts(narrowed);
+  ASSERT_TRUE(on_cell.ok()) << on_cell.status();
+  EXPECT_EQ(on_cell->verdicts_size(), 1);
+  *narrowed.mutable_workload() = KeyOf(first, 1);
+  auto elsewhere = tables().ListVerdicts(narrowed);
+  ASSERT_TRUE(elsewhere.ok()) << elsewhere.status();
+  EXPECT_EQ(elsewhere->verdicts_size(), 0);
   // As of the version it was written at, it was fresh (as_of reproduces).
   EXPECT_FALSE(Verdicts(written_version).verdicts(0).stale());
   EXPECT_EQ(Verdicts(written_version - 1).verdicts_size(), 0) << "not yet written then";
