@@ -50,6 +50,8 @@ bool ParsesAs(const std::string& json, M* m) {
 class CliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // Hermetic: no config file of the user running the tests is read.
+    setenv("XDG_CONFIG_HOME", "/nonexistent/localbench-cli-test", 1);
     db_ = PostgresEnvironment::FreshDatabase();
     ASSERT_FALSE(db_.empty());
     // The first admin token comes from the server side, straight into the database.
