@@ -22,6 +22,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "localbench/collector/editors.h"
 #include "localbench/collector/log.h"
 #include "localbench/collector/migrations.h"
 #include "localbench/collector/postgres_cluster.h"
@@ -236,7 +237,24 @@ int main(int argc, char** argv) {
                  "empty: no pages")
       ->envname("LOCALBENCH_SITE_DIR")
       ->capture_default_str();
+  double verdict_threshold = lc::TableService::kDefaultVerdictThreshold;
+  app.add_option("--verdict-threshold", verdict_threshold,
+                 "a verdict is stale when a cited tokens/s figure moved by more than this fraction "
+                 "(0.1 = 10%) since it was written or confirmed")
+      ->envname("LOCALBENCH_VERDICT_THRESHOLD")
+      ->check(CLI::Range(0.001, 9.999))
+      ->capture_default_str();
   CLI::App* migrate = app.add_subcommand("migrate", "apply the schema migrations and exit");
+  CLI::App* token = app.add_subcommand("token", "editor and admin tokens, straight in the database");
+  token->require_subcommand(1);
+  CLI::App* token_create = token->add_subcommand(
+      "create", "issue a token (the first admin's, say); prints the secret once on stdout");
+  std::string token_role;
+  std::string token_name;
+  token_create->add_option("--role", token_role, "editor or admin")
+      ->required()
+      ->check(CLI::IsMember({"editor", "admin"}));
+  token_create->add_option("--name", token_name, "who holds it (recorded with their actions)")->required();
   CLI11_PARSE(app, argc, argv);
 
   if (check_config) {
@@ -275,9 +293,18 @@ int main(int argc, char** argv) {
     lc::PostgresClusterOptions o;
     o.data_dir = data_dir;
     auto started = lc::PostgresCluster::Start(o);
-    if (!started.ok()) return Fail(started.status().message());
-    cluster = *std::move(started);
-    url = cluster->url();
+    if (!started.ok()) {
+      // `token create` beside a running collector: its cluster is locked,
+      // but its socket directory is recorded and owner-only, so connect there.
+      std::optional<std::string> socket_dir = ReadFile(data_dir + "/socket_dir");
+      if (!token_create->parsed() || !socket_dir) return Fail(started.status().message());
+      while (!socket_dir->empty() && socket_dir->back() == '\n') socket_dir->pop_back();
+      url = absl::StrCat("postgresql://localbench@/localbench?host=", *socket_dir);
+      lc::LogLine(absl::StrCat("data directory in use: using the running cluster at ", *socket_dir));
+    } else {
+      cluster = *std::move(started);
+      url = cluster->url();
+    }
   } else {
     lc::LogLine(absl::StrCat("database ", lc::RedactUrl(db)));
   }
@@ -295,7 +322,29 @@ int main(int argc, char** argv) {
     return 0;  // the cluster (if any) stops as it goes out of scope
   }
 
+  if (token_create->parsed()) {
+    try {
+      pqxx::connection conn(url);
+      auto applied = lc::ApplyMigrations(conn);
+      if (!applied.ok()) return Fail(applied.status().message());
+      auto created = lc::CreateApiToken(conn, token_role == "admin" ? localbench::v1::ROLE_ADMIN
+                                                                    : localbench::v1::ROLE_EDITOR,
+                                        token_name);
+      if (!created.ok()) return Fail(created.status().message());
+      // The secret alone on stdout (TOKEN=$(... token create ...)); the rest
+      // on stderr. It is never logged and cannot be shown again.
+      std::fprintf(stderr, "localbench-collector: %s token %s for '%s' (shown once; store it now):\n",
+                   token_role.c_str(), created->token_id().c_str(), token_name.c_str());
+      std::printf("%s\n", created->token().c_str());
+      std::fflush(stdout);
+    } catch (const std::exception& e) {
+      return Fail(absl::StrCat("cannot connect to PostgreSQL: ", e.what()));
+    }
+    return 0;  // the cluster (if any) stops as it goes out of scope
+  }
+
   lc::CollectorOptions options;
+  options.verdict_threshold = verdict_threshold;
   options.listen = listen;
   options.db_url = url;
   options.db_read_url = db_read;

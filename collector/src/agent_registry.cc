@@ -57,4 +57,9 @@ absl::StatusOr<AgentIdentity> AgentRegistry::Authenticate(std::string_view token
   return identity;
 }
 
+void AgentRegistry::Forget(const std::string& agent_id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(tokens_, [&](const auto& entry) { return entry.second.identity.agent_id == agent_id; });
+}
+
 }  // namespace localbench::collector

@@ -52,7 +52,19 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
                                           static_cast<std::size_t>(connections));
   if (!read_pool.ok()) return read_pool.status();
   s->read_pool_ = *std::move(read_pool);
-  s->tables_ = std::make_unique<TableService>(s->read_pool_.get(), options.verify);
+  s->tables_ = std::make_unique<TableService>(s->read_pool_.get(), options.verify, options.verdict_threshold);
+  if (!(options.verdict_threshold > 0 && options.verdict_threshold < 10)) {
+    return absl::InvalidArgumentError("verdict_threshold must be a fraction in (0, 10), e.g. 0.1 for 10%");
+  }
+  // Editors write (moderation, verdicts, tokens): always the primary, on two
+  // connections of their own so they never take an ingest worker's.
+  auto admin_pool = ConnectionPool::Create(options.db_url, 2);
+  if (!admin_pool.ok()) return admin_pool.status();
+  s->admin_pool_ = *std::move(admin_pool);
+  s->admin_tables_ = std::make_unique<TableService>(s->admin_pool_.get(), options.verify, options.verdict_threshold);
+  SubmissionStore* store = s->store_.get();
+  s->editors_ = std::make_unique<EditorStore>(s->admin_pool_.get(), s->admin_tables_.get(),
+                                              [store](const std::string& agent_id) { store->ForgetAgent(agent_id); });
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -116,6 +128,8 @@ void CollectorServer::RegisterServices(grpc::ServerBuilder& builder) {
   builder.RegisterService(ingest_.get());
   query_ = std::make_unique<QueryService>(tables_.get());
   builder.RegisterService(query_.get());
+  admin_ = std::make_unique<AdminService>(editors_.get());
+  builder.RegisterService(admin_.get());
 }
 
 void CollectorServer::Shutdown(std::chrono::milliseconds grace) {

@@ -27,6 +27,7 @@
 #include "localbench/collector/postgres_cluster.h"
 #include "localbench/test_support/in_process_collector.h"
 #include "localbench/test_support/submission_builder.h"
+#include "localbench/v1/admin.grpc.pb.h"
 #include "localbench/v1/ingest.grpc.pb.h"
 
 extern char** environ;
@@ -290,6 +291,44 @@ TEST_F(EmbeddedCollectorTest, MigrateSubcommandAppliesAndExits) {
   EXPECT_TRUE(fs::exists(data_dir_ / "pgdata" / "PG_VERSION"));
   Child again(Command({"migrate"}));
   EXPECT_EQ(again.Wait(), 0);
+}
+
+// `token create` on an embedded data directory: before any collector ran
+// (it starts the cluster itself) and beside a running collector (whose
+// cluster is locked: it connects to that cluster's socket instead).
+TEST_F(EmbeddedCollectorTest, TokenCreateWorksWithAndWithoutARunningCollector) {
+  const std::regex kToken("[0-9a-f]{64}");
+  std::string first_token;
+  {
+    Child create(Command({"token", "create", "--role", "admin", "--name", "Before Start"}));
+    auto line = create.ReadLine();
+    ASSERT_TRUE(line.has_value());
+    EXPECT_TRUE(std::regex_match(*line, kToken)) << *line;
+    first_token = *line;
+    EXPECT_EQ(create.Wait(), 0);
+  }
+  Child collector(Command());
+  auto address = collector.WaitForAddress();
+  ASSERT_TRUE(address.has_value());
+  {
+    Child create(Command({"token", "create", "--role", "editor", "--name", "While Running"}));
+    auto line = create.ReadLine();
+    ASSERT_TRUE(line.has_value());
+    EXPECT_TRUE(std::regex_match(*line, kToken)) << *line;
+    EXPECT_EQ(create.Wait(), 0);
+  }
+  auto admin = v1::Admin::NewStub(grpc::CreateChannel(*address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  SetBearer(ctx, first_token);
+  v1::TokenList tokens;
+  grpc::Status st = admin->ListTokens(&ctx, v1::ListTokensRequest(), &tokens);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(tokens.tokens_size(), 2);
+  EXPECT_EQ(tokens.tokens(0).name(), "Before Start");
+  EXPECT_EQ(tokens.tokens(1).name(), "While Running");
+  EXPECT_EQ(tokens.tokens(1).role(), v1::ROLE_EDITOR);
+  collector.Signal(SIGTERM);
+  EXPECT_EQ(collector.Wait(), 0);
 }
 
 TEST_F(EmbeddedCollectorTest, UnreachableDataDirFailsWithItsName) {

@@ -366,6 +366,9 @@ TEST_F(RealTablesTest, RealTablesAnswerAsDocumented) {
       {"/v1/charts/throughput", absl::StrCat("/v1/charts/throughput?device_model=", slug, "&", workload)},
       {"/v1/charts/compare", "/v1/charts/compare?" + workload},
       {"/v1/charts/stack", absl::StrCat("/v1/charts/stack?device_model=", slug, "&", workload)},
+
+      {"/v1/verdicts", absl::StrCat("/v1/verdicts?device_model=", slug)},
+      {"/v1/changes", "/v1/changes"},
       {"/healthz", "/healthz"},
       {"/metrics", "/metrics"},
   };

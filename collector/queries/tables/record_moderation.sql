@@ -1,5 +1,5 @@
 -- Appends a moderation event for submission $1 (action $2, reason $3,
--- actor $4) and advances the data version, in one statement: the counter's
+-- actor $4, acting token $5: '' none) and advances the data version, in one statement: the counter's
 -- row lock orders versions by commit, as ingest does. Returns the version;
 -- no row when the submission does not exist.
 WITH target AS (
@@ -10,6 +10,7 @@ WITH target AS (
 ), made AS (
   INSERT INTO data_versions (version, cause) SELECT version, 'moderation' FROM ver RETURNING version
 )
-INSERT INTO moderation_events (submission_id, action, reason, actor, data_version)
-SELECT t.submission_id, $2::text, $3::text, $4::text, m.version FROM target t, made m
+INSERT INTO moderation_events (submission_id, action, reason, actor, data_version, actor_token_id)
+SELECT t.submission_id, $2::text, $3::text, $4::text, m.version, NULLIF($5::text, '')::uuid
+FROM target t, made m
 RETURNING data_version

@@ -19,6 +19,8 @@ const std::vector<RouteSpec>& QueryRouteSpecs() {
       {"/v1/largest-model", "LargestModel", ""},
       {"/v1/submissions/{id}", "GetSubmission", "submission_id"},
       {"/v1/submissions/{id}/stack-up", "StackUp", "submission_id"},
+      {"/v1/verdicts", "ListVerdicts", ""},
+      {"/v1/changes", "ListChanges", ""},
   };
   return *specs;
 }

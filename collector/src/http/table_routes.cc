@@ -27,6 +27,8 @@ std::vector<Route> TableRoutes(TableService& tables) {
     if (rpc == "LargestModel") return Bind(tables, &TableService::LargestModel);
     if (rpc == "StackUp") return Bind(tables, &TableService::StackUp);
     if (rpc == "GetSubmission") return Bind(tables, &TableService::GetSubmission);
+    if (rpc == "ListVerdicts") return Bind(tables, &TableService::ListVerdicts);
+    if (rpc == "ListChanges") return Bind(tables, &TableService::ListChanges);
     return Handler();  // BindQueryRoutes crashes: a public route without a binding
   };
   std::vector<Route> routes = BindQueryRoutes(bind);

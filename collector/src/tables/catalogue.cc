@@ -21,8 +21,11 @@ absl::Status VerifyRule::Check() const {
   return absl::OkStatus();
 }
 
-TableService::TableService(ConnectionPool* pool, VerifyRule verify)
-    : pool_(pool), verify_(verify), directory_(std::make_unique<tables::DirectoryCache>()) {
+TableService::TableService(ConnectionPool* pool, VerifyRule verify, double verdict_threshold)
+    : pool_(pool),
+      verify_(verify),
+      verdict_threshold_(verdict_threshold),
+      directory_(std::make_unique<tables::DirectoryCache>()) {
   // Options are checked where they are read (CollectorServer::Start, flags).
   if (!verify_.Check().ok()) {
     std::fprintf(stderr, "TableService: %s\n", std::string(verify_.Check().message()).c_str());
@@ -161,13 +164,16 @@ absl::StatusOr<v1::GetSubmissionResponse> TableService::GetSubmission(const v1::
 
 absl::StatusOr<int64_t> RecordModeration(ConnectionPool& pool, std::string_view submission_id,
                                          std::string_view action, std::string_view reason,
-                                         std::string_view actor) {
+                                         std::string_view actor, std::string_view actor_token_id) {
   if (auto ok = tables::CheckUuid(submission_id, "submission_id"); !ok.ok()) return ok;
   if (action != "flag" && action != "retract" && action != "restore") {
     return absl::InvalidArgumentError("action: expected flag, retract or restore");
   }
   if (reason.empty() || reason.size() > 1024) return absl::InvalidArgumentError("reason: 1 to 1024 bytes");
   if (actor.empty() || actor.size() > 128) return absl::InvalidArgumentError("actor: 1 to 128 bytes");
+  if (!actor_token_id.empty()) {
+    if (auto ok = tables::CheckUuid(actor_token_id, "actor_token_id"); !ok.ok()) return ok;
+  }
   auto lease = pool.Acquire();
   if (!lease.ok()) return lease.status();
   try {
@@ -175,7 +181,7 @@ absl::StatusOr<int64_t> RecordModeration(ConnectionPool& pool, std::string_view 
     conn.prepare("record_moderation", tables::Sql("record_moderation"));
     pqxx::work tx(conn);
     auto r = tx.exec_prepared("record_moderation", std::string(submission_id), std::string(action),
-                              std::string(reason), std::string(actor));
+                              std::string(reason), std::string(actor), std::string(actor_token_id));
     if (r.empty()) return absl::NotFoundError(absl::StrCat("submission_id: no submission ", std::string(submission_id)));
     const int64_t version = r[0][0].as<int64_t>();
     tx.commit();

@@ -63,7 +63,7 @@ absl::Status CheckSlug(const std::string& slug, const std::string& field) {
 
 absl::Status CheckUuid(std::string_view id, const std::string& field) {
   if (!Matches(id, "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")) {
-    return Invalid(field, "not a submission id (lower-case RFC 4122 UUID)");
+    return Invalid(field, "not an id (lower-case RFC 4122 UUID)");
   }
   return absl::OkStatus();
 }

@@ -58,7 +58,7 @@ absl::Status BindWorkload(const v1::WorkloadKey& w, const std::string& field, bo
 // Checks a device model slug's shape (not its existence).
 absl::Status CheckSlug(const std::string& slug, const std::string& field);
 
-// Checks a submission id's shape (RFC 4122 text form).
+// Checks an id's shape (submission, verdict, token: RFC 4122 text form).
 absl::Status CheckUuid(std::string_view id, const std::string& field);
 
 // One read: a transaction, the version it reads at, and statement helpers.

@@ -63,4 +63,12 @@ grpc::Status QueryService::StackUp(grpc::ServerContext*, const v1::StackUpReques
   return Reply(tables_->StackUp(*request), response);
 }
 
+grpc::Status QueryService::ListVerdicts(grpc::ServerContext*, const v1::ListVerdictsRequest* request, v1::VerdictList* response) {
+  return Reply(tables_->ListVerdicts(*request), response);
+}
+
+grpc::Status QueryService::ListChanges(grpc::ServerContext*, const v1::ListChangesRequest* request, v1::ChangeList* response) {
+  return Reply(tables_->ListChanges(*request), response);
+}
+
 }  // namespace localbench::collector

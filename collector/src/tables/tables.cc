@@ -7,6 +7,7 @@
 #include "localbench/collector/tables.h"
 #include "tables/cells.h"
 #include "tables/common.h"
+#include "tables/verdicts.h"
 
 namespace localbench::collector {
 
@@ -68,10 +69,13 @@ absl::StatusOr<v1::OomTable> TableService::GetOomTable(const v1::OomTableRequest
     if (!ok.ok()) return ok;
     v1::OomTable out;
     *out.mutable_version() = rd.Version();
+    std::vector<std::pair<std::string, v1::WorkloadKey>> cells;
     for (std::size_t i = window->offset; i < rows.size() && i < window->offset + window->size; ++i) {
+      cells.emplace_back(rows[i].device_model().slug(), rows[i].workload());
       *out.add_rows() = std::move(rows[i]);
     }
     out.set_next_page_token(tables::NextPageToken(*window, rows.size(), rd.version(), digest));
+    tables::AttachVerdicts(rd, **dir, cells, verdict_threshold_, out.mutable_verdicts());
     return out;
   });
 }
@@ -113,6 +117,7 @@ absl::StatusOr<v1::BatchCurve> TableService::GetBatchCurve(const v1::BatchCurveR
       if (row.has_largest_ok_batch()) *out.mutable_largest_ok_batch() = row.largest_ok_batch();
       if (row.has_smallest_failed_batch()) *out.mutable_smallest_failed_batch() = row.smallest_failed_batch();
     }
+    tables::AttachVerdicts(rd, **dir, {{model->slug(), out.workload()}}, verdict_threshold_, out.mutable_verdicts());
     return out;
   });
 }
@@ -176,7 +181,12 @@ absl::StatusOr<v1::HardwareComparison> TableService::CompareHardware(const v1::C
     std::stable_sort(rows.begin(), rows.end(), [](const v1::ComparisonRow& a, const v1::ComparisonRow& b) {
       return a.tokens_per_second().median() > b.tokens_per_second().median();
     });
-    for (auto& row : rows) *out.add_rows() = std::move(row);
+    std::vector<std::pair<std::string, v1::WorkloadKey>> compared;
+    for (auto& row : rows) {
+      compared.emplace_back(row.device_model().slug(), out.workload());
+      *out.add_rows() = std::move(row);
+    }
+    tables::AttachVerdicts(rd, **dir, compared, verdict_threshold_, out.mutable_verdicts());
     return out;
   });
 }

@@ -46,6 +46,11 @@ class AgentRegistry {
   // token therefore stops working within that time.
   absl::StatusOr<AgentIdentity> Authenticate(std::string_view token);
 
+  // Drops agent `agent_id` from the token cache (its token was revoked), so
+  // this process refuses it on the next call. Other collectors behind the
+  // same database stop trusting it within kTokenCacheTtl.
+  void Forget(const std::string& agent_id);
+
   // How long a successful token look-up is trusted without the database.
   static constexpr std::chrono::seconds kTokenCacheTtl{30};
 

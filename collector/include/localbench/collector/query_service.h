@@ -34,6 +34,8 @@ class QueryService final : public v1::Query::Service {
   grpc::Status WillItRun(grpc::ServerContext*, const v1::WillItRunRequest*, v1::WillItRunAnswer*) override;
   grpc::Status LargestModel(grpc::ServerContext*, const v1::LargestModelRequest*, v1::LargestModelAnswer*) override;
   grpc::Status StackUp(grpc::ServerContext*, const v1::StackUpRequest*, v1::StackUpAnswer*) override;
+  grpc::Status ListVerdicts(grpc::ServerContext*, const v1::ListVerdictsRequest*, v1::VerdictList*) override;
+  grpc::Status ListChanges(grpc::ServerContext*, const v1::ListChangesRequest*, v1::ChangeList*) override;
 
  private:
   TableService* tables_;

@@ -13,7 +13,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "localbench/collector/admin_service.h"
 #include "localbench/collector/connection_pool.h"
+#include "localbench/collector/editors.h"
 #include "localbench/collector/http/health.h"
 #include "localbench/collector/http/routes.h"
 #include "localbench/collector/http/server.h"
@@ -86,6 +88,10 @@ struct CollectorOptions {
   // Folder served under /site/ by the HTTP API (the example pages); empty
   // serves none.
   std::string http_site_dir;
+
+  // A verdict is stale when a cited tokens/s figure moved by more than this
+  // fraction since it was written (or confirmed).
+  double verdict_threshold = TableService::kDefaultVerdictThreshold;
 };
 
 // A running collector. Destroying it shuts it down.
@@ -139,6 +145,12 @@ class CollectorServer {
   std::unique_ptr<ConnectionPool> read_pool_;  // table reads, apart from ingest's connections
   std::unique_ptr<TableService> tables_;
   std::unique_ptr<QueryService> query_;
+  // Editors: a small pool of their own on the primary (they write), tables
+  // read from that primary for citations, the store and the Admin service.
+  std::unique_ptr<ConnectionPool> admin_pool_;
+  std::unique_ptr<TableService> admin_tables_;
+  std::unique_ptr<EditorStore> editors_;
+  std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<http::HttpServer> http_;  // after what it reads: stops first
   std::string address_;

@@ -43,6 +43,9 @@ class SubmissionStore {
   // (see AgentRegistry::Authenticate for the cache).
   absl::StatusOr<AgentIdentity> Authenticate(std::string_view token) { return agents_.Authenticate(token); }
 
+  // Forgets a cached agent token at once (see AgentRegistry::Forget).
+  void ForgetAgent(const std::string& agent_id) { agents_.Forget(agent_id); }
+
   // Stores a validated submission from `agent`, all its rows or none.
   // PERMISSION_DENIED when its machine_fingerprint is not the agent's
   // enrolled machine. The submission id is compared and stored in canonical

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -37,12 +38,25 @@ struct VerifyRule {
   absl::Status Check() const;
 };
 
+// What a new verdict cites: the figures of its cells at one data version.
+struct VerdictCitation {
+  std::string slug;                     // the device model
+  int64_t version = 0;                  // the version the figures were read at
+  std::vector<v1::CitedCell> cells;     // "then" fields set
+  std::vector<double> largest_ok_batch; // per cell: the OOM threshold unrounded
+};
+
 // Serves every Query table. Thread-safe: each call leases its own connection.
 class TableService {
  public:
+  // A verdict goes stale when a cited tokens/s figure moves by more than
+  // this fraction (the collector's --verdict-threshold).
+  static constexpr double kDefaultVerdictThreshold = 0.10;
+
   // `pool` must outlive the service. Any pool works: statements are prepared
   // on first use on each connection. `verify` must pass VerifyRule::Check.
-  explicit TableService(ConnectionPool* pool, VerifyRule verify = {});
+  explicit TableService(ConnectionPool* pool, VerifyRule verify = {},
+                        double verdict_threshold = kDefaultVerdictThreshold);
   ~TableService();
   TableService(const TableService&) = delete;
   TableService& operator=(const TableService&) = delete;
@@ -67,6 +81,19 @@ class TableService {
   // One submission's percentile among its device model's machines.
   absl::StatusOr<v1::StackUpAnswer> StackUp(const v1::StackUpRequest& request);
 
+  // Editors' verdicts with their cited figures then and now and staleness.
+  absl::StatusOr<v1::VerdictList> ListVerdicts(const v1::ListVerdictsRequest& request);
+  // The public change log: moderation actions at or before the version read.
+  absl::StatusOr<v1::ChangeList> ListChanges(const v1::ListChangesRequest& request);
+
+  // For the editors' store (read at the newest version): what a verdict on
+  // `device_model` (a slug, or a name the catalogue knows) for `workload`
+  // (null: the whole model) cites. NOT_FOUND for an unknown model,
+  // FAILED_PRECONDITION when nothing public is measured to cite.
+  absl::StatusOr<VerdictCitation> Cite(const std::string& device_model, const v1::WorkloadKey* workload);
+  // One verdict as served at the newest version; NOT_FOUND when unknown.
+  absl::StatusOr<v1::Verdict> GetVerdict(const std::string& verdict_id);
+
   // The older RPCs, served from the same versioned rows.
   absl::StatusOr<v1::Table> GetTable(const v1::GetTableRequest& request);
   absl::StatusOr<v1::ListDevicesResponse> ListDevices(const v1::ListDevicesRequest& request);
@@ -79,6 +106,7 @@ class TableService {
  private:
   ConnectionPool* pool_;
   VerifyRule verify_;
+  double verdict_threshold_;
   // The device-model directory of the newest version read (a pure function
   // of the version, needed by every request).
   std::unique_ptr<tables::DirectoryCache> directory_;
@@ -88,10 +116,12 @@ class TableService {
 // Appends a moderation event and advances the data version in the same
 // transaction; returns the new version. NOT_FOUND for an unknown submission,
 // INVALID_ARGUMENT (naming the field) for a bad action, reason or actor.
-// The editors' tools call this; tests use it to hide and restore rows.
+// Tools and tests call this directly; the Admin service goes through
+// EditorStore::Moderate, which also checks the submission's state and
+// records the acting token (`actor_token_id`, a UUID; "" none).
 absl::StatusOr<int64_t> RecordModeration(ConnectionPool& pool, std::string_view submission_id,
                                          std::string_view action, std::string_view reason,
-                                         std::string_view actor);
+                                         std::string_view actor, std::string_view actor_token_id = "");
 
 }  // namespace localbench::collector
 
