@@ -11,6 +11,7 @@
 #include "localbench/agent/report.h"
 #include "localbench/common/crypto.h"
 #include "localbench/kernels/discover.h"
+#include "localbench/kernels/pcie.h"
 #include "localbench/kernels/plan.h"
 #include "localbench/kernels/sweep.h"
 #include "localbench/kernels/version.h"
@@ -127,13 +128,33 @@ v1::Device DescribeDevice(kernels::Backend& backend) {
   std::uint64_t free_bytes = info.memory_free_bytes;
   if (auto mem = backend.device().GetMemoryInfo(); mem.ok()) free_bytes = mem->free_bytes;
   d.set_memory_free_at_start_bytes(free_bytes);
-  if (info.kind != kernels::DeviceKind::kCpu && info.memory_total_bytes > free_bytes) {
-    // Our own runtime context takes a few hundred MiB; more than 1 GiB in
-    // use before we allocate means other processes hold device memory, and
-    // the OOM threshold measured here is lower than the card's own.
+  if (info.kind == kernels::DeviceKind::kCpu) return d;
+  const kernels::PcieLink link = kernels::ReadPcieLink(info.pci_bus_id);
+  d.set_pcie_generation_current(link.generation_current);
+  d.set_pcie_generation_max(link.generation_max);
+  d.set_pcie_width_current(link.width_current);
+  d.set_pcie_width_max(link.width_max);
+  if (link.generation_current && link.width_current) {
+    d.set_pcie_link("gen" + std::to_string(link.generation_current) + " x" + std::to_string(link.width_current));
+  }
+  const kernels::DeviceTelemetry t = backend.SampleTelemetry();
+  if (t.other_process_count && t.other_process_bytes) {
+    // NVML's process lists: who else holds memory on this device, exactly.
+    d.set_other_process_count(*t.other_process_count);
+    d.set_other_processes_hold_memory(*t.other_process_count > 0);
+    d.set_memory_used_by_others_bytes(*t.other_process_count > 0
+                                          ? std::min(*t.other_process_bytes, info.memory_total_bytes)
+                                          : 0);
+  } else if (info.memory_total_bytes > free_bytes) {
+    // No list (rocm-smi, no permission): our own runtime context takes a few
+    // hundred MiB, so more than 1 GiB in use before we allocate means other
+    // processes hold device memory, and the threshold here is lower than the
+    // card's own.
     const std::uint64_t used = info.memory_total_bytes - free_bytes;
-    d.set_memory_used_by_others_bytes(used);
-    d.set_other_processes_hold_memory(used > kGiB);
+    const std::uint64_t ours = t.process_memory_bytes.value_or(0);
+    const std::uint64_t others = used > ours ? used - ours : 0;
+    d.set_other_processes_hold_memory(others > kGiB);
+    d.set_memory_used_by_others_bytes(others > kGiB ? others : 0);
   }
   return d;
 }
