@@ -106,7 +106,9 @@ std::string FormatTable(const v1::Submission& s) {
         << (sweep.largest_ok_batch() ? std::to_string(sweep.largest_ok_batch()) : std::string("none"))
         << ", smallest that failed: "
         << (sweep.smallest_failed_batch() ? std::to_string(sweep.smallest_failed_batch())
-                                          : std::string("none (cap reached)"))
+            : sweep.points(sweep.points_size() - 1).status() == v1::POINT_STATUS_SKIPPED_FOR_TIME
+                ? std::string("none (the time budget stopped the sweep)")
+                : std::string("none (cap reached)"))
         << ", plan predicted: " << sweep.planned_max_batch();
     if (sweep.oom_threshold_source() == v1::OOM_THRESHOLD_SOURCE_PROVEN) {
       out << " (threshold proven on the device)";

@@ -259,6 +259,8 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
     p.expected_points = e.points_in_budget;
     plans.push_back(std::move(p));
   }
+  // Wall time of the points run so far against their estimates.
+  double estimated_so_far = 0, measured_so_far = 0;
   progress.SetTotal(estimate->points);
   progress.SetEstimate(estimate->total_seconds);
   if (budget_seconds > 0) {
@@ -278,7 +280,7 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
       point->set_batch_size(1);
       point->set_status(v1::POINT_STATUS_SKIPPED_FOR_TIME);
       point->set_planned_bytes(plan.batch1_bytes);
-      point->set_error_message("not run: batch 1 alone would take about " + FormatDuration(est.point_seconds[0]) +
+      point->set_error_message("batch 1 alone would take about " + FormatDuration(est.point_seconds[0]) +
                                ", more than the time budget of " + FormatDuration(budget_seconds) +
                                " leaves after the smaller presets");
       point->set_reproduce_command(ReproduceCommand(device_name, reproduce, item, 1));
@@ -308,8 +310,13 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
       // the doubling sweep also proves the OOM bracket.
       options.prove_oom_bracket = suite.batches.empty();
       if (budget_seconds > 0) {
-        options.deadline = planned_start + std::chrono::duration_cast<Clock::duration>(
-                                               std::chrono::duration<double>(est.deadline_seconds));
+        // The sweeps after this one keep their batch-1 reservations, scaled
+        // by how much slower than estimated this run has been so far (a
+        // loaded machine must not squeeze a larger preset's batch 1 out).
+        const double pace = estimated_so_far > 0 ? std::max(1.0, measured_so_far / estimated_so_far) : 1.0;
+        const double reserved_after = budget_seconds - est.deadline_seconds;
+        options.deadline = planned_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                               budget_seconds - pace * reserved_after));
       }
       const kernels::WorkloadConfig base = plan.config;
       const int warmup = options.warmup_steps, reps = options.repetitions;
@@ -332,6 +339,12 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
             result = buf;
           }
           if (seen > plan.expected_points) progress.SetTotal(progress.total() + 1);
+          if (e.point->status == kernels::PointStatus::kOk) {
+            kernels::WorkloadConfig c = plan.config;
+            c.batch = e.point->batch_size;
+            estimated_so_far += EstimatePointSeconds(c, rates, options.warmup_steps, options.repetitions);
+            measured_so_far += e.point->wall_seconds;
+          }
           const std::size_t k = static_cast<std::size_t>(seen - 1);
           progress.Finish(result, k < est.point_seconds.size() && static_cast<int>(k) < plan.expected_points
                                       ? est.point_seconds[k]

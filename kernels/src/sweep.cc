@@ -190,7 +190,7 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
                             std::chrono::duration<double>(expected)) > *options.deadline) {
       out_of_time = true;
       record(batch, PointStatus::kSkippedForTime,
-             absl::StrCat("not run: expected to take ", static_cast<std::int64_t>(expected + 0.5),
+             absl::StrCat("expected to take ", static_cast<std::int64_t>(expected + 0.5),
                           " s, past the suite's time budget"));
       return PointStatus::kSkippedForTime;
     }
