@@ -134,8 +134,9 @@ int RunCommand(const Invocation& inv, Console& console, const UploadSettings& up
 
   // The CPU's limit depends on the suite, the suite on the device: discover
   // with the CPU suite's limit (or --memory-limit), then pick.
-  Suite cpu_suite = CpuSuite();
-  const std::uint64_t cpu_limit = o.memory_limit_bytes ? o.memory_limit_bytes : cpu_suite.cpu_memory_limit_bytes;
+  // The CPU suite's budget follows this machine's available memory.
+  const std::uint64_t cpu_limit =
+      o.memory_limit_bytes ? o.memory_limit_bytes : CpuMemoryBudget(CpuSuite(), AvailableMemoryBytes());
   auto backends = find_backends ? find_backends(cpu_limit) : FindBackends(cpu_limit);
   auto backend = SelectBackend(backends, o.device);
   if (!backend.ok()) return Fail(console, backend.status());
@@ -161,9 +162,11 @@ int RunCommand(const Invocation& inv, Console& console, const UploadSettings& up
   console.err << "localbench-agent: running suite " << suite->version << " (" << suite->Hash().substr(0, 12)
               << ") on " << (*backend)->name() << ": " << (*backend)->device().info().name << "\n";
   Progress progress(console.progress, console.progress_live);
-  auto run = RunSuite(**backend, *suite, progress, [&](const v1::Submission& partial) {
-    return checkpoints.Put(partial);
-  });
+  RunBudget budget;
+  budget.seconds = o.budget_minutes * 60;
+  auto run = RunSuite(
+      **backend, *suite, progress, [&](const v1::Submission& partial) { return checkpoints.Put(partial); },
+      budget);
   if (!run.ok()) return Fail(console, run.status());
   const v1::Submission* submission = &run->submission;
   const auto checkpoint = checkpoints.PathFor(submission->submission_id());

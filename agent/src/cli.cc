@@ -56,6 +56,9 @@ ParseResult ParseCommandLine(int argc, const char* const* argv) {
       ->delimiter(',')
       ->check(CLI::Range(1u, 1u << 20));
   run_cmd->add_option("--repetitions", run.repetitions, "Timed steps per point")->check(CLI::Range(1u, 1000u));
+  run_cmd->add_option("--budget", run.budget_minutes,
+                      "Time budget of the suite in minutes (default 10); points past it are recorded as skipped for time")
+      ->check(CLI::Range(0.1, 10000.0));
   run_cmd->add_option("--memory-limit", memory_limit, "CPU backend memory limit, e.g. 2G (makes OOM real on a CPU)");
   run_cmd->add_flag("--yes,-y", run.yes, "Publish without asking");
   run_cmd->add_flag("--offline", run.offline, "Only write the results locally; never upload");

@@ -19,7 +19,18 @@ Progress::Progress(std::FILE* out, bool live, std::function<Clock::time_point()>
 
 void Progress::SetTotal(int units) { total_ = std::max(units, done_); }
 
+void Progress::SetEstimate(double seconds) { estimate_total_ = seconds; }
+
 double Progress::EstimateSecondsLeft() const {
+  if (estimate_total_ >= 0) {
+    // The estimate's own figure until a planned unit has finished, then the
+    // remainder at the pace the finished units showed against theirs.
+    const double left = std::max(0.0, estimate_total_ - estimate_done_);
+    const double pace = estimate_done_ > 0 ? actual_done_ / estimate_done_ : 1.0;
+    double seconds = left * pace;
+    if (deadline_) seconds = std::min(seconds, std::max(0.0, std::chrono::duration<double>(*deadline_ - now_()).count()));
+    return seconds;
+  }
   if (done_ == 0) return -1;
   const double elapsed = std::chrono::duration<double>(now_() - begin_).count();
   return elapsed / done_ * std::max(0, total_ - done_);
@@ -44,6 +55,7 @@ void Progress::Draw() {
 
 void Progress::Start(const std::string& what) {
   current_ = what;
+  unit_begin_ = now_();
   if (live_) {
     Draw();
   } else {
@@ -52,8 +64,12 @@ void Progress::Start(const std::string& what) {
   }
 }
 
-void Progress::Finish(const std::string& result) {
+void Progress::Finish(const std::string& result, double estimated_seconds) {
   ++done_;
+  if (estimated_seconds >= 0) {
+    estimate_done_ += estimated_seconds;
+    actual_done_ += std::chrono::duration<double>(now_() - unit_begin_).count();
+  }
   total_ = std::max(total_, done_);
   if (live_) {
     // Keep a finished point on screen: the live line becomes a log line.

@@ -8,6 +8,8 @@
 #include "localbench/agent/options.h"
 #include "localbench/agent/outbox.h"
 
+#include "localbench/common/names.h"
+
 namespace localbench::agent {
 namespace {
 
@@ -59,6 +61,7 @@ std::string StatusText(v1::PointStatus status) {
     case v1::POINT_STATUS_OOM: return "OOM";
     case v1::POINT_STATUS_ERROR: return "error";
     case v1::POINT_STATUS_SKIPPED_WONT_FIT: return "won't fit";
+    case v1::POINT_STATUS_SKIPPED_FOR_TIME: return "no time";
     default: return "?";
   }
 }
@@ -76,9 +79,10 @@ std::string FormatTable(const v1::Submission& s) {
       << s.hardware().host().os_name() << "\n";
   out << "Suite:  " << s.software().suite_version() << " (" << s.software().suite_hash().substr(0, 12)
       << "), agent " << s.software().agent_version() << "\n\n";
-  const std::size_t widths[] = {16, 10, 5, 11, 6, 10, 12, 12, 12};
-  const char* heads[] = {"preset", "workload", "prec", "lengths", "batch", "status", "tokens/s", "peak", "planned"};
-  for (int i = 0; i < 9; ++i) out << Pad(heads[i], widths[i], i >= 4) << (i < 8 ? "  " : "\n");
+  const std::size_t widths[] = {16, 10, 5, 11, 6, 10, 12, 12, 12, 12};
+  const char* heads[] = {"preset", "workload", "prec", "lengths", "batch", "status", "tokens/s", "peak",
+                         "planned", "process peak"};
+  for (int i = 0; i < 10; ++i) out << Pad(heads[i], widths[i], i >= 4) << (i < 9 ? "  " : "\n");
   for (const auto& sweep : s.sweeps()) {
     const auto& w = sweep.workload();
     for (const auto& p : sweep.points()) {
@@ -91,10 +95,12 @@ std::string FormatTable(const v1::Submission& s) {
                              StatusText(p.status()),
                              ok ? Fixed(p.tokens_per_second_median(), 1) : "-",
                              p.arena_peak_bytes() ? FormatBytes(p.arena_peak_bytes()) : "-",
-                             p.planned_bytes() ? FormatBytes(p.planned_bytes()) : "-"};
-      for (int i = 0; i < 9; ++i) out << Pad(cells[i], widths[i], i >= 4) << (i < 8 ? "  " : "\n");
+                             p.planned_bytes() ? FormatBytes(p.planned_bytes()) : "-",
+                             p.has_process_peak_bytes() ? FormatBytes(p.process_peak_bytes()) : "-"};
+      for (int i = 0; i < 10; ++i) out << Pad(cells[i], widths[i], i >= 4) << (i < 9 ? "  " : "\n");
     }
-    if (sweep.points_size() == 1 && sweep.points(0).status() == v1::POINT_STATUS_SKIPPED_WONT_FIT) {
+    if (sweep.points_size() == 1 && (sweep.points(0).status() == v1::POINT_STATUS_SKIPPED_WONT_FIT ||
+                                     sweep.points(0).status() == v1::POINT_STATUS_SKIPPED_FOR_TIME)) {
       out << "  -> not run: " << sweep.points(0).error_message() << "\n";
       continue;
     }
@@ -102,8 +108,16 @@ std::string FormatTable(const v1::Submission& s) {
         << (sweep.largest_ok_batch() ? std::to_string(sweep.largest_ok_batch()) : std::string("none"))
         << ", smallest that failed: "
         << (sweep.smallest_failed_batch() ? std::to_string(sweep.smallest_failed_batch())
-                                          : std::string("none (cap reached)"))
-        << ", plan predicted: " << sweep.planned_max_batch() << "\n";
+            : sweep.points(sweep.points_size() - 1).status() == v1::POINT_STATUS_SKIPPED_FOR_TIME
+                ? std::string("none (the time budget stopped the sweep)")
+                : std::string("none (cap reached)"))
+        << ", plan predicted: " << sweep.planned_max_batch();
+    if (sweep.oom_threshold_source() == v1::OOM_THRESHOLD_SOURCE_PROVEN) {
+      out << " (threshold proven on the device)";
+    } else if (sweep.oom_threshold_source() == v1::OOM_THRESHOLD_SOURCE_PLANNED) {
+      out << " (threshold planned, not proven)";
+    }
+    out << "\n";
   }
   return out.str();
 }
@@ -114,7 +128,8 @@ std::string FormatCsv(const v1::Submission& s) {
          "sequence_tokens,lora_rank,batch_size,status,tokens_per_second_median,tokens_per_second_min,"
          "tokens_per_second_max,step_seconds_median,arena_peak_bytes,device_delta_bytes,process_memory_bytes,"
          "sm_clock_mhz,throttle_reasons,planned_bytes,"
-         "largest_ok_batch,smallest_failed_batch,error_message,reproduce_command\n";
+         "largest_ok_batch,smallest_failed_batch,error_message,reproduce_command,process_peak_bytes,"
+         "runtime_memory_bytes,oom_threshold_source\n";
   const auto& dev = s.hardware().device();
   for (const auto& sweep : s.sweeps()) {
     const auto& w = sweep.workload();
@@ -130,7 +145,10 @@ std::string FormatCsv(const v1::Submission& s) {
           << Known(p.has_sm_clock_mhz(), p.sm_clock_mhz()) << ','
           << Known(p.has_throttle_reasons(), p.throttle_reasons()) << ',' << p.planned_bytes() << ','
           << sweep.largest_ok_batch() << ',' << sweep.smallest_failed_batch() << ','
-          << CsvField(p.error_message()) << ',' << CsvField(p.reproduce_command()) << '\n';
+          << CsvField(p.error_message()) << ',' << CsvField(p.reproduce_command()) << ','
+          << Known(p.has_process_peak_bytes(), p.process_peak_bytes()) << ','
+          << Known(p.has_runtime_memory_bytes(), p.runtime_memory_bytes()) << ','
+          << OomThresholdSourceName(sweep.oom_threshold_source()) << '\n';
     }
   }
   return out.str();

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -10,6 +11,7 @@
 #include "localbench/agent/report.h"
 #include "localbench/common/crypto.h"
 #include "localbench/kernels/discover.h"
+#include "localbench/kernels/pcie.h"
 #include "localbench/kernels/plan.h"
 #include "localbench/kernels/sweep.h"
 #include "localbench/kernels/version.h"
@@ -44,29 +46,13 @@ v1::Vendor ToProto(kernels::Vendor vendor) {
   return v1::VENDOR_UNSPECIFIED;
 }
 
-kernels::DType ToKernels(v1::Precision p) {
-  switch (p) {
-    case v1::PRECISION_FP16: return kernels::DType::kF16;
-    case v1::PRECISION_BF16: return kernels::DType::kBF16;
-    default: return kernels::DType::kF32;
-  }
-}
-
-kernels::WorkloadKind ToKernels(v1::WorkloadKind k) {
-  switch (k) {
-    case v1::WORKLOAD_KIND_DECODE: return kernels::WorkloadKind::kDecode;
-    case v1::WORKLOAD_KIND_TRAIN_LORA: return kernels::WorkloadKind::kTrainLora;
-    case v1::WORKLOAD_KIND_TRAIN_FULL: return kernels::WorkloadKind::kTrainFull;
-    default: return kernels::WorkloadKind::kPrefill;
-  }
-}
-
 v1::PointStatus ToProto(kernels::PointStatus s) {
   switch (s) {
     case kernels::PointStatus::kOk: return v1::POINT_STATUS_OK;
     case kernels::PointStatus::kOom: return v1::POINT_STATUS_OOM;
     case kernels::PointStatus::kError: return v1::POINT_STATUS_ERROR;
     case kernels::PointStatus::kSkippedWontFit: return v1::POINT_STATUS_SKIPPED_WONT_FIT;
+    case kernels::PointStatus::kSkippedForTime: return v1::POINT_STATUS_SKIPPED_FOR_TIME;
   }
   return v1::POINT_STATUS_UNSPECIFIED;
 }
@@ -92,18 +78,6 @@ std::string Describe(const SuiteItem& item) {
   if (item.shape.generated_tokens) s += "+g" + std::to_string(item.shape.generated_tokens);
   if (item.shape.sequence_tokens) s += " s" + std::to_string(item.shape.sequence_tokens);
   return s;
-}
-
-// Points a sweep is expected to run, for the progress estimate only: the
-// doubling sweep to the planned maximum plus the bracket proof.
-int ExpectedPoints(const Suite& suite, std::int64_t planned_max) {
-  if (!suite.batches.empty()) return static_cast<int>(suite.batches.size());
-  if (planned_max <= 0) return 1;
-  std::int64_t cap = suite.max_batch ? std::min<std::int64_t>(suite.max_batch, planned_max) : planned_max;
-  int n = 0;
-  for (std::int64_t b = 1; b <= cap; b *= 2) ++n;
-  const bool capped = suite.max_batch && suite.max_batch < planned_max;
-  return n + (capped ? 0 : 2);
 }
 
 }  // namespace
@@ -154,13 +128,33 @@ v1::Device DescribeDevice(kernels::Backend& backend) {
   std::uint64_t free_bytes = info.memory_free_bytes;
   if (auto mem = backend.device().GetMemoryInfo(); mem.ok()) free_bytes = mem->free_bytes;
   d.set_memory_free_at_start_bytes(free_bytes);
-  if (info.kind != kernels::DeviceKind::kCpu && info.memory_total_bytes > free_bytes) {
-    // Our own runtime context takes a few hundred MiB; more than 1 GiB in
-    // use before we allocate means other processes hold device memory, and
-    // the OOM threshold measured here is lower than the card's own.
+  if (info.kind == kernels::DeviceKind::kCpu) return d;
+  const kernels::PcieLink link = kernels::ReadPcieLink(info.pci_bus_id);
+  d.set_pcie_generation_current(link.generation_current);
+  d.set_pcie_generation_max(link.generation_max);
+  d.set_pcie_width_current(link.width_current);
+  d.set_pcie_width_max(link.width_max);
+  if (link.generation_current && link.width_current) {
+    d.set_pcie_link("gen" + std::to_string(link.generation_current) + " x" + std::to_string(link.width_current));
+  }
+  const kernels::DeviceTelemetry t = backend.SampleTelemetry();
+  if (t.other_process_count && t.other_process_bytes) {
+    // NVML's process lists: who else holds memory on this device, exactly.
+    d.set_other_process_count(*t.other_process_count);
+    d.set_other_processes_hold_memory(*t.other_process_count > 0);
+    d.set_memory_used_by_others_bytes(*t.other_process_count > 0
+                                          ? std::min(*t.other_process_bytes, info.memory_total_bytes)
+                                          : 0);
+  } else if (info.memory_total_bytes > free_bytes) {
+    // No list (rocm-smi, no permission): our own runtime context takes a few
+    // hundred MiB, so more than 1 GiB in use before we allocate means other
+    // processes hold device memory, and the threshold here is lower than the
+    // card's own.
     const std::uint64_t used = info.memory_total_bytes - free_bytes;
-    d.set_memory_used_by_others_bytes(used);
-    d.set_other_processes_hold_memory(used > kGiB);
+    const std::uint64_t ours = t.process_memory_bytes.value_or(0);
+    const std::uint64_t others = used > ours ? used - ours : 0;
+    d.set_other_processes_hold_memory(others > kGiB);
+    d.set_memory_used_by_others_bytes(others > kGiB ? others : 0);
   }
   return d;
 }
@@ -183,8 +177,9 @@ std::string ReproduceCommand(const std::string& device_name, const Suite& suite,
 }
 
 absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite, Progress& progress,
-                                  const Checkpoint& checkpoint) {
+                                  const Checkpoint& checkpoint, const RunBudget& run_budget) {
   using google::protobuf::util::TimeUtil;
+  using Clock = std::chrono::steady_clock;
   SuiteRun run;
   v1::Submission& submission = run.submission;
   submission.set_submission_id(NewUuid());
@@ -201,9 +196,51 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
   const std::string device_name = backend.name();
   const std::uint64_t budget = submission.hardware().device().memory_free_at_start_bytes();
   const auto items = Expand(suite);
+  // Reproduce commands name the CPU budget this run had (the suite's rule
+  // gives each machine its own).
+  Suite reproduce = suite;
+  if (backend.device().kind() == kernels::DeviceKind::kCpu && reproduce.cpu_memory_limit_bytes == 0) {
+    reproduce.cpu_memory_limit_bytes = submission.hardware().device().memory_total_bytes();
+  }
 
-  // Plan every item first: what will not fit is known before anything runs,
-  // and the estimate of the time left has a denominator.
+  // The estimate before anything runs: what will not fit, what the time
+  // budget will cut, and how long the rest takes at the calibrated pace.
+  const Clock::time_point start = Clock::now();
+  DeviceRates rates;
+  const bool on_cpu = backend.device().kind() == kernels::DeviceKind::kCpu;
+  if (run_budget.rates) {
+    rates = *run_budget.rates;
+  } else if (auto calibrated = Calibrate(backend); !calibrated.ok()) {
+    // A device too small for the calibration model (a tight --memory-limit):
+    // modest assumed rates; each sweep still corrects by its measured pace.
+    rates = on_cpu ? DeviceRates{10e9, 2e9, 0.2e9, 0.02} : AssumedGpuRates(50e12, 300e9);
+    progress.Note("calibration did not run (" + std::string(calibrated.status().message()) +
+                  "); the estimate assumes modest rates");
+  } else {
+    rates = *calibrated;
+    char line[160];
+    std::snprintf(line, sizeof line, "calibrated in %.1f s: %.1f GFLOP/s, %.2f GB/s, creation %.2f GB/s",
+                  std::chrono::duration<double>(Clock::now() - start).count(), rates.flops_per_second / 1e9,
+                  rates.bytes_per_second / 1e9, rates.fill_bytes_per_second / 1e9);
+    progress.Note(line);
+  }
+  const double budget_seconds = run_budget.seconds > 0 ? run_budget.seconds : suite.time_budget_seconds;
+  auto estimate = EstimateSuite(suite, budget, rates, budget_seconds > 0 ? budget_seconds : 1e12);
+  if (!estimate.ok()) return estimate.status();
+  {
+    std::string text = DescribeEstimate(*estimate);
+    std::size_t at = 0;
+    while (at < text.size()) {
+      const std::size_t nl = text.find('\n', at);
+      progress.Note(text.substr(at, nl - at));
+      at = nl == std::string::npos ? text.size() : nl + 1;
+    }
+  }
+  submission.set_estimated_seconds(estimate->total_seconds);
+  submission.set_time_budget_seconds(budget_seconds);
+  // The budget runs from the end of the calibration, as the estimate does.
+  const Clock::time_point planned_start = Clock::now();
+
   struct Planned {
     kernels::WorkloadConfig config;
     std::int64_t max_batch = 0;
@@ -211,37 +248,48 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
     int expected_points = 0;
   };
   std::vector<Planned> plans;
-  int total = 0;
-  for (const auto& item : items) {
-    auto preset = kernels::FindPreset(item.preset);
-    if (!preset.ok()) return preset.status();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const SweepEstimate& e = estimate->sweeps[i];
     Planned p;
-    p.config.kind = ToKernels(item.shape.kind);
-    p.config.preset = *preset;
-    p.config.precision = ToKernels(item.shape.precision);
-    p.config.batch = 1;
-    p.config.prompt_tokens = item.shape.prompt_tokens;
-    p.config.generated_tokens = item.shape.generated_tokens;
-    p.config.sequence_tokens = item.shape.sequence_tokens;
-    p.config.lora_rank = item.shape.lora_rank;
+    p.config = e.config;
     auto plan1 = kernels::PlanMemory(p.config);
     if (!plan1.ok()) return plan1.status();
     p.batch1_bytes = plan1->total_bytes;
-    auto max_batch = kernels::MaxBatchForBudget(p.config, budget);
-    if (!max_batch.ok()) return max_batch.status();
-    p.max_batch = *max_batch;
-    p.expected_points = p.max_batch == 0 ? 0 : ExpectedPoints(suite, p.max_batch);
-    total += p.expected_points;
+    p.max_batch = e.planned_max_batch;
+    p.expected_points = e.points_in_budget;
     plans.push_back(std::move(p));
   }
-  progress.SetTotal(total);
+  // Wall time of the points run so far against their estimates.
+  double estimated_so_far = 0, measured_so_far = 0;
+  progress.SetTotal(estimate->points);
+  progress.SetEstimate(estimate->total_seconds);
+  if (budget_seconds > 0) {
+    progress.SetDeadline(planned_start +
+                         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(budget_seconds)));
+  }
 
   for (std::size_t i = 0; i < items.size(); ++i) {
     const auto& item = items[i];
     const auto& plan = plans[i];
     v1::Sweep* sweep = submission.add_sweeps();
     *sweep->mutable_workload() = ToProto(item);
-    if (plan.max_batch == 0) {
+    const SweepEstimate& est = estimate->sweeps[i];
+    if (plan.max_batch > 0 && est.skipped_for_time) {
+      // The time budget cannot hold even batch 1: recorded, not attempted.
+      auto* point = sweep->add_points();
+      point->set_batch_size(1);
+      point->set_status(v1::POINT_STATUS_SKIPPED_FOR_TIME);
+      point->set_planned_bytes(plan.batch1_bytes);
+      point->set_error_message("batch 1 alone would take about " + FormatDuration(est.point_seconds[0]) +
+                               ", more than the time budget of " + FormatDuration(budget_seconds) +
+                               " leaves after the smaller presets");
+      point->set_reproduce_command(ReproduceCommand(device_name, reproduce, item, 1));
+      sweep->set_planned_max_batch(U32(plan.max_batch));
+      sweep->set_oom_threshold_source(v1::OOM_THRESHOLD_SOURCE_PLANNED);
+      progress.Note(Describe(item) + ": skipped for time (batch 1 would take about " +
+                    FormatDuration(est.point_seconds[0]) + "); OOM threshold planned at batch " +
+                    std::to_string(plan.max_batch));
+    } else if (plan.max_batch == 0) {
       // The plan says batch 1 cannot fit: recorded, not attempted.
       auto* point = sweep->add_points();
       point->set_batch_size(1);
@@ -249,7 +297,7 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
       point->set_planned_bytes(plan.batch1_bytes);
       point->set_error_message("the memory plan needs " + FormatBytes(plan.batch1_bytes) + " at batch 1; " +
                                FormatBytes(budget) + " is free");
-      point->set_reproduce_command(ReproduceCommand(device_name, suite, item, 1));
+      point->set_reproduce_command(ReproduceCommand(device_name, reproduce, item, 1));
       progress.Note(Describe(item) + ": won't fit (needs " + FormatBytes(plan.batch1_bytes) + " at batch 1)");
     } else {
       kernels::SweepOptions options;
@@ -261,6 +309,22 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
       // An explicit batch list (a reproduce command) runs just those batches;
       // the doubling sweep also proves the OOM bracket.
       options.prove_oom_bracket = suite.batches.empty();
+      if (budget_seconds > 0) {
+        // The sweeps after this one keep their batch-1 reservations, scaled
+        // by how much slower than estimated this run has been so far (a
+        // loaded machine must not squeeze a larger preset's batch 1 out).
+        const double pace = estimated_so_far > 0 ? std::max(1.0, measured_so_far / estimated_so_far) : 1.0;
+        const double reserved_after = budget_seconds - est.deadline_seconds;
+        options.deadline = planned_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                               budget_seconds - pace * reserved_after));
+      }
+      const kernels::WorkloadConfig base = plan.config;
+      const int warmup = options.warmup_steps, reps = options.repetitions;
+      options.estimate_point_seconds = [base, rates, warmup, reps](std::int64_t batch) {
+        kernels::WorkloadConfig c = base;
+        c.batch = batch;
+        return EstimatePointSeconds(c, rates, warmup, reps);
+      };
       int seen = 0;
       auto on_event = [&](const kernels::SweepEvent& e) {
         if (e.kind == kernels::SweepEvent::Kind::kPointStarted) {
@@ -275,7 +339,16 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
             result = buf;
           }
           if (seen > plan.expected_points) progress.SetTotal(progress.total() + 1);
-          progress.Finish(result);
+          if (e.point->status == kernels::PointStatus::kOk) {
+            kernels::WorkloadConfig c = plan.config;
+            c.batch = e.point->batch_size;
+            estimated_so_far += EstimatePointSeconds(c, rates, options.warmup_steps, options.repetitions);
+            measured_so_far += e.point->wall_seconds;
+          }
+          const std::size_t k = static_cast<std::size_t>(seen - 1);
+          progress.Finish(result, k < est.point_seconds.size() && static_cast<int>(k) < plan.expected_points
+                                      ? est.point_seconds[k]
+                                      : -1);
         }
       };
       auto result = kernels::RunSweep(backend, plan.config, options, on_event);
@@ -316,11 +389,19 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
         if (p.process_memory_bytes) point->set_process_memory_bytes(*p.process_memory_bytes);
         if (p.sm_clock_mhz) point->set_sm_clock_mhz(*p.sm_clock_mhz);
         if (p.throttle_reasons) point->set_throttle_reasons(*p.throttle_reasons);
-        point->set_reproduce_command(ReproduceCommand(device_name, suite, item, U32(p.batch_size)));
+        if (p.process_peak_bytes) point->set_process_peak_bytes(*p.process_peak_bytes);
+        if (p.runtime_memory_bytes) point->set_runtime_memory_bytes(*p.runtime_memory_bytes);
+        point->set_reproduce_command(ReproduceCommand(device_name, reproduce, item, U32(p.batch_size)));
       }
       sweep->set_largest_ok_batch(U32(result->largest_ok_batch));
       sweep->set_smallest_failed_batch(U32(result->smallest_failed_batch));
       sweep->set_planned_max_batch(U32(result->planned_max_batch));
+      // An explicit batch list seeks no threshold; a sweep that did is
+      // proven only when the device showed the bracket.
+      if (options.prove_oom_bracket) {
+        sweep->set_oom_threshold_source(result->threshold_proven ? v1::OOM_THRESHOLD_SOURCE_PROVEN
+                                                                 : v1::OOM_THRESHOLD_SOURCE_PLANNED);
+      }
     }
     *submission.mutable_finished_at() = TimeUtil::GetCurrentTime();
     if (checkpoint) {

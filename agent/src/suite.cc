@@ -1,6 +1,7 @@
 #include "localbench/agent/suite.h"
 
 #include <algorithm>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -37,7 +38,20 @@ std::string Suite::CanonicalText() const {
   out << "localbench-suite-v1\n"
       << "name=" << name << "\nversion=" << version << "\n"
       << "repetitions=" << repetitions << "\nwarmup_steps=" << warmup_steps << "\n"
-      << "max_batch=" << max_batch << "\ncpu_memory_limit_bytes=" << cpu_memory_limit_bytes << "\n"
+      << "max_batch=" << max_batch << "\ncpu_memory_limit_bytes=" << cpu_memory_limit_bytes << "\n";
+  // Suites with the sized-to-the-machine rule state it (older suites' text,
+  // and so their hashes, stay as they were).
+  if (cpu_memory_margin_fraction > 0 || cpu_memory_margin_min_bytes > 0) {
+    out << "cpu_memory_rule=MemAvailable minus max(" << cpu_memory_margin_fraction << " x MemAvailable, "
+        << cpu_memory_margin_min_bytes << " bytes)\n";
+  }
+  if (time_budget_seconds > 0) {
+    out << "time_budget_rule=default " << time_budget_seconds
+        << " s; batch 1 of prefill and decode reserved per preset, largest presets give way first; "
+           "points past the budget recorded as skipped_for_time; a threshold not proven is marked planned\n"
+        << "sweep_rule=double until a batch fails past the plan, then bisect to an adjacent bracket\n";
+  }
+  out
       << "batches=";
   for (std::size_t i = 0; i < batches.size(); ++i) out << (i ? "," : "") << batches[i];
   out << "\n";
@@ -62,34 +76,60 @@ std::string Suite::CanonicalText() const {
 
 std::string Suite::Hash() const { return Sha256Hex(CanonicalText()); }
 
+std::uint64_t CpuMemoryBudget(const Suite& suite, std::uint64_t available_bytes) {
+  if (suite.cpu_memory_limit_bytes != 0) return suite.cpu_memory_limit_bytes;
+  const auto margin = std::max<std::uint64_t>(
+      static_cast<std::uint64_t>(suite.cpu_memory_margin_fraction * static_cast<double>(available_bytes)),
+      suite.cpu_memory_margin_min_bytes);
+  // A machine with less than the margin free still gets a small budget, so
+  // the run says "won't fit" instead of failing to start.
+  return available_bytes > margin + 64 * kMiB ? available_bytes - margin : 64 * kMiB;
+}
+
+std::uint64_t AvailableMemoryBytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string name, unit;
+  std::uint64_t kib = 0;
+  while (in >> name >> kib >> unit) {
+    if (name == "MemAvailable:") return kib * 1024;
+  }
+  return 0;
+}
+
 Suite CpuSuite() {
-  // Sized for a small CPU: the whole suite takes minutes on 2 cores. The
-  // fixed 1.25 GiB limit makes the OOM threshold a comparable figure (the
-  // LoRA step of qwen2.5-0.5b meets it at a small batch, so the bracket is
-  // measured, not only capped), and the bigger presets are recorded as not
-  // fitting instead of being attempted.
+  // Sized to the machine: the memory budget is what the OS can give without
+  // swapping, less a margin, so "will it run without a GPU" is answered for
+  // the presets people care about; the time budget (10 min by default)
+  // decides how far each sweep goes. Batch 1 of prefill and decode of every
+  // preset that fits is reserved first; the doubling sweep and the OOM
+  // bracket use what time is left, and a threshold it cannot prove in time
+  // is reported as planned.
   Suite s;
   s.name = "cpu";
-  s.version = "2026.11-cpu";
+  s.version = "2026.12-cpu";
   s.presets = {"qwen2.5-0.5b", "llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b"};
   s.templates = {
       {v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_BF16, 64, 0, 0, 0},
       {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 64, 4, 0, 0},
       {v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_BF16, 0, 0, 32, 8},
   };
-  s.max_batch = 4;
+  s.max_batch = 0;
   s.repetitions = 2;
   s.warmup_steps = 1;
-  s.cpu_memory_limit_bytes = 1280 * kMiB;
+  s.cpu_memory_margin_fraction = 0.10;
+  s.cpu_memory_margin_min_bytes = 1024 * kMiB;
+  s.time_budget_seconds = 600;
   return s;
 }
 
 Suite GpuSuite() {
-  // Sized for a 24 GB card in about ten minutes; smaller cards run the
-  // presets that fit and record the others as not fitting.
+  // Sized for a 24 GB card in about ten minutes (docs/BENCHMARKS.md); smaller
+  // cards run the presets that fit and record the others as not fitting.
+  // No batch cap: every sweep doubles past the plan and bisects until the
+  // OOM bracket is proven, or the time budget says stop.
   Suite s;
   s.name = "gpu";
-  s.version = "2026.11-gpu";
+  s.version = "2026.12-gpu";
   s.presets = {"qwen2.5-0.5b", "llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "qwen2.5-7b", "mistral-7b-v0.3"};
   s.templates = {
       {v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_BF16, 512, 0, 0, 0},
@@ -97,9 +137,10 @@ Suite GpuSuite() {
       {v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_BF16, 0, 0, 512, 16},
       {v1::WORKLOAD_KIND_TRAIN_FULL, v1::PRECISION_BF16, 0, 0, 512, 0},
   };
-  s.max_batch = 64;
+  s.max_batch = 0;
   s.repetitions = 3;
   s.warmup_steps = 1;
+  s.time_budget_seconds = 600;
   return s;
 }
 

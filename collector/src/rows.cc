@@ -113,14 +113,18 @@ const std::vector<std::string>& SubmissionColumns() {
       "point_count", "started_at", "finished_at", "agent_version", "kernel_source_hash", "suite_version",
       "suite_hash", "driver_version", "runtime_version", "pcie_link", "memory_free_at_start_bytes",
       "other_processes_hold_memory", "memory_used_by_others_bytes", "cpu_model", "cpu_physical_cores",
-      "cpu_logical_cores", "ram_total_bytes", "os_name", "os_kernel", "data_version"};
+      "cpu_logical_cores", "ram_total_bytes", "os_name", "os_kernel", "data_version",
+      // schema/0006
+      "pcie_generation_current", "pcie_generation_max", "pcie_width_current", "pcie_width_max",
+      "other_process_count"};
   return kColumns;
 }
 
 const std::vector<std::string>& SweepColumns() {
   static const std::vector<std::string> kColumns = {
       "submission_id", "sweep_index", "model_preset", "kind", "precision", "prompt_tokens", "generated_tokens",
-      "sequence_tokens", "lora_rank", "largest_ok_batch", "smallest_failed_batch", "planned_max_batch"};
+      "sequence_tokens", "lora_rank", "largest_ok_batch", "smallest_failed_batch", "planned_max_batch",
+      "oom_threshold_source"};  // schema/0006
   return kColumns;
 }
 
@@ -129,7 +133,8 @@ const std::vector<std::string>& PointColumns() {
       "submission_id", "sweep_index", "batch_size", "status", "error_message", "repetitions", "warmup_steps",
       "tokens_per_second_median", "tokens_per_second_min", "tokens_per_second_max", "step_seconds_median",
       "step_seconds_min", "step_seconds_max", "step_seconds_mean", "planned_bytes", "arena_peak_bytes",
-      "device_delta_bytes", "process_memory_bytes", "sm_clock_mhz", "throttle_reasons", "reproduce_command"};
+      "device_delta_bytes", "process_memory_bytes", "sm_clock_mhz", "throttle_reasons", "reproduce_command",
+      "process_peak_bytes", "runtime_memory_bytes"};  // schema/0006
   return kColumns;
 }
 
@@ -167,6 +172,11 @@ void CopySubmission(pqxx::stream_to& out, const SubmissionRecord& r, int64_t mac
   line.Text(h.os_name());
   line.Text(h.os_kernel());
   line.Int(data_version);
+  line.Int(d.pcie_generation_current());
+  line.Int(d.pcie_generation_max());
+  line.Int(d.pcie_width_current());
+  line.Int(d.pcie_width_max());
+  line.Int(d.other_process_count());
   line.WriteTo(out);
 }
 
@@ -187,6 +197,7 @@ void CopySweeps(pqxx::stream_to& out, const v1::Submission& s) {
     line.Int(sw.largest_ok_batch());
     line.Int(sw.smallest_failed_batch());
     line.Int(sw.planned_max_batch());
+    line.Text(OomThresholdSourceName(sw.oom_threshold_source()));
     line.WriteTo(out);
   }
 }
@@ -216,6 +227,8 @@ void CopyPoints(pqxx::stream_to& out, const v1::Submission& s) {
       if (p.has_sm_clock_mhz()) line.Int(p.sm_clock_mhz()); else line.Null();
       if (p.has_throttle_reasons()) line.U64(p.throttle_reasons()); else line.Null();
       line.Text(p.reproduce_command());
+      if (p.has_process_peak_bytes()) line.U64(p.process_peak_bytes()); else line.Null();
+      if (p.has_runtime_memory_bytes()) line.U64(p.runtime_memory_bytes()); else line.Null();
       line.WriteTo(out);
     }
   }

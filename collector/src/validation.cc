@@ -170,6 +170,29 @@ absl::Status CheckDevice(const v1::Device& d) {
     return Invalid("hardware.device.memory_used_by_others_bytes",
                    "must be 0 when other_processes_hold_memory is false");
   }
+  // The PCIe link: generations and lane counts are small numbers (0 =
+  // unknown); a link never runs above what it can do.
+  struct Link {
+    const char* now_name;
+    uint32_t now;
+    const char* max_name;
+    uint32_t max;
+  };
+  const Link links[] = {{"hardware.device.pcie_generation_current", d.pcie_generation_current(),
+                         "hardware.device.pcie_generation_max", d.pcie_generation_max()},
+                        {"hardware.device.pcie_width_current", d.pcie_width_current(),
+                         "hardware.device.pcie_width_max", d.pcie_width_max()}};
+  for (const Link& l : links) {
+    LB_RETURN_IF_ERROR(CheckCount(l.now_name, l.now, Limits::kMaxPcieValue));
+    LB_RETURN_IF_ERROR(CheckCount(l.max_name, l.max, Limits::kMaxPcieValue));
+    if (l.max != 0 && l.now > l.max) return Invalid(l.now_name, absl::StrCat("must not exceed ", l.max_name));
+  }
+  LB_RETURN_IF_ERROR(
+      CheckCount("hardware.device.other_process_count", d.other_process_count(), Limits::kMaxCount));
+  if (d.other_process_count() > 0 && !d.other_processes_hold_memory()) {
+    return Invalid("hardware.device.other_process_count",
+                   "must be 0 when other_processes_hold_memory is false");
+  }
   return absl::OkStatus();
 }
 
@@ -233,7 +256,7 @@ absl::Status CheckPoint(const std::string& p, const Point& pt) {
     return Invalid(absl::StrCat(p, ".batch_size"), absl::StrCat("must be in [1, ", Limits::kMaxBatch, "]"));
   }
   if (pt.status() == v1::POINT_STATUS_UNSPECIFIED || !v1::PointStatus_IsValid(pt.status())) {
-    return Invalid(absl::StrCat(p, ".status"), "must be OK, OOM, ERROR or SKIPPED_WONT_FIT");
+    return Invalid(absl::StrCat(p, ".status"), "must be OK, OOM, ERROR, SKIPPED_WONT_FIT or SKIPPED_FOR_TIME");
   }
   LB_RETURN_IF_ERROR(
       CheckText(absl::StrCat(p, ".error_message"), pt.error_message(), Limits::kMaxMessageChars, false));
@@ -245,6 +268,8 @@ absl::Status CheckPoint(const std::string& p, const Point& pt) {
   LB_RETURN_IF_ERROR(CheckBytes(absl::StrCat(p, ".arena_peak_bytes"), pt.arena_peak_bytes()));
   LB_RETURN_IF_ERROR(CheckBytes(absl::StrCat(p, ".device_delta_bytes"), pt.device_delta_bytes()));
   LB_RETURN_IF_ERROR(CheckBytes(absl::StrCat(p, ".process_memory_bytes"), pt.process_memory_bytes()));
+  LB_RETURN_IF_ERROR(CheckBytes(absl::StrCat(p, ".process_peak_bytes"), pt.process_peak_bytes()));
+  LB_RETURN_IF_ERROR(CheckBytes(absl::StrCat(p, ".runtime_memory_bytes"), pt.runtime_memory_bytes()));
   LB_RETURN_IF_ERROR(CheckCount(absl::StrCat(p, ".sm_clock_mhz"), pt.sm_clock_mhz(), Limits::kMaxClockMhz));
   if (pt.throttle_reasons() > static_cast<uint64_t>(INT64_MAX)) {
     return Invalid(absl::StrCat(p, ".throttle_reasons"), "must be < 2^63");
@@ -334,6 +359,19 @@ absl::Status CheckMemoryFits(const std::string& p, const Point& pt, const Memory
                  b.process_bytes == b.device_bytes ? "device has (hardware.device.memory_total_bytes)"
                                                    : "host has (hardware.host.ram_total_bytes)");
   }
+  // The sampled peak and the runtime's share are readings of the same
+  // process figure (GPU: NVML / rocm-smi; CPU: resident set), so the same
+  // ceiling holds.
+  if (pt.has_process_peak_bytes() && pt.process_peak_bytes() > b.process_bytes) {
+    return above(".process_peak_bytes", pt.process_peak_bytes(), b.process_bytes,
+                 b.process_bytes == b.device_bytes ? "device has (hardware.device.memory_total_bytes)"
+                                                   : "host has (hardware.host.ram_total_bytes)");
+  }
+  if (pt.has_runtime_memory_bytes() && pt.runtime_memory_bytes() > b.process_bytes) {
+    return above(".runtime_memory_bytes", pt.runtime_memory_bytes(), b.process_bytes,
+                 b.process_bytes == b.device_bytes ? "device has (hardware.device.memory_total_bytes)"
+                                                   : "host has (hardware.host.ram_total_bytes)");
+  }
   if (pt.status() == v1::POINT_STATUS_OK && pt.planned_bytes() > b.device_bytes) {
     return above(".planned_bytes", pt.planned_bytes(), b.device_bytes,
                  "device has (hardware.device.memory_total_bytes), yet the point ran");
@@ -383,6 +421,16 @@ absl::Status CheckSweep(const std::string& p, const Sweep& sw, const MemoryBound
   }
   LB_RETURN_IF_ERROR(
       CheckCount(absl::StrCat(p, ".planned_max_batch"), sw.planned_max_batch(), Limits::kMaxBatch));
+  if (!v1::OomThresholdSource_IsValid(sw.oom_threshold_source())) {
+    return Invalid(absl::StrCat(p, ".oom_threshold_source"), "must be UNSPECIFIED, PROVEN or PLANNED");
+  }
+  // "Proven" claims a measured bracket: a batch that ran and the next one
+  // failing to allocate. Anything less is a planned threshold.
+  if (sw.oom_threshold_source() == v1::OOM_THRESHOLD_SOURCE_PROVEN &&
+      (largest_ok == 0 || smallest_oom != largest_ok + 1)) {
+    return Invalid(absl::StrCat(p, ".oom_threshold_source"),
+                   "PROVEN needs an OK point at largest_ok_batch and an OOM point at largest_ok_batch + 1");
+  }
   return absl::OkStatus();
 }
 
@@ -441,6 +489,8 @@ absl::Status ValidateSubmission(const Submission& s, std::chrono::system_clock::
   if (b.seconds() < a.seconds() || (b.seconds() == a.seconds() && b.nanos() < a.nanos())) {
     return Invalid("finished_at", "must not be before started_at");
   }
+  LB_RETURN_IF_ERROR(CheckNonNegative("estimated_seconds", s.estimated_seconds()));
+  LB_RETURN_IF_ERROR(CheckNonNegative("time_budget_seconds", s.time_budget_seconds()));
   if (s.sweeps_size() == 0) return Invalid("sweeps", "must not be empty");
   if (s.sweeps_size() > Limits::kMaxSweeps) {
     return Invalid("sweeps", absl::StrCat("must hold at most ", Limits::kMaxSweeps));

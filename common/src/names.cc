@@ -47,6 +47,15 @@ const char* PointStatusName(v1::PointStatus s) {
     case v1::POINT_STATUS_OOM: return "oom";
     case v1::POINT_STATUS_ERROR: return "error";
     case v1::POINT_STATUS_SKIPPED_WONT_FIT: return "skipped_wont_fit";
+    case v1::POINT_STATUS_SKIPPED_FOR_TIME: return "skipped_for_time";
+    default: return "unspecified";
+  }
+}
+
+const char* OomThresholdSourceName(v1::OomThresholdSource s) {
+  switch (s) {
+    case v1::OOM_THRESHOLD_SOURCE_PROVEN: return "proven";
+    case v1::OOM_THRESHOLD_SOURCE_PLANNED: return "planned";
     default: return "unspecified";
   }
 }

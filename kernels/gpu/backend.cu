@@ -111,6 +111,11 @@ class GpuBackendImpl final : public gpu::GpuBackend {
     if (g.has_process_used_bytes) t.process_memory_bytes = g.process_used_bytes;
     if (g.has_sm_clock_mhz) t.sm_clock_mhz = g.sm_clock_mhz;
     if (g.has_throttle) t.throttle_reasons = g.throttle_mask;
+    if (smi_ != nullptr) {
+      const gpu::SmiSample s = smi_->Sample();
+      t.other_process_count = s.other_process_count;
+      t.other_process_bytes = s.other_process_bytes;
+    }
     return t;
   }
 
@@ -460,6 +465,11 @@ absl::StatusOr<std::unique_ptr<gpu::GpuBackend>> CreateBackend(int ordinal) {
     info.driver_version = "cuda " + VersionString(drv);
   }
 #endif
+  // The PCI address in sysfs form: the agent reads the PCIe link there.
+  char bus[32] = {};
+  std::snprintf(bus, sizeof bus, "%04x:%02x:%02x.0", static_cast<unsigned>(prop.pciDomainID),
+                static_cast<unsigned>(prop.pciBusID), static_cast<unsigned>(prop.pciDeviceID));
+  info.pci_bus_id = bus;
   auto backend = std::make_unique<GpuBackendImpl>(*std::move(ctx), std::move(info));
   backend->Init();
   return std::unique_ptr<gpu::GpuBackend>(std::move(backend));

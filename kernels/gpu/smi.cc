@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <vector>
@@ -41,6 +42,7 @@ struct NvmlApi {
   nvmlReturn (*init)() = nullptr;
   nvmlReturn (*by_pci)(const char*, nvmlDevice*) = nullptr;
   nvmlReturn (*processes)(nvmlDevice, unsigned int*, NvmlProcessInfo*) = nullptr;
+  nvmlReturn (*graphics_processes)(nvmlDevice, unsigned int*, NvmlProcessInfo*) = nullptr;
   nvmlReturn (*clock)(nvmlDevice, unsigned int, unsigned int*) = nullptr;
   nvmlReturn (*throttle)(nvmlDevice, unsigned long long*) = nullptr;
   nvmlReturn (*driver_version)(char*, unsigned int) = nullptr;
@@ -62,6 +64,8 @@ const NvmlApi& Nvml() {
     api.by_pci = Sym<nvmlReturn (*)(const char*, nvmlDevice*)>(api.lib, "nvmlDeviceGetHandleByPciBusId_v2");
     api.processes = Sym<nvmlReturn (*)(nvmlDevice, unsigned int*, NvmlProcessInfo*)>(
         api.lib, "nvmlDeviceGetComputeRunningProcesses_v3");
+    api.graphics_processes = Sym<nvmlReturn (*)(nvmlDevice, unsigned int*, NvmlProcessInfo*)>(
+        api.lib, "nvmlDeviceGetGraphicsRunningProcesses_v3");
     api.clock = Sym<nvmlReturn (*)(nvmlDevice, unsigned int, unsigned int*)>(api.lib, "nvmlDeviceGetClockInfo");
     api.throttle = Sym<nvmlReturn (*)(nvmlDevice, unsigned long long*)>(
         api.lib, "nvmlDeviceGetCurrentClocksEventReasons");
@@ -91,26 +95,30 @@ class NvmlSmi final : public Smi {
   SmiSample Sample() override {
     const NvmlApi& api = Nvml();
     SmiSample s;
-    if (api.processes != nullptr) {
-      std::vector<NvmlProcessInfo> procs(16);
-      unsigned int n = static_cast<unsigned int>(procs.size());
-      nvmlReturn r = api.processes(dev_, &n, procs.data());
-      if (r == kNvmlInsufficientSize) {
-        procs.resize(n + 8);
-        n = static_cast<unsigned int>(procs.size());
-        r = api.processes(dev_, &n, procs.data());
-      }
-      if (r == kNvmlSuccess) {
-        // In a container NVML may report host PIDs; then ours is not found
-        // and the reading stays absent rather than borrowing another's.
-        const unsigned int self = static_cast<unsigned int>(getpid());
-        for (unsigned int i = 0; i < n && i < procs.size(); ++i) {
-          // ~0ull is NVML's "not available" (e.g. under some virtualisation).
-          if (procs[i].pid == self && procs[i].used_gpu_memory != ~0ull) {
-            s.process_used_bytes = procs[i].used_gpu_memory;
-          }
+    // In a container NVML may report host PIDs; then ours is not found and
+    // the reading stays absent rather than borrowing another's.
+    const unsigned int self = static_cast<unsigned int>(getpid());
+    std::vector<unsigned int> others;  // pids: a process may be in both lists
+    std::uint64_t others_bytes = 0;
+    bool listed = false;
+    for (auto query : {api.processes, api.graphics_processes}) {
+      std::vector<NvmlProcessInfo> procs;
+      if (!List(query, &procs)) continue;
+      listed = true;
+      for (const NvmlProcessInfo& p : procs) {
+        // ~0ull is NVML's "not available" (e.g. under some virtualisation).
+        if (p.used_gpu_memory == ~0ull) continue;
+        if (p.pid == self) {
+          s.process_used_bytes = std::max<std::uint64_t>(s.process_used_bytes.value_or(0), p.used_gpu_memory);
+        } else if (std::find(others.begin(), others.end(), p.pid) == others.end()) {
+          others.push_back(p.pid);
+          others_bytes += p.used_gpu_memory;
         }
       }
+    }
+    if (listed) {
+      s.other_process_count = static_cast<std::uint32_t>(others.size());
+      s.other_process_bytes = others_bytes;
     }
     unsigned int mhz = 0;
     if (api.clock != nullptr && api.clock(dev_, kNvmlClockSm, &mhz) == kNvmlSuccess) s.sm_clock_mhz = mhz;
@@ -124,6 +132,23 @@ class NvmlSmi final : public Smi {
   std::string Source() const override { return "nvml"; }
 
  private:
+  // One NVML process list, grown once when NVML says it is too short.
+  bool List(nvmlReturn (*query)(nvmlDevice, unsigned int*, NvmlProcessInfo*), std::vector<NvmlProcessInfo>* out) {
+    if (query == nullptr) return false;
+    std::vector<NvmlProcessInfo> procs(16);
+    unsigned int n = static_cast<unsigned int>(procs.size());
+    nvmlReturn r = query(dev_, &n, procs.data());
+    if (r == kNvmlInsufficientSize) {
+      procs.resize(n + 8);
+      n = static_cast<unsigned int>(procs.size());
+      r = query(dev_, &n, procs.data());
+    }
+    if (r != kNvmlSuccess) return false;
+    procs.resize(std::min<std::size_t>(n, procs.size()));
+    *out = std::move(procs);
+    return true;
+  }
+
   nvmlDevice dev_;
 };
 

@@ -23,6 +23,11 @@ struct SmiSample {
   // decoding, e.g. "sw_power_cap,hw_thermal"; "none" when nothing throttles.
   std::optional<std::uint64_t> throttle_mask;
   std::string throttle_reasons;
+  // The other processes holding memory on this GPU (NVML's compute and
+  // graphics lists, this process left out): how many and their sum. Absent
+  // where the lists are not available (rocm-smi here, or no permission).
+  std::optional<std::uint32_t> other_process_count;
+  std::optional<std::uint64_t> other_process_bytes;
 };
 
 // An open handle on one GPU in the management library.

@@ -57,6 +57,26 @@ std::uint64_t MemInfoBytes(const std::string& key) {
   return 0;
 }
 
+constexpr std::uint64_t kHugePage = std::uint64_t{2} << 20;
+
+// An anonymous mapping of AlignUp(bytes, 2 MiB) starting on a 2 MiB
+// boundary (mmap promises only page alignment: map one huge page more and
+// unmap the excess at both ends), advised for huge pages; null on failure.
+void* MapHuge(std::uint64_t bytes) {
+  const std::uint64_t length = AlignUp(bytes, kHugePage);
+  void* raw = mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const auto base = reinterpret_cast<std::uintptr_t>(raw);
+  const std::uintptr_t aligned = AlignUp(base, kHugePage);
+  if (aligned > base) munmap(raw, aligned - base);
+  const std::uintptr_t tail = aligned + length;
+  const std::uintptr_t end = base + length + kHugePage;
+  if (end > tail) munmap(reinterpret_cast<void*>(tail), end - tail);
+  void* ptr = reinterpret_cast<void*>(aligned);
+  madvise(ptr, length, MADV_HUGEPAGE);
+  return ptr;
+}
+
 // Steady-clock timer: CPU work is synchronous, so host time is device time.
 class CpuTimer final : public Timer {
  public:
@@ -114,7 +134,13 @@ CpuDevice::CpuDevice(const CpuDeviceOptions& options) : state_(std::make_unique<
 }
 
 CpuDevice::~CpuDevice() {
-  for (auto& [ptr, bytes] : state_->sizes) std::free(ptr);
+  for (auto& [ptr, bytes] : state_->sizes) {
+    if (bytes >= 2 * kHugePage) {
+      munmap(ptr, AlignUp(bytes, kHugePage));
+    } else {
+      std::free(ptr);
+    }
+  }
 }
 
 absl::StatusOr<void*> CpuDevice::Allocate(std::uint64_t bytes) {
@@ -125,13 +151,14 @@ absl::StatusOr<void*> CpuDevice::Allocate(std::uint64_t bytes) {
         "CPU device out of memory: requested ", rounded, " bytes with ", state_->allocated,
         " of the ", limit_bytes_, "-byte limit in use"));
   }
-  // Large buffers: 2 MiB-aligned and marked for transparent huge pages, so
-  // first touch costs hundreds instead of hundreds of thousands of page
-  // faults (the device still counts exactly `rounded` bytes).
-  constexpr std::uint64_t kHuge = std::uint64_t{2} << 20;
-  const bool huge = rounded >= 2 * kHuge;
-  void* ptr = huge ? std::aligned_alloc(kHuge, AlignUp(rounded, kHuge)) : std::aligned_alloc(kAlignment, rounded);
-  if (huge && ptr != nullptr) madvise(ptr, AlignUp(rounded, kHuge), MADV_HUGEPAGE);
+  // Large buffers: their own 2 MiB-aligned mapping, marked for transparent
+  // huge pages, so first touch costs hundreds instead of hundreds of
+  // thousands of page faults (the device still counts exactly `rounded`
+  // bytes). Mapped rather than malloc'ed so Free gives the pages back to the
+  // OS at once: glibc would keep a freed block this size in its heap, and the
+  // next point's resident-set readings would count the last point's arena.
+  const bool huge = rounded >= 2 * kHugePage;
+  void* ptr = huge ? MapHuge(rounded) : std::aligned_alloc(kAlignment, rounded);
   if (ptr == nullptr) {
     return absl::ResourceExhaustedError(
         absl::StrCat("host allocation of ", rounded, " bytes failed"));
@@ -149,9 +176,14 @@ void CpuDevice::Free(void* ptr) {
     std::fprintf(stderr, "CpuDevice::Free: pointer %p was not allocated by this device\n", ptr);
     std::abort();
   }
-  state_->allocated -= it->second;
+  const std::uint64_t bytes = it->second;
+  state_->allocated -= bytes;
   state_->sizes.erase(it);
-  std::free(ptr);
+  if (bytes >= 2 * kHugePage) {
+    munmap(ptr, AlignUp(bytes, kHugePage));
+  } else {
+    std::free(ptr);
+  }
 }
 
 absl::Status CpuDevice::CopyHostToDevice(void* dst, const void* src, std::uint64_t bytes) {

@@ -169,6 +169,63 @@ TEST_F(IngestTest, SubmitStoresEveryRowAndReadsBack) {
   EXPECT_EQ(sweep[6].as<uint32_t>(), s.sweeps(0).smallest_failed_batch());
 }
 
+// Issue 14's fields (schema/0006): a point skipped for time, the threshold
+// source, sampled peaks and the runtime's share (NULL when unknown), the PCIe
+// link and the count of other processes, stored as sent.
+TEST_F(IngestTest, SecondPassFieldsAreStored) {
+  v1::Submission s = Mine(43, /*sweeps=*/2, /*points_per_sweep=*/3);
+  v1::Device* d = s.mutable_hardware()->mutable_device();
+  d->set_pcie_generation_current(1);
+  d->set_pcie_generation_max(4);
+  d->set_pcie_width_current(16);
+  d->set_pcie_width_max(16);
+  d->set_other_processes_hold_memory(true);
+  d->set_memory_used_by_others_bytes(512ull << 20);
+  d->set_other_process_count(2);
+  s.set_estimated_seconds(480.5);
+  s.set_time_budget_seconds(600);
+  v1::Sweep* sw = s.mutable_sweeps(0);
+  sw->set_oom_threshold_source(v1::OOM_THRESHOLD_SOURCE_PLANNED);
+  v1::Point* first = sw->mutable_points(0);
+  first->set_process_peak_bytes(3ull << 30);
+  first->set_runtime_memory_bytes(400ull << 20);
+  first->clear_process_memory_bytes();
+  v1::Point* cut = sw->add_points();
+  cut->set_batch_size(sw->points(sw->points_size() - 2).batch_size() + 1);
+  cut->set_status(v1::POINT_STATUS_SKIPPED_FOR_TIME);
+  cut->set_error_message("not run: past the suite's time budget");
+  Reply r = Submit(s);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+
+  pqxx::read_transaction tx(*conn_);
+  pqxx::row sub = tx.exec_params1(
+      "SELECT pcie_generation_current, pcie_generation_max, pcie_width_current, pcie_width_max, "
+      "other_process_count FROM submissions WHERE submission_id = $1::uuid",
+      s.submission_id());
+  EXPECT_EQ(sub[0].as<int>(), 1);
+  EXPECT_EQ(sub[1].as<int>(), 4);
+  EXPECT_EQ(sub[2].as<int>(), 16);
+  EXPECT_EQ(sub[3].as<int>(), 16);
+  EXPECT_EQ(sub[4].as<int>(), 2);
+  pqxx::result sources = tx.exec_params(
+      "SELECT oom_threshold_source FROM sweeps WHERE submission_id = $1::uuid ORDER BY sweep_index",
+      s.submission_id());
+  ASSERT_EQ(sources.size(), 2u);
+  EXPECT_EQ(sources[0][0].as<std::string>(), "planned");
+  EXPECT_EQ(sources[1][0].as<std::string>(), "unspecified");  // the builder states none
+  pqxx::result points = tx.exec_params(
+      "SELECT batch_size, status, process_peak_bytes, runtime_memory_bytes FROM points "
+      "WHERE submission_id = $1::uuid AND sweep_index = 0 ORDER BY batch_size",
+      s.submission_id());
+  ASSERT_EQ(points.size(), 4u);
+  EXPECT_EQ(points[0][2].as<uint64_t>(), 3ull << 30);
+  EXPECT_EQ(points[0][3].as<uint64_t>(), 400ull << 20);
+  EXPECT_TRUE(points[1][2].is_null());  // unknown stays NULL, not 0
+  EXPECT_TRUE(points[1][3].is_null());
+  EXPECT_EQ(points[3][0].as<uint32_t>(), cut->batch_size());
+  EXPECT_EQ(points[3][1].as<std::string>(), "skipped_for_time");
+}
+
 TEST_F(IngestTest, SecondSubmissionReusesMachineAndDevice) {
   v1::Submission a = Mine(1);
   v1::Submission b = Mine(2);

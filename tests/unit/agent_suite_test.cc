@@ -74,6 +74,8 @@ TEST(AgentSuite, UnknownPresetIsAnError) {
 
 TEST(AgentSuite, ReproduceCommandRestrictsToThePoint) {
   auto suite = CpuSuite();
+  // The runner fills in the budget the run had (the suite's rule gives 0).
+  suite.cpu_memory_limit_bytes = 1280ull << 20;
   SuiteItem item{"qwen2.5-0.5b", {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 64, 4, 0, 0}};
   const auto cmd = ReproduceCommand("cpu", suite, item, 2);
   EXPECT_EQ(cmd, "localbench-agent run --device cpu --memory-limit " + std::to_string(suite.cpu_memory_limit_bytes) +

@@ -317,7 +317,33 @@ INSTANTIATE_TEST_SUITE_P(
              },
              "sweeps[0].smallest_failed_batch"},
         Rule{"PlannedMaxHuge", [](S& s) { s.mutable_sweeps(0)->set_planned_max_batch(~0u); },
-             "sweeps[0].planned_max_batch"}),
+             "sweeps[0].planned_max_batch"},
+        // Issue 14: threshold source, sampled peaks, PCIe, other processes, estimate.
+        Rule{"ThresholdSourceUnknown",
+             [](S& s) { s.mutable_sweeps(0)->set_oom_threshold_source(static_cast<v1::OomThresholdSource>(9)); },
+             "sweeps[0].oom_threshold_source"},
+        Rule{"PeakAboveDevice",
+             [](S& s) { Pt(s, 1, 0)->set_process_peak_bytes(Dev(s)->memory_total_bytes() + 1); },
+             "sweeps[1].points[0].process_peak_bytes"},
+        Rule{"RuntimeShareAboveDevice",
+             [](S& s) { Pt(s, 1, 0)->set_runtime_memory_bytes(Dev(s)->memory_total_bytes() + 1); },
+             "sweeps[1].points[0].runtime_memory_bytes"},
+        Rule{"PcieGenerationAboveMax",
+             [](S& s) {
+               Dev(s)->set_pcie_generation_max(4);
+               Dev(s)->set_pcie_generation_current(5);
+             },
+             "hardware.device.pcie_generation_current"},
+        Rule{"PcieWidthHuge", [](S& s) { Dev(s)->set_pcie_width_max(65); }, "hardware.device.pcie_width_max"},
+        Rule{"OtherProcessesCountedButNotFlagged",
+             [](S& s) {
+               Dev(s)->set_other_processes_hold_memory(false);
+               Dev(s)->set_memory_used_by_others_bytes(0);
+               Dev(s)->set_other_process_count(2);
+             },
+             "hardware.device.other_process_count"},
+        Rule{"EstimateNegative", [](S& s) { s.set_estimated_seconds(-1); }, "estimated_seconds"},
+        Rule{"BudgetNotFinite", [](S& s) { s.set_time_budget_seconds(std::numeric_limits<double>::infinity()); }, "time_budget_seconds"}),
     [](const ::testing::TestParamInfo<Rule>& param_info) { return std::string(param_info.param.name); });
 
 TEST(ValidationTest, PlansBeyondTheDeviceAreFineWhereNothingRan) {
@@ -357,6 +383,46 @@ TEST(ValidationTest, CpuProcessMemoryIsBoundedByHostRam) {
   const absl::Status st = ValidateSubmission(s, kNow);
   EXPECT_EQ(std::string(st.message()).rfind("sweeps[0].points[0].process_memory_bytes: ", 0), 0u) << st;
   EXPECT_NE(std::string(st.message()).find("ram_total_bytes"), std::string::npos) << st;
+}
+
+// A threshold marked PROVEN must be what the points show: an OK batch and
+// the next one failing to allocate. PLANNED claims nothing about the points.
+TEST(ValidationTest, ProvenThresholdNeedsAnAdjacentBracket) {
+  v1::Submission s = MakeSubmission(5, 1, 1);  // one OK point, no OOM
+  ASSERT_TRUE(ValidateSubmission(s, kNow).ok());
+  v1::Sweep* sw = s.mutable_sweeps(0);
+  sw->set_oom_threshold_source(v1::OOM_THRESHOLD_SOURCE_PLANNED);
+  EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+  sw->set_oom_threshold_source(v1::OOM_THRESHOLD_SOURCE_PROVEN);
+  absl::Status st = ValidateSubmission(s, kNow);
+  EXPECT_EQ(std::string(st.message()).rfind("sweeps[0].oom_threshold_source: ", 0), 0u) << st;
+  // An OOM two batches above the last OK one: a bracket, but not proven.
+  const uint32_t ok = sw->points(0).batch_size();
+  v1::Point* oom = sw->add_points();
+  oom->set_batch_size(ok + 2);
+  oom->set_status(v1::POINT_STATUS_OOM);
+  sw->set_largest_ok_batch(ok);
+  sw->set_smallest_failed_batch(ok + 2);
+  st = ValidateSubmission(s, kNow);
+  EXPECT_EQ(std::string(st.message()).rfind("sweeps[0].oom_threshold_source: ", 0), 0u) << st;
+  oom->set_batch_size(ok + 1);
+  sw->set_smallest_failed_batch(ok + 1);
+  EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+}
+
+// A point the time budget cut: a status of its own, no timings, no bound.
+TEST(ValidationTest, SkippedForTimeIsAPointWithoutTimings) {
+  v1::Submission s = MakeSubmission(5, 1, 1);
+  v1::Sweep* sw = s.mutable_sweeps(0);
+  v1::Point* p = sw->add_points();
+  p->set_batch_size(sw->points(0).batch_size() + 1);
+  p->set_status(v1::POINT_STATUS_SKIPPED_FOR_TIME);
+  p->set_error_message("not run: past the suite's time budget");
+  sw->set_oom_threshold_source(v1::OOM_THRESHOLD_SOURCE_PLANNED);
+  EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+  p->set_tokens_per_second_median(5);
+  const absl::Status st = ValidateSubmission(s, kNow);
+  EXPECT_EQ(std::string(st.message()).rfind("sweeps[0].points[1].tokens_per_second_median: ", 0), 0u) << st;
 }
 
 TEST(ValidationTest, TotalPointsAreBounded) {

@@ -36,6 +36,7 @@ struct RunOptions {
   std::vector<std::uint32_t> sequence_tokens;
   std::uint32_t repetitions = 0;
   std::uint64_t memory_limit_bytes = 0;  // CPU backend's memory limit; 0 = default
+  double budget_minutes = 0;  // the suite's time budget; 0 = the suite's default (10 min)
   bool yes = false;      // publish without asking
   bool offline = false;  // write the results, never upload
   std::string json_path;  // protobuf JSON of the submission ("-" = stdout)

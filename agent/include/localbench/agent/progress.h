@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace localbench::agent {
@@ -24,8 +25,16 @@ class Progress {
   void SetTotal(int units);
   // A unit starts: `what` says what runs now.
   void Start(const std::string& what);
-  // The running unit finished; `result` is a short outcome ("312.5 tok/s").
-  void Finish(const std::string& result);
+  // The whole run's estimate in seconds (estimate.h): the time left is then
+  // the estimate of the units not yet finished, scaled by how the finished
+  // ones compared with theirs, so the line stays honest as points finish.
+  void SetEstimate(double seconds);
+  // When the time budget ends: the run stops there, so the time left never
+  // reads past it.
+  void SetDeadline(Clock::time_point deadline) { deadline_ = deadline; }
+  // The running unit finished; `result` is a short outcome ("312.5 tok/s");
+  // `estimated_seconds` what the estimate gave it (negative: not planned).
+  void Finish(const std::string& result, double estimated_seconds = -1);
   // Planned units that will not run (a sweep stopped at its OOM threshold).
   void Drop(int units);
   // A message that is not a unit (a skipped preset, a written file).
@@ -49,7 +58,12 @@ class Progress {
   Clock::time_point begin_;
   int total_ = 0;
   int done_ = 0;
+  double estimate_total_ = -1;  // seconds; negative: no estimate
+  double estimate_done_ = 0;    // estimated seconds of the finished units
+  double actual_done_ = 0;      // what those units really took
+  std::optional<Clock::time_point> deadline_;
   std::string current_;
+  Clock::time_point unit_begin_;
   bool line_open_ = false;
 };
 

@@ -7,11 +7,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "localbench/agent/estimate.h"
 #include "localbench/agent/progress.h"
 #include "localbench/agent/suite.h"
 #include "localbench/kernels/backend.h"
@@ -56,11 +58,21 @@ struct SuiteRun {
   std::vector<SuiteItem> not_run;
 };
 
+// The time budget of a run and the rates its estimate uses.
+struct RunBudget {
+  double seconds = 0;  // 0: the suite's default (Suite::time_budget_seconds)
+  // The device's rates; absent: a short calibration on the device first.
+  std::optional<DeviceRates> rates;
+};
+
 // Runs every item of `suite` on `backend`. Per-point failures (OOM, errors)
 // are results; a device fault stops the run (see SuiteRun::stopped); an
 // error return means the run could not start or a checkpoint failed.
+// Before the first sweep it prints (as progress notes) how long the suite
+// will take and what the time budget will skip (estimate.h), and plans by
+// the same figures: points past a sweep's deadline are SKIPPED_FOR_TIME.
 absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite, Progress& progress,
-                                  const Checkpoint& checkpoint = {});
+                                  const Checkpoint& checkpoint = {}, const RunBudget& budget = {});
 
 }  // namespace localbench::agent
 

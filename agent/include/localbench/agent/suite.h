@@ -38,9 +38,16 @@ struct Suite {
   std::uint32_t max_batch = 0;         // cap of the doubling sweep (0 = none)
   std::uint32_t repetitions = 3;       // timed steps per point
   std::uint32_t warmup_steps = 1;      // untimed steps per point
-  // CPU backend memory limit the suite runs under: a fixed figure makes CPU
-  // OOM thresholds comparable between machines (0 = the backend's default).
+  // CPU backend memory limit the suite runs under (0 = the rule below).
   std::uint64_t cpu_memory_limit_bytes = 0;
+  // The CPU rule (suite 2026.12-cpu): the budget is the machine's available
+  // memory (MemAvailable: what the OS can give without swapping) less a
+  // margin of this fraction, and at least cpu_memory_margin_min_bytes.
+  double cpu_memory_margin_fraction = 0;
+  std::uint64_t cpu_memory_margin_min_bytes = 0;
+  // Default time budget of the whole suite (--budget replaces it; results
+  // stay comparable: the points it cuts are recorded as skipped for time).
+  double time_budget_seconds = 600;
 
   // The canonical text: every field, in a fixed order and format, plus each
   // preset's full shape (so a change of shape changes the hash).
@@ -48,6 +55,13 @@ struct Suite {
   // Hex SHA-256 of CanonicalText().
   std::string Hash() const;
 };
+
+// The CPU memory budget `suite` gives a machine with `available_bytes`
+// (MemAvailable): the fixed limit when the suite has one, else the rule.
+std::uint64_t CpuMemoryBudget(const Suite& suite, std::uint64_t available_bytes);
+
+// MemAvailable of this machine (0 when /proc cannot tell).
+std::uint64_t AvailableMemoryBytes();
 
 // The suites built into this agent.
 Suite CpuSuite();

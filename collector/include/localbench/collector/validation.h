@@ -25,6 +25,7 @@ struct Limits {
   static constexpr std::size_t kMaxMessageChars = 4096;  // error_message, reproduce_command
   static constexpr uint64_t kMaxBytes = uint64_t{1} << 50;   // 1 PiB: any size field
   static constexpr uint32_t kMaxBatch = 1u << 20;        // batch sizes and bracket
+  static constexpr uint32_t kMaxPcieValue = 64;          // PCIe generation and lane width
   static constexpr uint32_t kMaxTokens = 1u << 24;       // prompt/generated/sequence tokens
   static constexpr uint32_t kMaxLoraRank = 1u << 16;
   static constexpr uint32_t kMaxCount = 1u << 24;        // repetitions, warm-up steps, cores, SMs

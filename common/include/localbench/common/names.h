@@ -17,8 +17,11 @@ const char* VendorName(v1::Vendor v);
 const char* KindName(v1::WorkloadKind k);
 // "fp32", "fp16", "bf16"; else "unspecified".
 const char* PrecisionName(v1::Precision p);
-// "ok", "oom", "error", "skipped_wont_fit"; else "unspecified".
+// "ok", "oom", "error", "skipped_wont_fit", "skipped_for_time"; else
+// "unspecified".
 const char* PointStatusName(v1::PointStatus s);
+// "proven", "planned"; else "unspecified" (the sweeps table's spelling).
+const char* OomThresholdSourceName(v1::OomThresholdSource s);
 
 }  // namespace localbench
 

@@ -69,6 +69,11 @@ struct DeviceTelemetry {
   std::optional<std::uint64_t> process_memory_bytes;  // device memory this process holds
   std::optional<std::uint32_t> sm_clock_mhz;          // current graphics/SM clock
   std::optional<std::uint64_t> throttle_reasons;      // NVML clocks-event reason bits
+  // Other processes holding memory on this device, from NVML's process
+  // lists (compute and graphics) where the driver allows: how many and
+  // their sum. Absent when the list is not available.
+  std::optional<std::uint32_t> other_process_count;
+  std::optional<std::uint64_t> other_process_bytes;
 };
 
 // The error every backend returns for an index outside [0, limit): "op:

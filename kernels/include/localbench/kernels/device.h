@@ -41,6 +41,7 @@ struct DeviceInfo {
   std::string gfx_target;         // AMD, e.g. "gfx1030"
   std::uint32_t multiprocessor_count = 0;  // SMs / CUs; CPU: worker threads
   std::uint32_t warp_size = 0;    // 32 (NVIDIA, RDNA) or 64 (CDNA); 1 on the CPU
+  std::string pci_bus_id;         // GPUs: "0000:65:00.0" (PCIe link, NVML); empty on the CPU
 };
 
 // Free and total device memory, as the driver reports it (cudaMemGetInfo).

@@ -1,14 +1,19 @@
 // A batch-size sweep with the OOM bracket proven on the device.
 //
 // Batches 1, 2, 4, ... run (warm-up, then timed repetitions with device
-// timers) while the plan says they fit and the cap allows. Then the plan's
-// largest fitting batch runs full steps and the next batch must fail to
-// allocate: the bracket (largest_ok_batch, smallest_failed_batch) is
-// measured, not predicted. If the plan was wrong either way, the sweep walks
-// one batch at a time until the bracket is real. Fields map 1:1 onto
-// localbench.v1.Point and Sweep.
+// timers) while the plan says they fit and the cap allows. Then the bracket
+// is proven: the plan's largest fitting batch runs full steps and the next
+// batch must fail to allocate. Where the plan was wrong either way, the sweep
+// keeps doubling past it until a batch fails, then bisects between the last
+// batch that ran and the first that failed, so the bracket
+// (largest_ok_batch, largest_ok_batch + 1) is measured, not predicted.
+// A time budget (a deadline and a per-point estimate) may stop the sweep
+// first: the point that would overrun is recorded as skipped for time and the
+// threshold is then only planned. Fields map 1:1 onto localbench.v1.Point and
+// Sweep.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -23,21 +28,34 @@ namespace localbench::kernels {
 
 // How the sweep runs.
 struct SweepOptions {
+  using Clock = std::chrono::steady_clock;
+
   int warmup_steps = 1;            // untimed steps before timing
   int repetitions = 3;             // timed steps per point
   std::vector<std::int64_t> batches;  // explicit batch list (empty: 1, 2, 4, ...)
   std::int64_t max_batch = 0;      // cap (0: no cap beyond the budget)
   // Memory the sweep may plan for (0: the device's free memory at start).
   std::uint64_t memory_budget_bytes = 0;
-  bool prove_oom_bracket = true;   // run the planned max and expect max+1 to fail
-  // Most extra batches tried one by one when the plan's bracket is wrong.
-  int max_bracket_walk = 8;
+  bool prove_oom_bracket = true;   // find the bracket on the device (doubling past the plan, bisection)
+  // The time budget: no point starts that is expected to end after the
+  // deadline; it is recorded as kSkippedForTime and the sweep ends there.
+  std::optional<Clock::time_point> deadline;
+  // Expected wall seconds of a point at `batch` (create, warm-up, timed
+  // steps), e.g. from a calibrated cost model. The sweep scales it by what
+  // the points so far took against their estimates. Null: the last finished
+  // point's time scaled by batch (0 before the first).
+  std::function<double(std::int64_t batch)> estimate_point_seconds;
+  // The clock the deadline is read on (injectable for tests).
+  std::function<Clock::time_point()> now = Clock::now;
+  // Period of the background memory sampler (process peak during steps).
+  std::chrono::microseconds sample_period{2000};
 };
 
 // How one point ended (localbench.v1.PointStatus).
-enum class PointStatus { kOk, kOom, kError, kSkippedWontFit };
+enum class PointStatus { kOk, kOom, kError, kSkippedWontFit, kSkippedForTime };
 
-// Name of a status: "ok", "oom", "error", "skipped_wont_fit".
+// Name of a status: "ok", "oom", "error", "skipped_wont_fit",
+// "skipped_for_time".
 std::string_view PointStatusName(PointStatus status);
 
 // One batch size and what it measured (localbench.v1.Point).
@@ -64,6 +82,15 @@ struct SweepPoint {
   std::optional<std::uint64_t> process_memory_bytes;  // the process's device memory (NVML / rocm-smi)
   std::optional<std::uint32_t> sm_clock_mhz;          // clock at the end of the timed steps
   std::optional<std::uint64_t> throttle_reasons;      // NVML throttle bits at the same moment
+  // The largest process memory reading of a background sampler through the
+  // warm-up and timed steps (GPU: device memory via NVML / rocm-smi; CPU:
+  // resident set, with the kernel's VmHWM where it could be reset first).
+  std::optional<std::uint64_t> process_peak_bytes;
+  // The same reading just before the workload was created: the runtime's
+  // own share (GPU context and library workspaces; CPU: the program).
+  std::optional<std::uint64_t> runtime_memory_bytes;
+  // Wall seconds the point took, creation included (0 when not run).
+  double wall_seconds = 0;
 };
 
 // A sweep's points (increasing batch) and its OOM bracket (localbench.v1.Sweep).
@@ -73,6 +100,10 @@ struct SweepResult {
   std::int64_t largest_ok_batch = 0;    // 0: none ran
   std::int64_t smallest_failed_batch = 0;  // 0: none failed (cap reached first)
   std::int64_t planned_max_batch = 0;   // the plan's prediction for the budget
+  // True when the bracket was measured: largest_ok_batch ran and
+  // largest_ok_batch + 1 failed to allocate. False: the cap, the time budget
+  // or an error stopped the search, and planned_max_batch is only planned.
+  bool threshold_proven = false;
 };
 
 // What the sweep is doing now, for a progress display.
