@@ -59,10 +59,11 @@ for r in $(seq 1 "$rounds"); do
                            /^\| decode /{print "ours decode-b" $3+0, $4+0}' >>"$log"
   for t in "${type_list[@]}"; do
     echo "== round $r: llama.cpp $t ($(cut -d' ' -f1-3 /proc/loadavg) load)"
-    node "$dir/bench.mjs" "$dir/$preset-$t.gguf" --threads="$threads" | tee /dev/stderr |
-      awk -v t="$t" '/^llama.cpp prefill/{print "llama.cpp-" t " prefill", $(NF-1)}
+    out=$(node "$dir/bench.mjs" "$dir/$preset-$t.gguf" --threads="$threads")
+    echo "$out"
+    echo "$out" | awk -v t="$t" '/^llama.cpp prefill/{print "llama.cpp-" t " prefill", $(NF-1)}
                      /^llama.cpp decode/{sub("batch=", "", $3); print "llama.cpp-" t " decode-b" $3, $(NF-1)}' >>"$log"
-  done 2>&1
+  done
 done
 echo "== medians over $rounds rounds (tokens/s; ratio = ours / llama.cpp)"
 /usr/bin/python3 - "$log" <<'PY'
