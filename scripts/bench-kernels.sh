@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 build="${LOCALBENCH_BENCH_BUILD_DIR:-build-bench}"
 cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DLOCALBENCH_SERVICES=OFF \
   -DLOCALBENCH_CUDA=OFF -DLOCALBENCH_HIP=OFF >/dev/null
-ninja -C "$build" localbench_bench_kernels
+ninja -C "$build" -j2 localbench_bench_kernels
 lscpu | grep -E '^Model name|^CPU\(s\)' || true
 "$build/kernels/bench/localbench_bench_kernels" "$@"
