@@ -50,7 +50,7 @@ absl::StatusOr<v1::VerdictList> TableService::ListVerdicts(const v1::ListVerdict
     tables::Filter unused;
     if (auto ok = tables::BindWorkload(request.workload(), "workload", true, &unused); !ok.ok()) return ok;
   }
-  return tables::Read<v1::VerdictList>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::VerdictList> {
+  return tables::Read<v1::VerdictList>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::VerdictList> {
     if (auto ok = rd.At(request.read().as_of()); !ok.ok()) return ok;
     auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
@@ -87,7 +87,7 @@ absl::StatusOr<v1::ChangeList> TableService::ListChanges(const v1::ListChangesRe
       return absl::InvalidArgumentError("page_token: bound to another data version than read.as_of");
     }
   }
-  return tables::Read<v1::ChangeList>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::ChangeList> {
+  return tables::Read<v1::ChangeList>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::ChangeList> {
     if (auto ok = rd.At(token_version != 0 ? token_version : request.read().as_of()); !ok.ok()) return ok;
     v1::ChangeList out;
     *out.mutable_version() = rd.Version();
@@ -118,7 +118,7 @@ absl::StatusOr<VerdictCitation> TableService::Cite(const std::string& device_mod
     tables::Filter unused;
     if (auto ok = tables::BindWorkload(*workload, "workload", true, &unused); !ok.ok()) return ok;
   }
-  return tables::Read<VerdictCitation>(pool_, [&](Reader& rd) -> absl::StatusOr<VerdictCitation> {
+  return tables::Read<VerdictCitation>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<VerdictCitation> {
     if (auto ok = rd.At(0); !ok.ok()) return ok;
     auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
@@ -143,7 +143,7 @@ absl::StatusOr<VerdictCitation> TableService::Cite(const std::string& device_mod
 
 absl::StatusOr<v1::Verdict> TableService::GetVerdict(const std::string& verdict_id) {
   if (auto ok = tables::CheckUuid(verdict_id, "verdict_id"); !ok.ok()) return ok;
-  return tables::Read<v1::Verdict>(pool_, [&](Reader& rd) -> absl::StatusOr<v1::Verdict> {
+  return tables::Read<v1::Verdict>(pool_, verify_, [&](Reader& rd) -> absl::StatusOr<v1::Verdict> {
     if (auto ok = rd.At(0); !ok.ok()) return ok;
     auto dir = tables::LoadDirectory(rd, directory_.get());
     if (!dir.ok()) return dir.status();
