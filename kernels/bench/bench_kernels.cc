@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu/isa.h"
 #include "localbench/kernels/cpu_backend.h"
 #include "localbench/kernels/plan.h"
 #include "localbench/kernels/sweep.h"
@@ -185,9 +186,12 @@ int main(int argc, char** argv) {
   device_options.threads = threads;
   lk::CpuBackend backend(device_options);
   const lk::DeviceInfo& info = backend.device().info();
-  std::printf("device: %s, %u threads, memory limit %.1f GiB; kernel source hash %s\n\n", info.name.c_str(),
+  std::printf("device: %s, %u threads, memory limit %.1f GiB; kernel source hash %s\n", info.name.c_str(),
               info.multiprocessor_count, static_cast<double>(info.memory_total_bytes) / (1 << 30),
               std::string(lk::KernelSourceHash()).substr(0, 16).c_str());
+  // Which instruction set the kernels picked (run-time dispatch) and from
+  // which CPU flags: figures from different hosts are only comparable with it.
+  std::printf("%s\n\n", localbench::kernels::cpu::IsaReport().c_str());
 
   if (want("gemm")) {
     std::printf("| GEMM (y = x W^T) | ours GFLOP/s | OpenBLAS sgemm GFLOP/s | ratio |\n|---|---|---|---|\n");

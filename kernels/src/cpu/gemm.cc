@@ -2,11 +2,14 @@
 // converted to fp32 panel by panel in the caller's workspace, and a fused
 // GEMV for decode-shaped products (few rows times a bf16/f16 weight) that
 // reads the 16-bit weights directly, so decode streams each weight byte once.
+// The instruction set is picked at run time (cpu/isa.h): AVX-512 BF16
+// (gemm_avx512.cc), AVX2 + FMA + F16C (here), or portable loops.
 #include <cblas.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -14,7 +17,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "cpu/elements.h"
+#include "cpu/gemm_avx512.h"
 #include "cpu/gemm_testing.h"
+#include "cpu/isa.h"
 #include "status_macros.h"
 #include "cpu/thread_pool.h"
 #include "localbench/kernels/cpu_backend.h"
@@ -105,9 +110,7 @@ __attribute__((target("avx2,fma,f16c"))) std::int64_t ConvertF16Avx2(const cpu::
 template <typename W>
 bool GemvDispatchAvx2(const float* x, std::int64_t m, const W* w, std::int64_t k, std::int64_t n0,
                       std::int64_t n1, float* y, std::int64_t ldy, float alpha, float beta) {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
-  if (!has) return false;
+  if (cpu::ActiveIsa() < cpu::Isa::kAvx2) return false;
   switch (m) {
     case 1: GemvAvx2<1>(x, w, k, n0, n1, y, ldy, alpha, beta); return true;
     case 2: GemvAvx2<2>(x, w, k, n0, n1, y, ldy, alpha, beta); return true;
@@ -126,6 +129,13 @@ template <typename W>
 void Gemv(const float* x, std::int64_t m, const W* w, std::int64_t k, std::int64_t n0, std::int64_t n1,
           float* y, std::int64_t ldy, float alpha, float beta) {
 #if defined(__x86_64__)
+  static_assert(cpu::kAvx512MaxGemvRows >= kMaxGemvRows);
+  if constexpr (std::is_same_v<W, cpu::Bf16>) {
+    if (cpu::ActiveIsa() == cpu::Isa::kAvx512Bf16 && m >= 1 && m <= kMaxGemvRows) {
+      cpu::GemvBf16Avx512(x, m, w, k, n0, n1, y, ldy, alpha, beta);
+      return;
+    }
+  }
   if (GemvDispatchAvx2(x, m, w, k, n0, n1, y, ldy, alpha, beta)) return;
 #endif
   GemvPortable(x, m, w, k, n0, n1, y, ldy, alpha, beta);
@@ -137,11 +147,18 @@ void Gemv(const float* x, std::int64_t m, const W* w, std::int64_t k, std::int64
 void RowToF32(DType dtype, const void* src, float* dst, std::int64_t n) {
   std::int64_t i = 0;
 #if defined(__x86_64__)
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  const cpu::Isa isa = cpu::ActiveIsa();
+  if (isa == cpu::Isa::kAvx512Bf16 && dtype == DType::kBF16) {
+    i = cpu::ConvertBf16Avx512(static_cast<const cpu::Bf16*>(src), dst, n);
+  } else if (isa == cpu::Isa::kAvx512Bf16 && dtype == DType::kF16) {
+    i = cpu::ConvertF16Avx512(static_cast<const cpu::F16*>(src), dst, n);
+  }
+  // The AVX2 loop takes what the 16-wide steps left (or everything).
+  const bool has = isa >= cpu::Isa::kAvx2;
   if (has && dtype == DType::kBF16) {
-    i = ConvertBf16Avx2(static_cast<const cpu::Bf16*>(src), dst, n);
+    i += ConvertBf16Avx2(static_cast<const cpu::Bf16*>(src) + i, dst + i, n - i);
   } else if (has && dtype == DType::kF16) {
-    i = ConvertF16Avx2(static_cast<const cpu::F16*>(src), dst, n);
+    i += ConvertF16Avx2(static_cast<const cpu::F16*>(src) + i, dst + i, n - i);
   }
 #endif
   cpu::ConvertSpan(dtype, src, DType::kF32, dst, i, n);
