@@ -5,6 +5,7 @@
 //   3. tokens/s of prefill, decode and a LoRA step on a model preset's shapes.
 // Usage: localbench_bench_kernels [--preset NAME] [--quick] [--only gemm|decode-bw|prefill|decode|lora]
 //                                 [--threads N]   (ours and the baselines use N threads)
+//                                 [--profile]     (per-op time of one decode and prefill step, op_profile.h)
 #include <cblas.h>
 
 #include <algorithm>
@@ -21,6 +22,8 @@
 #include "localbench/kernels/plan.h"
 #include "localbench/kernels/sweep.h"
 #include "localbench/kernels/version.h"
+#include "localbench/kernels/workload.h"
+#include "op_profile.h"
 
 namespace lk = localbench::kernels;
 
@@ -156,6 +159,24 @@ void BenchWorkload(lk::CpuBackend& b, const lk::WorkloadConfig& c, const char* l
   std::fflush(stdout);
 }
 
+// Per-op breakdown of `steps` steps of one workload after a warm-up step:
+// where a decode token's time goes between the GEMVs.
+void ProfileWorkload(lk::CpuBackend& b, const lk::WorkloadConfig& c, const char* label, int steps) {
+  lk::bench::ProfilingBackend profiler(b);
+  absl::StatusOr<std::unique_ptr<lk::Workload>> w = lk::Workload::Create(profiler, c);
+  Check(w.status());
+  Check((*w)->Step());
+  profiler.Reset();
+  const double t0 = Now();
+  for (int i = 0; i < steps; ++i) Check((*w)->Step());
+  const double per_step = (Now() - t0) / steps;
+  std::printf("\nprofile: %s, batch %lld: %.2f ms/step, %.2f tokens/s (with timers)\n", label,
+              static_cast<long long>(c.batch), per_step * 1e3,
+              static_cast<double>((*w)->tokens_per_step()) / per_step);
+  profiler.Print(static_cast<double>(steps));
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -163,10 +184,13 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string only;
   int threads = 0;  // 0: all hardware threads
+  bool profile = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--preset" && i + 1 < argc) {
       preset_name = argv[++i];
+    } else if (arg == "--profile") {
+      profile = true;
     } else if (arg == "--quick") {
       quick = true;
     } else if (arg == "--only" && i + 1 < argc) {
@@ -174,7 +198,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--threads" && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--preset NAME] [--quick] [--only gemm|decode-bw|prefill|decode|lora] [--threads N]\n",
+      std::fprintf(stderr, "usage: %s [--preset NAME] [--quick] [--only gemm|decode-bw|prefill|decode|lora] [--threads N] [--profile]\n",
                    argv[0]);
       return 2;
     }
@@ -205,6 +229,22 @@ int main(int argc, char** argv) {
     BenchDecodeBandwidth(backend, static_cast<int>(info.multiprocessor_count));
   }
 
+  if (profile) {
+    lk::WorkloadConfig pc;
+    pc.preset = *preset;
+    pc.precision = lk::DType::kBF16;
+    pc.seed = 1;
+    pc.batch = 1;
+    pc.kind = lk::WorkloadKind::kDecode;
+    pc.prompt_tokens = 128;
+    pc.generated_tokens = quick ? 4 : 16;
+    if (want("decode")) ProfileWorkload(backend, pc, "decode P=128", 2);
+    pc.kind = lk::WorkloadKind::kPrefill;
+    pc.generated_tokens = 0;
+    pc.prompt_tokens = quick ? 32 : 128;
+    if (want("prefill")) ProfileWorkload(backend, pc, quick ? "prefill P=32" : "prefill P=128", 1);
+    return 0;
+  }
   if (!want("prefill") && !want("decode") && !want("lora")) return 0;
   std::printf("\n| workload (%s, bf16) | batch | tokens/s median | min-max | step s | arena | note |\n|---|---|---|---|---|---|---|\n",
               preset_name.c_str());
