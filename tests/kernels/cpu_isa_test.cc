@@ -1,10 +1,12 @@
 // Run-time instruction-set dispatch of the CPU GEMM (cpu/isa.h): the choice
 // is reported and can be capped, and every path the CPU supports computes the
-// same products (AVX-512 BF16 against AVX2 against a double reference).
+// same products (AVX-512 BF16 against AVX2 against a double reference), and
+// the AVX2 decode attention matches the portable one.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -93,6 +95,8 @@ constexpr double kRelToAbsSum = 1e-4;
 struct Shape {
   std::int64_t m, n, k;
 };
+// Readable parameters in gtest output (instead of raw bytes).
+void PrintTo(const Shape& s, std::ostream* os) { *os << "m=" << s.m << " n=" << s.n << " k=" << s.k; }
 
 class GemvIsaTest : public ::testing::TestWithParam<Shape> {};
 
@@ -153,6 +157,58 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemvIsaTest,
                          [](const ::testing::TestParamInfo<Shape>& param) {
                            const Shape& s = param.param;
                            return "m" + std::to_string(s.m) + "_n" + std::to_string(s.n) + "_k" + std::to_string(s.k);
+                         });
+
+// Decode attention: the AVX2 kernel (attention_avx2.cc) against the portable
+// template on the same cache, for head widths of 1, 3 and 9 8-lane chunks
+// (9: more than one register block) and 3 query heads per kv head.
+struct AttnCase {
+  std::int64_t d;
+  DType cache;
+};
+void PrintTo(const AttnCase& c, std::ostream* os) { *os << "d=" << c.d << " cache=" << DTypeName(c.cache); }
+
+class AttentionDecodeIsaTest : public ::testing::TestWithParam<AttnCase> {};
+
+std::vector<float> AttentionDecodeUnder(Isa cap, const AttnCase& c) {
+  IsaCapGuard guard;
+  cpu::SetIsaCapForTesting(cap);
+  CpuBackend backend;
+  Device& dev = backend.device();
+  const std::int64_t B = 2, Hq = 6, Hkv = 2, T = 37, length = 29;
+  auto make = [&](DType t, std::initializer_list<std::int64_t> dims, std::uint64_t seed) {
+    Tensor x = Tensor::Of(nullptr, t, dims);
+    x.data = *dev.Allocate(x.bytes());
+    EXPECT_TRUE(backend.FillRandomUniform(x, seed, 2.0f).ok());
+    return x;
+  };
+  Tensor q = make(DType::kF32, {B, Hq, c.d}, 31);
+  Tensor kc = make(c.cache, {B, T, Hkv, c.d}, 32);
+  Tensor vc = make(c.cache, {B, T, Hkv, c.d}, 33);
+  Tensor out = make(DType::kF32, {B, Hq, c.d}, 34);
+  EXPECT_TRUE(backend.AttentionDecode(q, kc, vc, length, out).ok());
+  std::vector<float> host(static_cast<std::size_t>(out.numel()));
+  EXPECT_TRUE(dev.CopyDeviceToHost(host.data(), out.data, out.bytes()).ok());
+  for (void* p : {q.data, kc.data, vc.data, out.data}) dev.Free(p);
+  return host;
+}
+
+TEST_P(AttentionDecodeIsaTest, Avx2MatchesPortable) {
+  if (cpu::BestSupportedIsa() < Isa::kAvx2) GTEST_SKIP() << "no AVX2 on this CPU (" << cpu::IsaReport() << ")";
+  const std::vector<float> fast = AttentionDecodeUnder(Isa::kAvx2, GetParam());
+  const std::vector<float> ref = AttentionDecodeUnder(Isa::kPortable, GetParam());
+  ASSERT_EQ(fast.size(), ref.size());
+  // Outputs are convex mixes of values in [-2, 2]; only the fp32 summation
+  // order differs between the two.
+  for (std::size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(fast[i], ref[i], 2e-5) << "at " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Widths, AttentionDecodeIsaTest,
+                         ::testing::Values(AttnCase{8, DType::kF32}, AttnCase{24, DType::kBF16},
+                                           AttnCase{64, DType::kBF16}, AttnCase{72, DType::kF16}),
+                         [](const ::testing::TestParamInfo<AttnCase>& param) {
+                           return "d" + std::to_string(param.param.d) + "_" +
+                                  std::string(DTypeName(param.param.cache));
                          });
 
 }  // namespace

@@ -1,6 +1,8 @@
 // CpuBackend's attention ops: causal GQA forward/backward, the KV-cache
 // write and single-token decode.
 #include "cpu/attention.h"
+#include "cpu/attention_avx2.h"
+#include "cpu/isa.h"
 
 #include <type_traits>
 
@@ -43,8 +45,14 @@ absl::Status CpuBackend::KvCacheWriteImpl(const Tensor& src, Tensor cache, std::
 
 absl::Status CpuBackend::AttentionDecodeImpl(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                                              std::int64_t length, Tensor out) {
+  const bool avx2 = cpu::ActiveIsa() >= cpu::Isa::kAvx2 && q.dim(2) % 8 == 0;
   cpu::WithElementType(k_cache.dtype, k_cache.data, [&](auto* kc) {
     using W = std::remove_pointer_t<decltype(kc)>;
+    if (avx2) {
+      cpu::AttentionDecodeAvx2(*pool_, F(q), kc, static_cast<const W*>(v_cache.data), F(out), q.dim(0), q.dim(1),
+                               k_cache.dim(2), q.dim(2), k_cache.dim(1), length);
+      return;
+    }
     cpu::AttentionDecode(*pool_, F(q), kc, static_cast<const W*>(v_cache.data), F(out), q.dim(0), q.dim(1),
                          k_cache.dim(2), q.dim(2), k_cache.dim(1), length);
   });
