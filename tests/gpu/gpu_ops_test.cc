@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <ostream>
 #include <set>
 #include <string>
 #include <tuple>
@@ -41,6 +42,12 @@ std::string Tag(const OpCase& c) {
   std::string t = c.op + " " + Name(c.dtype);
   for (std::int64_t d : c.shape) t += " " + std::to_string(d);
   return t;
+}
+
+// gtest and ctest print each case's parameter; without this they print the
+// struct as raw bytes ("80-byte object <...>").
+void PrintTo(const OpCase& c, std::ostream* os) {
+  *os << Tag(c) << " atol " << c.atol << " rtol " << c.rtol;
 }
 
 // shape {n}: Fill and FillRandomUniform are bit-exact.
