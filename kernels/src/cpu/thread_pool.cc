@@ -9,7 +9,7 @@ thread_local bool tls_in_pool = false;
 }
 
 ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -19,6 +19,13 @@ ThreadPool::~ThreadPool() {
   }
   wake_.notify_all();
   for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::RunPart(const std::function<void(std::int64_t, std::int64_t)>& fn, std::int64_t n, int parts,
+                         int part) {
+  const std::int64_t begin = n * part / parts;
+  const std::int64_t end = n * (part + 1) / parts;
+  if (begin < end) fn(begin, end);
 }
 
 void ThreadPool::For(std::int64_t n, const std::function<void(std::int64_t, std::int64_t)>& fn,
@@ -35,36 +42,50 @@ void ThreadPool::For(std::int64_t n, const std::function<void(std::int64_t, std:
     fn_ = &fn;
     n_ = n;
     parts_ = parts;
-    pending_ = parts - 1;
+    next_part_ = 1;  // part 0 is the caller's
+    running_ = 0;
     ++generation_;
   }
   wake_.notify_all();
   tls_in_pool = true;
-  fn(0, n / parts);
+  RunPart(fn, n, parts, 0);
+  // Take whatever no worker has started yet.
+  for (;;) {
+    int part;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (next_part_ >= parts_) break;
+      part = next_part_++;
+    }
+    RunPart(fn, n, parts, part);
+  }
   tls_in_pool = false;
   std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [this] { return pending_ == 0; });
+  done_.wait(lock, [this] { return running_ == 0; });
   fn_ = nullptr;
 }
 
-void ThreadPool::WorkerLoop(int index) {
+void ThreadPool::WorkerLoop() {
   tls_in_pool = true;
   std::uint64_t seen = 0;
+  std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    std::unique_lock<std::mutex> lock(mu_);
     wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
     if (stop_) return;
     seen = generation_;
-    if (index >= parts_) continue;
-    const auto* fn = fn_;
-    const std::int64_t n = n_;
-    const int parts = parts_;
-    lock.unlock();
-    const std::int64_t begin = n * index / parts;
-    const std::int64_t end = n * (index + 1) / parts;
-    if (begin < end) (*fn)(begin, end);
-    lock.lock();
-    if (--pending_ == 0) done_.notify_one();
+    // A worker that wakes late finds every part claimed and goes back to
+    // sleep; the job's state is only read under mu_ while parts remain.
+    while (next_part_ < parts_) {
+      const int part = next_part_++;
+      ++running_;
+      const auto* fn = fn_;
+      const std::int64_t n = n_;
+      const int parts = parts_;
+      lock.unlock();
+      RunPart(*fn, n, parts, part);
+      lock.lock();
+      if (--running_ == 0) done_.notify_one();
+    }
   }
 }
 
