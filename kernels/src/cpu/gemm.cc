@@ -20,6 +20,7 @@
 #include "cpu/gemm_avx512.h"
 #include "cpu/gemm_testing.h"
 #include "cpu/isa.h"
+#include "cpu/simd_avx2.h"
 #include "status_macros.h"
 #include "cpu/thread_pool.h"
 #include "localbench/kernels/cpu_backend.h"
@@ -54,20 +55,8 @@ void GemvPortable(const float* x, std::int64_t m, const W* w, std::int64_t k, st
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma,f16c"))) inline __m256 Load8(const cpu::Bf16* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-__attribute__((target("avx2,fma,f16c"))) inline __m256 Load8(const cpu::F16* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-__attribute__((target("avx2,fma,f16c"))) inline float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-  return _mm_cvtss_f32(s);
-}
+using cpu::HorizontalSum;
+using cpu::Load8;
 
 // AVX2 version: M rows of x against one weight row at a time. An FMA has a
 // latency of 4-5 cycles, so one accumulator chain per row caps a core at
