@@ -9,10 +9,14 @@
 // GCC 12 warns that _mm512_undefined_* values are "maybe uninitialized"
 // inside its own AVX-512 headers (GCC bug 105593); the warning's location is
 // the header, so it is silenced for the header only.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #endif
 
 namespace localbench::kernels::cpu {
