@@ -162,31 +162,40 @@ class Planner {
         const bool master = mixed && c_.precision != DType::kF32;
         if (lora) LoraAdapters("", W);
         // One layer's activations, saved per layer or (checkpointing) one
-        // shared set that the backward recomputes layer by layer.
-        auto layer_set = [&](const std::string& L) {
+        // shared set that the backward recomputes layer by layer. 16-bit
+        // activations: saved in that type (statistics fp32) and one fp32
+        // working layer ("work.") that every op computes in.
+        const bool act16 = t.activations != DType::kF32;
+        const std::uint64_t a = DTypeSize(t.activations);
+        auto layer_set = [&](const std::string& L, std::uint64_t e) {
           Add(L + "attn_rstd", S, N, 4);
-          Add(L + "xn1", S, N * H, 4);
-          Add(L + "q", S, N * Q, 4);
-          Add(L + "k", S, N * KV, 4);
-          Add(L + "v", S, N * KV, 4);
-          Add(L + "att", S, N * Q, 4);
+          Add(L + "xn1", S, N * H, e);
+          Add(L + "q", S, N * Q, e);
+          Add(L + "k", S, N * KV, e);
+          Add(L + "v", S, N * KV, e);
+          Add(L + "att", S, N * Q, e);
           Add(L + "lse", S, B * Hq * T, 4);
-          Add(L + "x_mid", S, N * H, 4);
+          Add(L + "x_mid", S, N * H, e);
           Add(L + "mlp_rstd", S, N, 4);
-          Add(L + "xn2", S, N * H, 4);
-          Add(L + "gate", S, N * I, 4);
-          Add(L + "up", S, N * I, 4);
-          Add(L + "h", S, N * I, 4);
+          Add(L + "xn2", S, N * H, e);
+          Add(L + "gate", S, N * I, e);
+          Add(L + "up", S, N * I, e);
+          Add(L + "h", S, N * I, e);
           if (lora) {
-            for (const Projection& pr : Projections(p_)) Add(L + "lora_" + pr.name + "_mid", S, N * r, 4);
+            for (const Projection& pr : Projections(p_)) Add(L + "lora_" + pr.name + "_mid", S, N * r, e);
           }
         };
         for (std::int64_t l = 0; l < p_.layers; ++l) {
           const std::string L = absl::StrCat("layers.", l, ".");
-          Add(L + "x_in", S, N * H, 4);
-          if (!ckpt) layer_set(L);
+          Add(L + "x_in", S, N * H, a);
+          if (!ckpt) layer_set(L, a);
         }
-        if (ckpt) layer_set("recompute.");
+        if (act16) {
+          Add("work.x_in", S, N * H, 4);
+          layer_set("work.", 4);
+        } else if (ckpt) {
+          layer_set("recompute.", 4);
+        }
         Add("x_final", S, N * H, 4);
         Add("final_rstd", S, N, 4);
         Add("xn_final", S, N * H, 4);

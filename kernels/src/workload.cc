@@ -370,6 +370,8 @@ class TrainWorkload final : public Engine {
         n_(c.batch * c.sequence_tokens),
         steps_(c.train.accumulation_steps),
         ckpt_(c.train.gradient_checkpointing),
+        act_(c.train.activations),
+        act16_(c.train.activations != DType::kF32),
         head_rows_(LossChunkRows(c.train, n_)),
         mixed_(!lora_ && c.train.full_accounting == FullFinetuneAccounting::kMixed),
         master_(mixed_ && c.precision != DType::kF32) {}
@@ -417,33 +419,41 @@ class TrainWorkload final : public Engine {
     saved_.resize(static_cast<std::size_t>(p().layers));
     // One layer's activations; with checkpointing one shared set (after
     // every layer's input) that the backward recomputes layer by layer.
-    auto layer_set = [&](Saved& sv, const std::string& L) {
+    // 16-bit activations: per-layer copies in that type (store_, statistics
+    // fp32) and one fp32 working layer that saved_ points to everywhere.
+    auto layer_set = [&](Saved& sv, const std::string& L, DType a) {
       sv.attn_rstd = Alloc(L + "attn_rstd", f, {N});
-      sv.xn1 = Alloc(L + "xn1", f, {N, H});
-      sv.q = Alloc(L + "q", f, {N, Q});
-      sv.k = Alloc(L + "k", f, {N, KV});
-      sv.v = Alloc(L + "v", f, {N, KV});
-      sv.att = Alloc(L + "att", f, {N, Q});
+      sv.xn1 = Alloc(L + "xn1", a, {N, H});
+      sv.q = Alloc(L + "q", a, {N, Q});
+      sv.k = Alloc(L + "k", a, {N, KV});
+      sv.v = Alloc(L + "v", a, {N, KV});
+      sv.att = Alloc(L + "att", a, {N, Q});
       sv.lse = Alloc(L + "lse", f, {config_.batch * p().heads * t_});
-      sv.x_mid = Alloc(L + "x_mid", f, {N, H});
+      sv.x_mid = Alloc(L + "x_mid", a, {N, H});
       sv.mlp_rstd = Alloc(L + "mlp_rstd", f, {N});
-      sv.xn2 = Alloc(L + "xn2", f, {N, H});
-      sv.gate = Alloc(L + "gate", f, {N, I});
-      sv.up = Alloc(L + "up", f, {N, I});
-      sv.h = Alloc(L + "h", f, {N, I});
+      sv.xn2 = Alloc(L + "xn2", a, {N, H});
+      sv.gate = Alloc(L + "gate", a, {N, I});
+      sv.up = Alloc(L + "up", a, {N, I});
+      sv.h = Alloc(L + "h", a, {N, I});
       if (lora_) {
-        for (const char* name : kProj) sv.lora_mid.push_back(Alloc(L + "lora_" + name + "_mid", f, {N, r}));
+        for (const char* name : kProj) sv.lora_mid.push_back(Alloc(L + "lora_" + name + "_mid", a, {N, r}));
       }
     };
     for (std::int64_t l = 0; l < p().layers; ++l) {
       Saved& sv = saved_[static_cast<std::size_t>(l)];
       const std::string L = absl::StrCat("layers.", l, ".");
-      sv.x_in = Alloc(L + "x_in", f, {N, H});
-      if (!ckpt_) layer_set(sv, L);
+      sv.x_in = Alloc(L + "x_in", act_, {N, H});
+      if (!ckpt_) layer_set(sv, L, act_);
     }
-    if (ckpt_) {
+    if (act16_) {
+      Saved work;
+      work.x_in = Alloc("work.x_in", f, {N, H});
+      layer_set(work, "work.", f);
+      store_ = saved_;
+      for (Saved& sv : saved_) sv = work;
+    } else if (ckpt_) {
       Saved shared;
-      layer_set(shared, "recompute.");
+      layer_set(shared, "recompute.", f);
       for (Saved& sv : saved_) {
         const Tensor x_in = sv.x_in;
         sv = shared;
@@ -566,7 +576,14 @@ class TrainWorkload final : public Engine {
   absl::Status ForwardLoss(bool backward = true) {
     const float eps = p().rms_eps;
     LB_RETURN_IF_ERROR(backend_.EmbeddingForward(w_.tok_embeddings, MicroIds(), saved_[0].x_in));
-    for (std::size_t l = 0; l < saved_.size(); ++l) LB_RETURN_IF_ERROR(LayerForward(l, false));
+    for (std::size_t l = 0; l < saved_.size(); ++l) {
+      if (act16_) LB_RETURN_IF_ERROR(Stash(store_[l].x_in, saved_[l].x_in));
+      LB_RETURN_IF_ERROR(LayerForward(l, false));
+      if (act16_ && !ckpt_) {
+        const std::vector<Tensor*> from = Fields(saved_[l]), to = Fields(store_[l]);
+        for (std::size_t i = 0; i < from.size(); ++i) LB_RETURN_IF_ERROR(Stash(*to[i], *from[i]));
+      }
+    }
     LB_RETURN_IF_ERROR(backend_.RmsNormForward(x_final_, w_.final_norm, eps, xn_final_, final_rstd_));
     return HeadLoss(backward);
   }
@@ -633,6 +650,19 @@ class TrainWorkload final : public Engine {
     return absl::OkStatus();
   }
 
+  // A layer's saved tensors other than x_in, in one order.
+  static std::vector<Tensor*> Fields(Saved& s) {
+    std::vector<Tensor*> out = {&s.attn_rstd, &s.xn1, &s.q,        &s.k,   &s.v,  &s.att, &s.lse,
+                                &s.x_mid,     &s.mlp_rstd, &s.xn2, &s.gate, &s.up, &s.h};
+    for (Tensor& t : s.lora_mid) out.push_back(&t);
+    return out;
+  }
+  // dst = src, converting between fp32 and the 16-bit activation type.
+  absl::Status Stash(const Tensor& dst, const Tensor& src) {
+    if (dst.dtype == src.dtype) return Copy(dst, src);
+    return backend_.Convert(src, dst);
+  }
+
   // Once per effective batch: every micro-batch's backward accumulates.
   absl::Status ZeroGradients() {
     if (!lora_) {
@@ -664,6 +694,14 @@ class TrainWorkload final : public Engine {
       const LayerWeights& lw = w_.layers[l];
       LayerWeights* gw = full ? &grad_.layers[l] : nullptr;
       Saved& s = saved_[l];
+      if (act16_) {
+        // The fp32 working layer from the 16-bit copies (or the recompute).
+        LB_RETURN_IF_ERROR(Stash(s.x_in, store_[l].x_in));
+        if (!ckpt_) {
+          const std::vector<Tensor*> from = Fields(store_[l]), to = Fields(s);
+          for (std::size_t i = 0; i < from.size(); ++i) LB_RETURN_IF_ERROR(Stash(*to[i], *from[i]));
+        }
+      }
       if (ckpt_) LB_RETURN_IF_ERROR(LayerForward(l, true));
       // MLP: out = x_mid + down(swiglu(gate(xn2), up(xn2))).
       LB_RETURN_IF_ERROR(ProjectBackward(6, l, s.h, lw.w_down, gw ? gw->w_down : none, d_x_, d_h_, 0.0f));
@@ -728,6 +766,8 @@ class TrainWorkload final : public Engine {
   std::int64_t t_, n_;
   std::int64_t steps_;      // micro-batches per update (accumulation_steps)
   bool ckpt_;               // gradient checkpointing
+  DType act_;               // saved activations' dtype
+  bool act16_;              // 16-bit saved activations (store_), fp32 working layer (saved_)
   std::int64_t head_rows_;  // logits rows at once (n_ unless the loss is chunked)
   bool mixed_, master_;     // full fine-tune: fp32 gradients; fp32 master weights
   std::int64_t micro_ = 0;  // the micro-batch being run
@@ -735,6 +775,7 @@ class TrainWorkload final : public Engine {
   Weights w_, grad_, m_, v_, fp32_master_;
   std::vector<LayerAdapters> adapters_, grad_adapters_, m_adapters_, v_adapters_;
   std::vector<Saved> saved_;
+  std::vector<Saved> store_;  // 16-bit activations: the per-layer copies
   Tensor x_final_, final_rstd_, xn_final_, logits_, losses_;
   Tensor d_x_, d_xn_, d_q_, d_k_, d_v_, d_att_, d_gate_, d_up_, d_h_, d_mid_;
   std::int32_t* ids_ = nullptr;

@@ -4,6 +4,7 @@
 // gradients unchanged; full fine-tune accounting has the stated bytes.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,8 @@ std::string Describe(const WorkloadConfig& c) {
   return absl::StrCat(std::string(WorkloadKindName(c.kind)), " ", c.preset.name, " ", std::string(DTypeName(c.precision)), " batch ", c.batch,
                       " accumulation ", c.train.accumulation_steps, " checkpointing ",
                       c.train.gradient_checkpointing, " loss_chunks ", c.train.loss_chunks, " accounting ",
-                      std::string(FullFinetuneAccountingName(c.train.full_accounting)));
+                      std::string(FullFinetuneAccountingName(c.train.full_accounting)), " activations ",
+                      std::string(DTypeName(c.train.activations)));
 }
 
 std::vector<float> Read(Backend& b, const Tensor& t) {
@@ -117,9 +119,12 @@ TEST(TrainOptions, PlanEqualsArenaForEveryCombination) {
         for (std::int64_t steps : {1, 3})
           for (bool ckpt : {false, true})
             for (std::int64_t chunks : {0, 4})
-              for (FullFinetuneAccounting acc : {FullFinetuneAccounting::kMixed, FullFinetuneAccounting::kLean}) {
+              for (FullFinetuneAccounting acc : {FullFinetuneAccounting::kMixed, FullFinetuneAccounting::kLean})
+                for (DType act : {DType::kF32, DType::kBF16}) {
                 if (kind == WorkloadKind::kTrainLora && acc != FullFinetuneAccounting::kMixed) continue;
+                if (act != DType::kF32 && act != precision) continue;
                 TrainOptions o;
+                o.activations = act;
                 o.accumulation_steps = steps;
                 o.gradient_checkpointing = ckpt;
                 o.loss_chunks = chunks;
@@ -143,7 +148,8 @@ TEST(TrainOptions, PlanEqualsArenaForEveryCombination) {
                 }
                 ++cases;
               }
-  EXPECT_EQ(cases, 2 * 2 * 2 * 2 * 2 * 3);
+  // (LoRA 1 + full 2 accountings) x 2 presets x 2 x 2 x 2 x (f32: 1 + bf16: 2).
+  EXPECT_EQ(cases, 3 * 2 * 2 * 2 * 2 * 3);
 }
 
 TEST(TrainOptions, AccumulationEqualsOneLargeBatch) {
@@ -186,6 +192,64 @@ TEST(TrainOptions, CheckpointingGivesIdenticalGradients) {
       ASSERT_EQ(a.grads.size(), b.grads.size());
       for (std::size_t t = 0; t < a.grads.size(); ++t) EXPECT_EQ(a.grads[t], b.grads[t]) << Trainable(c)[t];
     }
+}
+
+TEST(TrainOptions, SixteenBitActivationsMatchFp32WithinTolerance) {
+  // Same weights (the run's 16-bit type), saved activations 16-bit against
+  // fp32. Stated tolerance: the loss within 1%; f16 activations (11-bit
+  // mantissa): every gradient tensor within 1% (relative L2); bf16 (8-bit
+  // mantissa): all gradients together within 3% and each tensor within 25%
+  // (the last layer's LoRA A gradients are small sums of cancelling terms,
+  // where 2^-9 relative rounding of their inputs shows most).
+  for (DType act : {DType::kF16, DType::kBF16})
+    for (WorkloadKind kind : {WorkloadKind::kTrainLora, WorkloadKind::kTrainFull})
+      for (bool ckpt : {false, true}) {
+        TrainOptions low;
+        low.activations = act;
+        low.gradient_checkpointing = ckpt;
+        TrainOptions fp32;
+        fp32.gradient_checkpointing = ckpt;
+        const WorkloadConfig c = Train(kind, "tiny-qwen", act, 2, low);
+        SCOPED_TRACE(Describe(c));
+        const Gradients a = GradientsOf(c, true), b = GradientsOf(Train(kind, "tiny-qwen", act, 2, fp32), true);
+        EXPECT_NEAR(a.loss, b.loss, 0.01 * std::fabs(b.loss));
+        ASSERT_EQ(a.grads.size(), b.grads.size());
+        double worst = 0, diff_all = 0, norm_all = 0;
+        for (std::size_t t = 0; t < a.grads.size(); ++t) {
+          double diff = 0, norm = 0;
+          for (std::size_t i = 0; i < a.grads[t].size(); ++i) {
+            const double d = static_cast<double>(a.grads[t][i]) - b.grads[t][i];
+            diff += d * d;
+            norm += static_cast<double>(b.grads[t][i]) * b.grads[t][i];
+          }
+          worst = std::max(worst, std::sqrt(diff / norm));
+          diff_all += diff;
+          norm_all += norm;
+        }
+        const double all = std::sqrt(diff_all / norm_all);
+        std::printf("%s: gradients %.4f overall, worst tensor %.4f (relative L2)\n", Describe(c).c_str(), all, worst);
+        EXPECT_GT(all, 0.0) << "16-bit activations changed nothing: were they used?";
+        EXPECT_LT(worst, act == DType::kF16 ? 0.01 : 0.25);
+        EXPECT_LT(all, act == DType::kF16 ? 0.01 : 0.03);
+      }
+  // About half the saved activations (statistics stay fp32; one fp32 layer).
+  WorkloadConfig big = Train(WorkloadKind::kTrainLora, "llama-3.2-1b", DType::kBF16, 1);
+  big.sequence_tokens = 512;
+  const std::uint64_t f32 = PlanMemory(big)->CategoryBytes(BufferCategory::kActivationsSaved);
+  big.train.activations = DType::kBF16;
+  const std::uint64_t b16 = PlanMemory(big)->CategoryBytes(BufferCategory::kActivationsSaved);
+  EXPECT_LT(static_cast<double>(b16), 0.6 * static_cast<double>(f32));
+  std::printf("llama-3.2-1b LoRA, 512 tokens: saved activations %.1f MiB fp32, %.1f MiB bf16\n",
+              static_cast<double>(f32) / (1 << 20), static_cast<double>(b16) / (1 << 20));
+}
+
+TEST(TrainOptions, CheckpointingKeepsAThirdOrLessOfTheActivations) {
+  WorkloadConfig c = Train(WorkloadKind::kTrainLora, "llama-3.2-1b", DType::kBF16, 1);
+  c.sequence_tokens = 512;
+  const std::uint64_t off = PlanMemory(c)->CategoryBytes(BufferCategory::kActivationsSaved);
+  c.train.gradient_checkpointing = true;
+  const std::uint64_t on = PlanMemory(c)->CategoryBytes(BufferCategory::kActivationsSaved);
+  EXPECT_GT(static_cast<double>(off), 3.0 * static_cast<double>(on));
 }
 
 TEST(TrainOptions, ChunkedLossGivesTheSameGradients) {

@@ -34,11 +34,11 @@ absl::Status ValidateTrainOptions(const WorkloadConfig& c) {
   const std::string kind(WorkloadKindName(c.kind));
   const bool training = c.kind == WorkloadKind::kTrainLora || c.kind == WorkloadKind::kTrainFull;
   if (!training) {
-    if (t.accumulation_steps != 1 || t.gradient_checkpointing || t.loss_chunks != 0 ||
+    if (t.accumulation_steps != 1 || t.gradient_checkpointing || t.loss_chunks != 0 || t.activations != DType::kF32 ||
         t.full_accounting != FullFinetuneAccounting::kMixed) {
       return absl::InvalidArgumentError(absl::StrCat(
           kind, ": accumulation_steps, gradient_checkpointing, loss_chunks and full_accounting are training "
-                "options (must be 1, off, 0, mixed)"));
+                "options (must be 1, off, 0, mixed); so are activations (f32)"));
     }
     return absl::OkStatus();
   }
@@ -48,6 +48,11 @@ absl::Status ValidateTrainOptions(const WorkloadConfig& c) {
   }
   if (t.loss_chunks < 0 || t.loss_chunks > 1024) {
     return absl::InvalidArgumentError(absl::StrCat(kind, ": loss_chunks must be in [0, 1024], got ", t.loss_chunks));
+  }
+  if (t.activations != DType::kF32 && t.activations != c.precision) {
+    return absl::InvalidArgumentError(absl::StrCat(kind, ": activations must be f32 or the run's precision (",
+                                                   std::string(DTypeName(c.precision)), "), got ",
+                                                   std::string(DTypeName(t.activations))));
   }
   if (c.kind != WorkloadKind::kTrainFull && t.full_accounting != FullFinetuneAccounting::kMixed) {
     return absl::InvalidArgumentError(absl::StrCat(kind, ": full_accounting applies to train-full only"));

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "localbench/kernels/dtype.h"
 
 namespace localbench::kernels {
 
@@ -48,6 +49,12 @@ struct TrainOptions {
   // only ceil(N / loss_chunks) x V logits exist at once (torchtune's
   // CEWithChunkedOutputLoss uses 8). 0 = off: all N x V logits.
   std::int64_t loss_chunks = 0;
+  // Dtype of the saved activations: fp32, or a 16-bit run's own precision
+  // (bf16/f16), as mixed-precision trainers keep them. Norm statistics and
+  // attention log-sum-exps stay fp32; every op still computes and
+  // accumulates in fp32 on one fp32 working layer, and the logits and loss
+  // stay fp32.
+  DType activations = DType::kF32;
 };
 
 // Rows of logits one chunk of the loss holds for N token rows.
