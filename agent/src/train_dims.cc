@@ -30,6 +30,17 @@ std::string CanonicalTrainDims(const TrainDims& d) {
          " loss_chunks=" + std::to_string(d.loss_chunks);
 }
 
+TrainDims TrainDimsOf(const v1::Workload& w) {
+  TrainDims d;
+  d.activation_precision = w.activation_precision() == v1::PRECISION_FP32 ? v1::PRECISION_UNSPECIFIED
+                                                                            : w.activation_precision();
+  d.gradient_checkpointing = w.gradient_checkpointing();
+  d.accumulation_steps = w.accumulation_steps() == 1 ? 0 : w.accumulation_steps();
+  d.full_finetune_accounting = w.full_finetune_accounting();
+  d.loss_chunks = w.loss_chunks();
+  return d;
+}
+
 void SetTrainDims(const TrainDims& d, v1::WorkloadKind kind, v1::Workload* w) {
   const bool training = kind == v1::WORKLOAD_KIND_TRAIN_LORA || kind == v1::WORKLOAD_KIND_TRAIN_FULL;
   if (!training) return;

@@ -153,6 +153,8 @@ TEST(AgentSuite, TrainDimsReachTheResultAndTheKernels) {
   EXPECT_EQ(w.accumulation_steps(), 4u);
   EXPECT_EQ(w.full_finetune_accounting(), v1::FULL_FINETUNE_ACCOUNTING_MIXED);
   EXPECT_EQ(w.loss_chunks(), 8u);
+  EXPECT_EQ(TrainDimsOf(w), d);  // the report reads back what was sent
+  EXPECT_EQ(DescribeTrainDims(d), " bf16-acts ckpt-on accum4 loss-chunks8 mixed");
   const kernels::TrainOptions o = KernelTrainOptions(d, v1::WORKLOAD_KIND_TRAIN_FULL);
   EXPECT_EQ(o.activations, kernels::DType::kBF16);
   EXPECT_TRUE(o.gradient_checkpointing);

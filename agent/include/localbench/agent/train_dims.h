@@ -39,6 +39,8 @@ absl::StatusOr<v1::FullFinetuneAccounting> ParseAccounting(std::string_view name
 // " activation_precision=bf16 gradient_checkpointing=1 ..." for the suite's
 // canonical text; empty when IsDefault() (older suites keep their hashes).
 std::string CanonicalTrainDims(const TrainDims& dims);
+// The dimensions a result's workload states (reports of stored results).
+TrainDims TrainDimsOf(const v1::Workload& workload);
 // Copies the dimensions onto a result's workload (fields 8-12).
 void SetTrainDims(const TrainDims& dims, v1::WorkloadKind kind, v1::Workload* workload);
 // The kernels' options for a template of `kind` (a TRAIN_FULL with
