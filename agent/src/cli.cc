@@ -8,6 +8,8 @@
 
 #include <sstream>
 
+#include "localbench/agent/train_dims.h"
+
 namespace localbench::agent {
 namespace {
 
@@ -56,6 +58,19 @@ ParseResult ParseCommandLine(int argc, const char* const* argv) {
       ->delimiter(',')
       ->check(CLI::Range(1u, 1u << 20));
   run_cmd->add_option("--repetitions", run.repetitions, "Timed steps per point")->check(CLI::Range(1u, 1000u));
+  std::string activation_precision, checkpointing, accounting;
+  run_cmd->add_option("--activation-precision", activation_precision,
+                      "Training: saved activations in fp32 or the run's 16-bit precision (fp16, bf16)");
+  run_cmd->add_option("--gradient-checkpointing", checkpointing, "Training: per-layer gradient checkpointing, on or off")
+      ->check(CLI::IsMember({"on", "off"}));
+  run_cmd->add_option("--accumulation-steps", run.accumulation_steps,
+                      "Training: micro-batches per optimizer step (effective batch = batch x steps)")
+      ->check(CLI::Range(1u, 1024u));
+  run_cmd->add_option("--full-accounting", accounting,
+                      "train-full: mixed (fp32 master weights and gradients, 18 B/param) or lean (12 B/param)")
+      ->check(CLI::IsMember({"mixed", "lean"}));
+  run_cmd->add_option("--loss-chunks", run.loss_chunks, "Training: cross-entropy in this many chunks (0 = off)")
+      ->check(CLI::Range(0u, 1024u));
   run_cmd->add_option("--budget", run.budget_minutes,
                       "Time budget of the suite in minutes (default 10); points past it are recorded as skipped for time")
       ->check(CLI::Range(0.1, 10000.0));
@@ -123,6 +138,13 @@ ParseResult ParseCommandLine(int argc, const char* const* argv) {
     if (!precision.ok()) return usage(std::string(precision.status().message()));
     run.precisions.push_back(*precision);
   }
+  if (!activation_precision.empty()) {
+    auto precision = ParsePrecision(activation_precision);
+    if (!precision.ok()) return usage("--activation-precision: " + std::string(precision.status().message()));
+    run.activation_precision = *precision;
+  }
+  if (!checkpointing.empty()) run.gradient_checkpointing = checkpointing == "on";
+  if (!accounting.empty()) run.full_accounting = *ParseAccounting(accounting);  // IsMember checked it
   if (!memory_limit.empty()) {
     auto bytes = ParseByteSize(memory_limit);
     if (!bytes.ok()) return usage("--memory-limit: " + std::string(bytes.status().message()));

@@ -71,6 +71,7 @@ absl::StatusOr<kernels::WorkloadConfig> ConfigOf(const SuiteItem& item) {
   c.generated_tokens = item.shape.generated_tokens;
   c.sequence_tokens = item.shape.sequence_tokens;
   c.lora_rank = item.shape.lora_rank;
+  c.train = KernelTrainOptions(item.shape.train, item.shape.kind);
   return c;
 }
 
@@ -106,6 +107,10 @@ StepCost EstimateStep(const kernels::WorkloadConfig& c) {
       // gradients and AdamW over every weight.
       const bool full = c.kind == WorkloadKind::kTrainFull;
       s.flops = forward * (full ? 3.0 : 2.0);
+      // Checkpointing recomputes the forward once; accumulation repeats the
+      // forward and backward per micro-batch (the update stays one).
+      if (c.train.gradient_checkpointing) s.flops += forward;
+      s.flops *= static_cast<double>(c.train.accumulation_steps);
       s.bytes = weight_bytes * (full ? 6.0 : 2.0);
       break;
     }

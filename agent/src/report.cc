@@ -7,6 +7,7 @@
 
 #include "localbench/agent/options.h"
 #include "localbench/agent/outbox.h"
+#include "localbench/agent/train_dims.h"
 
 #include "localbench/common/names.h"
 
@@ -32,7 +33,7 @@ std::string Lengths(const v1::Workload& w) {
     default: {
       std::string s = "s" + std::to_string(w.sequence_tokens());
       if (w.lora_rank() != 0) s += " r" + std::to_string(w.lora_rank());
-      return s;
+      return s + DescribeTrainDims(TrainDimsOf(w));  // "bf16-acts ckpt-on ..." (2027.01 on)
     }
   }
 }

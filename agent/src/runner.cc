@@ -66,6 +66,7 @@ v1::Workload ToProto(const SuiteItem& item) {
   w.set_generated_tokens(item.shape.generated_tokens);
   w.set_sequence_tokens(item.shape.sequence_tokens);
   w.set_lora_rank(item.shape.lora_rank);
+  SetTrainDims(item.shape.train, item.shape.kind, &w);
   return w;
 }
 
@@ -77,6 +78,7 @@ std::string Describe(const SuiteItem& item) {
   if (item.shape.prompt_tokens) s += " p" + std::to_string(item.shape.prompt_tokens);
   if (item.shape.generated_tokens) s += "+g" + std::to_string(item.shape.generated_tokens);
   if (item.shape.sequence_tokens) s += " s" + std::to_string(item.shape.sequence_tokens);
+  s += DescribeTrainDims(item.shape.train);
   return s;
 }
 
@@ -171,6 +173,7 @@ std::string ReproduceCommand(const std::string& device_name, const Suite& suite,
   if (item.shape.prompt_tokens) cmd += " --prompt-tokens " + std::to_string(item.shape.prompt_tokens);
   if (item.shape.generated_tokens) cmd += " --generated-tokens " + std::to_string(item.shape.generated_tokens);
   if (item.shape.sequence_tokens) cmd += " --sequence-tokens " + std::to_string(item.shape.sequence_tokens);
+  cmd += TrainDimsFlags(item.shape.train, item.shape.kind);
   cmd += " --batches " + std::to_string(batch);
   cmd += " --repetitions " + std::to_string(suite.repetitions);
   return cmd;

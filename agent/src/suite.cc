@@ -69,7 +69,8 @@ std::string Suite::CanonicalText() const {
   for (const auto& t : templates) {
     out << "workload kind=" << WorkloadName(t.kind) << " precision=" << PrecisionName(t.precision)
         << " prompt_tokens=" << t.prompt_tokens << " generated_tokens=" << t.generated_tokens
-        << " sequence_tokens=" << t.sequence_tokens << " lora_rank=" << t.lora_rank << "\n";
+        << " sequence_tokens=" << t.sequence_tokens << " lora_rank=" << t.lora_rank << CanonicalTrainDims(t.train)
+        << "\n";
   }
   return out.str();
 }
@@ -109,9 +110,9 @@ Suite CpuSuite() {
   s.version = "2026.12-cpu";
   s.presets = {"qwen2.5-0.5b", "llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b"};
   s.templates = {
-      {v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_BF16, 64, 0, 0, 0},
-      {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 64, 4, 0, 0},
-      {v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_BF16, 0, 0, 32, 8},
+      {v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_BF16, 64, 0, 0, 0, {}},
+      {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 64, 4, 0, 0, {}},
+      {v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_BF16, 0, 0, 32, 8, {}},
   };
   s.max_batch = 0;
   s.repetitions = 2;
@@ -132,10 +133,10 @@ Suite GpuSuite() {
   s.version = "2026.12-gpu";
   s.presets = {"qwen2.5-0.5b", "llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "qwen2.5-7b", "mistral-7b-v0.3"};
   s.templates = {
-      {v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_BF16, 512, 0, 0, 0},
-      {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 512, 64, 0, 0},
-      {v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_BF16, 0, 0, 512, 16},
-      {v1::WORKLOAD_KIND_TRAIN_FULL, v1::PRECISION_BF16, 0, 0, 512, 0},
+      {v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_BF16, 512, 0, 0, 0, {}},
+      {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 512, 64, 0, 0, {}},
+      {v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_BF16, 0, 0, 512, 16, {}},
+      {v1::WORKLOAD_KIND_TRAIN_FULL, v1::PRECISION_BF16, 0, 0, 512, 0, {}},
   };
   s.max_batch = 0;
   s.repetitions = 3;
@@ -144,7 +145,9 @@ Suite GpuSuite() {
   return s;
 }
 
-Suite StandardSuite(v1::Backend backend) { return backend == v1::BACKEND_CPU ? CpuSuite() : GpuSuite(); }
+Suite StandardSuite(v1::Backend backend) {
+  return backend == v1::BACKEND_CPU ? CpuSuite2027() : GpuSuite2027();
+}
 
 absl::StatusOr<Suite> ApplyOptions(const Suite& standard, const RunOptions& o) {
   Suite s = standard;
@@ -197,6 +200,23 @@ absl::StatusOr<Suite> ApplyOptions(const Suite& standard, const RunOptions& o) {
          [](SuiteTemplate& t, std::uint32_t v) { t.generated_tokens = v; }, o.generated_tokens);
   expand([](const SuiteTemplate& t) { return IsTraining(t.kind); },
          [](SuiteTemplate& t, std::uint32_t v) { t.sequence_tokens = v; }, o.sequence_tokens);
+  // Training dimensions (one value each) replace the field in every
+  // training template; templates that become equal run once.
+  for (auto& t : templates) {
+    if (!IsTraining(t.kind)) continue;
+    if (o.activation_precision) {
+      if (*o.activation_precision != v1::PRECISION_FP32 && *o.activation_precision != t.precision) {
+        return absl::InvalidArgumentError("--activation-precision must be fp32 or the run's precision (" +
+                                          std::string(PrecisionName(t.precision)) + ")");
+      }
+      t.train.activation_precision =
+          *o.activation_precision == v1::PRECISION_FP32 ? v1::PRECISION_UNSPECIFIED : *o.activation_precision;
+    }
+    if (o.gradient_checkpointing) t.train.gradient_checkpointing = *o.gradient_checkpointing;
+    if (o.accumulation_steps) t.train.accumulation_steps = *o.accumulation_steps == 1 ? 0 : *o.accumulation_steps;
+    if (o.loss_chunks) t.train.loss_chunks = *o.loss_chunks;
+    if (o.full_accounting && t.kind == v1::WORKLOAD_KIND_TRAIN_FULL) t.train.full_finetune_accounting = *o.full_accounting;
+  }
   // Duplicates (e.g. two templates collapsed onto one precision) run once.
   s.templates.clear();
   for (const auto& t : templates) {

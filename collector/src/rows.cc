@@ -1,5 +1,6 @@
 #include "localbench/collector/rows.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <ctime>
@@ -124,7 +125,10 @@ const std::vector<std::string>& SweepColumns() {
   static const std::vector<std::string> kColumns = {
       "submission_id", "sweep_index", "model_preset", "kind", "precision", "prompt_tokens", "generated_tokens",
       "sequence_tokens", "lora_rank", "largest_ok_batch", "smallest_failed_batch", "planned_max_batch",
-      "oom_threshold_source"};  // schema/0006
+      "oom_threshold_source",  // schema/0006
+      // schema/0007
+      "activation_precision", "gradient_checkpointing", "accumulation_steps", "full_finetune_accounting",
+      "loss_chunks"};
   return kColumns;
 }
 
@@ -198,6 +202,15 @@ void CopySweeps(pqxx::stream_to& out, const v1::Submission& s) {
     line.Int(sw.smallest_failed_batch());
     line.Int(sw.planned_max_batch());
     line.Text(OomThresholdSourceName(sw.oom_threshold_source()));
+    // Training dimensions, normalised so equal meanings store equal values.
+    line.Text(w.activation_precision() == v1::PRECISION_UNSPECIFIED ? std::string_view("fp32")
+                                                                     : PrecisionName(w.activation_precision()));
+    line.Text(w.gradient_checkpointing() ? "t" : "f");
+    line.Int(std::max<std::uint32_t>(1, w.accumulation_steps()));
+    line.Text(w.kind() != v1::WORKLOAD_KIND_TRAIN_FULL ? std::string_view()
+              : w.full_finetune_accounting() == v1::FULL_FINETUNE_ACCOUNTING_MIXED ? "mixed"
+                                                                                  : "lean");
+    line.Int(w.loss_chunks());
     line.WriteTo(out);
   }
 }

@@ -221,6 +221,43 @@ absl::Status CheckSoftware(const v1::Software& s) {
   return absl::OkStatus();
 }
 
+
+// Workload fields 8-12 (issue 13): training only, each in range; 16-bit
+// activations only in a run of that precision; the accounting exactly for
+// TRAIN_FULL (UNSPECIFIED there = an agent before 2027.01: lean).
+absl::Status CheckTrainingDimensions(const std::string& p, const v1::Workload& w) {
+  const bool training = w.kind() == v1::WORKLOAD_KIND_TRAIN_LORA || w.kind() == v1::WORKLOAD_KIND_TRAIN_FULL;
+  if (!v1::Precision_IsValid(w.activation_precision())) {
+    return Invalid(absl::StrCat(p, ".activation_precision"), "must be UNSPECIFIED, FP32, FP16 or BF16");
+  }
+  if (!v1::FullFinetuneAccounting_IsValid(w.full_finetune_accounting())) {
+    return Invalid(absl::StrCat(p, ".full_finetune_accounting"), "must be UNSPECIFIED, MIXED or LEAN");
+  }
+  if (!training) {
+    if (w.activation_precision() != v1::PRECISION_UNSPECIFIED) {
+      return Invalid(absl::StrCat(p, ".activation_precision"), "must be unset for inference");
+    }
+    if (w.gradient_checkpointing()) {
+      return Invalid(absl::StrCat(p, ".gradient_checkpointing"), "must be unset for inference");
+    }
+    if (w.accumulation_steps() != 0) {
+      return Invalid(absl::StrCat(p, ".accumulation_steps"), "must be unset for inference");
+    }
+    if (w.loss_chunks() != 0) return Invalid(absl::StrCat(p, ".loss_chunks"), "must be unset for inference");
+  }
+  if (w.activation_precision() != v1::PRECISION_UNSPECIFIED && w.activation_precision() != v1::PRECISION_FP32 &&
+      w.activation_precision() != w.precision()) {
+    return Invalid(absl::StrCat(p, ".activation_precision"), "must be FP32 or the workload's precision");
+  }
+  LB_RETURN_IF_ERROR(CheckCount(absl::StrCat(p, ".accumulation_steps"), w.accumulation_steps(), 1024));
+  LB_RETURN_IF_ERROR(CheckCount(absl::StrCat(p, ".loss_chunks"), w.loss_chunks(), 1024));
+  if (w.kind() != v1::WORKLOAD_KIND_TRAIN_FULL &&
+      w.full_finetune_accounting() != v1::FULL_FINETUNE_ACCOUNTING_UNSPECIFIED) {
+    return Invalid(absl::StrCat(p, ".full_finetune_accounting"), "must be unset except for TRAIN_FULL");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckWorkload(const std::string& p, const v1::Workload& w) {
   LB_RETURN_IF_ERROR(CheckPreset(absl::StrCat(p, ".model_preset"), w.model_preset()));
   if (w.kind() == v1::WORKLOAD_KIND_UNSPECIFIED || !v1::WorkloadKind_IsValid(w.kind())) {
@@ -248,7 +285,7 @@ absl::Status CheckWorkload(const std::string& p, const v1::Workload& w) {
   if ((w.kind() == v1::WORKLOAD_KIND_TRAIN_LORA) != (w.lora_rank() > 0)) {
     return Invalid(absl::StrCat(p, ".lora_rank"), "must be > 0 exactly for TRAIN_LORA");
   }
-  return absl::OkStatus();
+  return CheckTrainingDimensions(p, w);
 }
 
 absl::Status CheckPoint(const std::string& p, const Point& pt) {

@@ -94,7 +94,9 @@ class Planner {
   }
 
   // GEMM workspace: the largest need over the workload's products.
-  std::uint64_t GemmWorkspace(std::int64_t n_tokens, std::int64_t head_rows, bool training) const {
+  // `grad` is the dtype of full fine-tune weight gradients.
+  std::uint64_t GemmWorkspace(std::int64_t n_tokens, std::int64_t head_rows, bool training,
+                              DType grad = DType::kF32) const {
     const DType w = c_.precision, f = DType::kF32;
     std::uint64_t need = 0;
     auto fwd = [&](std::int64_t m, std::int64_t out, std::int64_t in) {
@@ -102,7 +104,7 @@ class Planner {
       if (training) {
         need = std::max(need, GemmWorkspaceBytes(m, in, out, f, w, f));  // dx = dy W
         if (c_.kind == WorkloadKind::kTrainFull)
-          need = std::max(need, GemmWorkspaceBytes(out, in, m, f, f, w));  // dW += dy^T x
+          need = std::max(need, GemmWorkspaceBytes(out, in, m, f, f, grad));  // dW += dy^T x
       }
     };
     for (const Projection& pr : Projections(p_)) fwd(n_tokens, pr.out, pr.in);
@@ -149,32 +151,55 @@ class Planner {
       case WorkloadKind::kTrainLora:
       case WorkloadKind::kTrainFull: {
         const bool lora = c_.kind == WorkloadKind::kTrainLora;
-        const std::uint64_t T = u(c_.sequence_tokens), N = B * T, r = u(c_.lora_rank);
+        const TrainOptions& t = c_.train;
+        const bool ckpt = t.gradient_checkpointing;
+        const std::uint64_t T = u(c_.sequence_tokens), N = B * T, r = u(c_.lora_rank),
+                            steps = u(t.accumulation_steps),
+                            head_rows = u(LossChunkRows(t, static_cast<std::int64_t>(N)));
+        // Full fine-tune: gradient dtype and master copy by accounting.
+        const bool mixed = !lora && t.full_accounting == FullFinetuneAccounting::kMixed;
+        const std::uint64_t grad_bytes = mixed ? 4 : s_;
+        const bool master = mixed && c_.precision != DType::kF32;
         if (lora) LoraAdapters("", W);
+        // One layer's activations, saved per layer or (checkpointing) one
+        // shared set that the backward recomputes layer by layer. 16-bit
+        // activations: saved in that type (statistics fp32) and one fp32
+        // working layer ("work.") that every op computes in.
+        const bool act16 = t.activations != DType::kF32;
+        const std::uint64_t a = DTypeSize(t.activations);
+        auto layer_set = [&](const std::string& L, std::uint64_t e) {
+          Add(L + "attn_rstd", S, N, 4);
+          Add(L + "xn1", S, N * H, e);
+          Add(L + "q", S, N * Q, e);
+          Add(L + "k", S, N * KV, e);
+          Add(L + "v", S, N * KV, e);
+          Add(L + "att", S, N * Q, e);
+          Add(L + "lse", S, B * Hq * T, 4);
+          Add(L + "x_mid", S, N * H, e);
+          Add(L + "mlp_rstd", S, N, 4);
+          Add(L + "xn2", S, N * H, e);
+          Add(L + "gate", S, N * I, e);
+          Add(L + "up", S, N * I, e);
+          Add(L + "h", S, N * I, e);
+          if (lora) {
+            for (const Projection& pr : Projections(p_)) Add(L + "lora_" + pr.name + "_mid", S, N * r, e);
+          }
+        };
         for (std::int64_t l = 0; l < p_.layers; ++l) {
           const std::string L = absl::StrCat("layers.", l, ".");
-          Add(L + "x_in", S, N * H, 4);
-          Add(L + "attn_rstd", S, N, 4);
-          Add(L + "xn1", S, N * H, 4);
-          Add(L + "q", S, N * Q, 4);
-          Add(L + "k", S, N * KV, 4);
-          Add(L + "v", S, N * KV, 4);
-          Add(L + "att", S, N * Q, 4);
-          Add(L + "lse", S, B * Hq * T, 4);
-          Add(L + "x_mid", S, N * H, 4);
-          Add(L + "mlp_rstd", S, N, 4);
-          Add(L + "xn2", S, N * H, 4);
-          Add(L + "gate", S, N * I, 4);
-          Add(L + "up", S, N * I, 4);
-          Add(L + "h", S, N * I, 4);
-          if (lora) {
-            for (const Projection& pr : Projections(p_)) Add(L + "lora_" + pr.name + "_mid", S, N * r, 4);
-          }
+          Add(L + "x_in", S, N * H, a);
+          if (!ckpt) layer_set(L, a);
+        }
+        if (act16) {
+          Add("work.x_in", S, N * H, 4);
+          layer_set("work.", 4);
+        } else if (ckpt) {
+          layer_set("recompute.", 4);
         }
         Add("x_final", S, N * H, 4);
         Add("final_rstd", S, N, 4);
         Add("xn_final", S, N * H, 4);
-        Add("logits", LG, N * V, 4);
+        Add("logits", LG, head_rows * V, 4);
         Add("d_x", G, N * H, 4);
         Add("d_xn", G, N * H, 4);
         Add("d_q", G, N * Q, 4);
@@ -190,15 +215,20 @@ class Planner {
           LoraAdapters("adam_m.", O);
           LoraAdapters("adam_v.", O);
         } else {
-          BaseWeights("grad.", G, s_);
+          BaseWeights("grad.", G, grad_bytes);
           BaseWeights("adam_m.", O, 4);
           BaseWeights("adam_v.", O, 4);
+          if (master) BaseWeights("master.", O, 4);
         }
-        Add("token_ids", X, N, 4);
-        Add("targets", X, N, 4);
-        Add("losses", X, N, 4);
+        // Accumulation needs only every micro-batch's ids, targets and
+        // losses: the gradients already accumulate (beta = 1) until the update.
+        Add("token_ids", X, steps * N, 4);
+        Add("targets", X, steps * N, 4);
+        Add("losses", X, steps * N, 4);
         Add("gemm_workspace", X,
-            GemmWorkspace(static_cast<std::int64_t>(N), static_cast<std::int64_t>(N), true), 1);
+            GemmWorkspace(static_cast<std::int64_t>(N), static_cast<std::int64_t>(head_rows), true,
+                          mixed ? DType::kF32 : c_.precision),
+            1);
         break;
       }
     }
@@ -235,7 +265,8 @@ absl::StatusOr<std::int64_t> MaxBatchForBudget(const WorkloadConfig& config, std
   };
   // Batches past ValidateConfig's batch x tokens bound are not plannable.
   const std::int64_t tokens =
-      std::max<std::int64_t>(1, std::max(config.prompt_tokens + config.generated_tokens, config.sequence_tokens));
+      std::max<std::int64_t>(1, std::max(config.prompt_tokens + config.generated_tokens, config.sequence_tokens)) *
+      std::max<std::int64_t>(1, config.train.accumulation_steps);
   max_batch = std::min(max_batch, std::max<std::int64_t>(1, (std::int64_t{1} << 24) / tokens));
   absl::StatusOr<bool> one = fits(1);
   if (!one.ok()) return one.status();

@@ -6,6 +6,7 @@
 // one place.
 #include "localbench/kernels/workload.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
@@ -315,15 +316,20 @@ class TrainWorkload final : public Engine {
  public:
   static absl::StatusOr<std::unique_ptr<Workload>> Make(Backend& backend, const WorkloadConfig& c,
                                                         MemoryPlan plan, std::unique_ptr<Arena> arena) {
+    // tokens/s counts the effective batch: every micro-batch of the step.
     std::unique_ptr<TrainWorkload> w(new TrainWorkload(backend, c, std::move(plan), std::move(arena),
-                                                       c.batch * c.sequence_tokens));
+                                                       c.train.accumulation_steps * c.batch * c.sequence_tokens));
     LB_RETURN_IF_ERROR(w->Init());
     return std::unique_ptr<Workload>(std::move(w));
   }
 
   absl::Status Step() override {
-    LB_RETURN_IF_ERROR(ForwardLoss());
-    LB_RETURN_IF_ERROR(Backward());
+    // Gradients sum over the micro-batches; one update per effective batch.
+    LB_RETURN_IF_ERROR(ZeroGradients());
+    for (micro_ = 0; micro_ < steps_; ++micro_) {
+      LB_RETURN_IF_ERROR(ForwardLoss());
+      LB_RETURN_IF_ERROR(Backward());
+    }
     LB_RETURN_IF_ERROR(Update());
     absl::StatusOr<double> loss = ReadLoss();
     if (!loss.ok()) return loss.status();
@@ -333,12 +339,16 @@ class TrainWorkload final : public Engine {
 
   // Test hooks (workload_testing.h).
   absl::StatusOr<double> LossOnly() {
-    LB_RETURN_IF_ERROR(ForwardLoss());
+    for (micro_ = 0; micro_ < steps_; ++micro_) LB_RETURN_IF_ERROR(ForwardLoss(/*backward=*/false));
     return ReadLoss();
   }
   absl::Status GradientsOnly() {
-    LB_RETURN_IF_ERROR(ForwardLoss());
-    return Backward();
+    LB_RETURN_IF_ERROR(ZeroGradients());
+    for (micro_ = 0; micro_ < steps_; ++micro_) {
+      LB_RETURN_IF_ERROR(ForwardLoss());
+      LB_RETURN_IF_ERROR(Backward());
+    }
+    return absl::OkStatus();
   }
 
  private:
@@ -357,7 +367,25 @@ class TrainWorkload final : public Engine {
       : Engine(backend, c, std::move(plan), std::move(arena), tokens),
         lora_(c.kind == WorkloadKind::kTrainLora),
         t_(c.sequence_tokens),
-        n_(c.batch * c.sequence_tokens) {}
+        n_(c.batch * c.sequence_tokens),
+        steps_(c.train.accumulation_steps),
+        ckpt_(c.train.gradient_checkpointing),
+        act_(c.train.activations),
+        act16_(c.train.activations != DType::kF32),
+        head_rows_(LossChunkRows(c.train, n_)),
+        mixed_(!lora_ && c.train.full_accounting == FullFinetuneAccounting::kMixed),
+        master_(mixed_ && c.precision != DType::kF32) {}
+
+  // This micro-batch's token ids, targets and losses.
+  std::int32_t* MicroIds() const { return ids_ + micro_ * n_; }
+  std::int32_t* MicroTargets() const { return targets_ + micro_ * n_; }
+  Tensor MicroLosses() const { return RowsOf(losses_, micro_ * n_, n_); }
+  // Rows [first, first + count) of a row-major fp32 tensor.
+  static Tensor RowsOf(const Tensor& t, std::int64_t first, std::int64_t count) {
+    const std::int64_t cols = t.numel() / t.dims[0];
+    if (t.rank == 1) return Tensor::Of(static_cast<float*>(t.data) + first, DType::kF32, {count});
+    return Tensor::Of(static_cast<float*>(t.data) + first * cols, DType::kF32, {count, cols});
+  }
 
   static constexpr const char* kProj[] = {"q", "k", "v", "o", "gate", "up", "down"};
   std::pair<std::int64_t, std::int64_t> ProjShape(int i) const {
@@ -389,31 +417,53 @@ class TrainWorkload final : public Engine {
     AllocWeights(w_, "", s);
     if (lora_) AllocAdapters(adapters_, "");
     saved_.resize(static_cast<std::size_t>(p().layers));
+    // One layer's activations; with checkpointing one shared set (after
+    // every layer's input) that the backward recomputes layer by layer.
+    // 16-bit activations: per-layer copies in that type (store_, statistics
+    // fp32) and one fp32 working layer that saved_ points to everywhere.
+    auto layer_set = [&](Saved& sv, const std::string& L, DType a) {
+      sv.attn_rstd = Alloc(L + "attn_rstd", f, {N});
+      sv.xn1 = Alloc(L + "xn1", a, {N, H});
+      sv.q = Alloc(L + "q", a, {N, Q});
+      sv.k = Alloc(L + "k", a, {N, KV});
+      sv.v = Alloc(L + "v", a, {N, KV});
+      sv.att = Alloc(L + "att", a, {N, Q});
+      sv.lse = Alloc(L + "lse", f, {config_.batch * p().heads * t_});
+      sv.x_mid = Alloc(L + "x_mid", a, {N, H});
+      sv.mlp_rstd = Alloc(L + "mlp_rstd", f, {N});
+      sv.xn2 = Alloc(L + "xn2", a, {N, H});
+      sv.gate = Alloc(L + "gate", a, {N, I});
+      sv.up = Alloc(L + "up", a, {N, I});
+      sv.h = Alloc(L + "h", a, {N, I});
+      if (lora_) {
+        for (const char* name : kProj) sv.lora_mid.push_back(Alloc(L + "lora_" + name + "_mid", a, {N, r}));
+      }
+    };
     for (std::int64_t l = 0; l < p().layers; ++l) {
       Saved& sv = saved_[static_cast<std::size_t>(l)];
       const std::string L = absl::StrCat("layers.", l, ".");
-      sv.x_in = Alloc(L + "x_in", f, {N, H});
-      sv.attn_rstd = Alloc(L + "attn_rstd", f, {N});
-      sv.xn1 = Alloc(L + "xn1", f, {N, H});
-      sv.q = Alloc(L + "q", f, {N, Q});
-      sv.k = Alloc(L + "k", f, {N, KV});
-      sv.v = Alloc(L + "v", f, {N, KV});
-      sv.att = Alloc(L + "att", f, {N, Q});
-      sv.lse = Alloc(L + "lse", f, {config_.batch * p().heads * t_});
-      sv.x_mid = Alloc(L + "x_mid", f, {N, H});
-      sv.mlp_rstd = Alloc(L + "mlp_rstd", f, {N});
-      sv.xn2 = Alloc(L + "xn2", f, {N, H});
-      sv.gate = Alloc(L + "gate", f, {N, I});
-      sv.up = Alloc(L + "up", f, {N, I});
-      sv.h = Alloc(L + "h", f, {N, I});
-      if (lora_) {
-        for (const char* name : kProj) sv.lora_mid.push_back(Alloc(L + "lora_" + name + "_mid", f, {N, r}));
+      sv.x_in = Alloc(L + "x_in", act_, {N, H});
+      if (!ckpt_) layer_set(sv, L, act_);
+    }
+    if (act16_) {
+      Saved work;
+      work.x_in = Alloc("work.x_in", f, {N, H});
+      layer_set(work, "work.", f);
+      store_ = saved_;
+      for (Saved& sv : saved_) sv = work;
+    } else if (ckpt_) {
+      Saved shared;
+      layer_set(shared, "recompute.", f);
+      for (Saved& sv : saved_) {
+        const Tensor x_in = sv.x_in;
+        sv = shared;
+        sv.x_in = x_in;
       }
     }
     x_final_ = Alloc("x_final", f, {N, H});
     final_rstd_ = Alloc("final_rstd", f, {N});
     xn_final_ = Alloc("xn_final", f, {N, H});
-    logits_ = Alloc("logits", f, {N, p().vocab});
+    logits_ = Alloc("logits", f, {head_rows_, p().vocab});
     d_x_ = Alloc("d_x", f, {N, H});
     d_xn_ = Alloc("d_xn", f, {N, H});
     d_q_ = Alloc("d_q", f, {N, Q});
@@ -429,13 +479,15 @@ class TrainWorkload final : public Engine {
       AllocAdapters(m_adapters_, "adam_m.");
       AllocAdapters(v_adapters_, "adam_v.");
     } else {
-      AllocWeights(grad_, "grad.", s);
+      AllocWeights(grad_, "grad.", mixed_ ? f : s);
       AllocWeights(m_, "adam_m.", f);
       AllocWeights(v_, "adam_v.", f);
+      if (master_) AllocWeights(fp32_master_, "master.", f);
     }
-    ids_ = AllocIds("token_ids", N);
-    targets_ = AllocIds("targets", N);
-    losses_ = Alloc("losses", f, {N});
+    // Every micro-batch's ids, targets and losses (accumulation).
+    ids_ = AllocIds("token_ids", steps_ * N);
+    targets_ = AllocIds("targets", steps_ * N);
+    losses_ = Alloc("losses", f, {steps_ * N});
     gemm_ws_ = AllocGemmWorkspace();
 
     LB_RETURN_IF_ERROR(InitWeights(w_));
@@ -458,12 +510,18 @@ class TrainWorkload final : public Engine {
     } else {
       for (auto* set : {&m_, &v_})
         for (Tensor* t : set->all) LB_RETURN_IF_ERROR(backend_.Fill(*t, 0.0f));
+      if (master_) {
+        for (std::size_t i = 0; i < w_.all.size(); ++i)
+          LB_RETURN_IF_ERROR(backend_.Convert(*w_.all[i], *fp32_master_.all[i]));
+      }
     }
-    // A fixed batch: inputs and next-token targets from one seeded stream.
-    const std::vector<std::int32_t> stream = SeededTokens(config_.seed, N + 1, p().vocab);
-    LB_RETURN_IF_ERROR(backend_.device().CopyHostToDevice(ids_, stream.data(), static_cast<std::uint64_t>(N) * 4));
-    LB_RETURN_IF_ERROR(
-        backend_.device().CopyHostToDevice(targets_, stream.data() + 1, static_cast<std::uint64_t>(N) * 4));
+    // A fixed batch: inputs and next-token targets from one seeded stream;
+    // micro-batch j reads rows [j N, (j + 1) N), so k micro-batches of b
+    // sequences see exactly the data of one batch of k b sequences.
+    const std::uint64_t total = static_cast<std::uint64_t>(steps_ * N);
+    const std::vector<std::int32_t> stream = SeededTokens(config_.seed, steps_ * N + 1, p().vocab);
+    LB_RETURN_IF_ERROR(backend_.device().CopyHostToDevice(ids_, stream.data(), total * 4));
+    LB_RETURN_IF_ERROR(backend_.device().CopyHostToDevice(targets_, stream.data() + 1, total * 4));
     return backend_.device().Synchronize();
   }
 
@@ -506,18 +564,61 @@ class TrainWorkload final : public Engine {
 
   // Mean of the per-token losses (waits for the step).
   absl::StatusOr<double> ReadLoss() {
-    std::vector<float> losses(static_cast<std::size_t>(n_));
+    std::vector<float> losses(static_cast<std::size_t>(steps_ * n_));
     LB_RETURN_IF_ERROR(backend_.device().CopyDeviceToHost(losses.data(), losses_.data, losses.size() * 4));
     double sum = 0;
     for (float l : losses) sum += l;
-    return sum / static_cast<double>(n_);
+    return sum / static_cast<double>(steps_ * n_);
   }
 
-  absl::Status ForwardLoss() {
+  // `backward` false: the loss alone (the chunked loss then leaves d_xn and
+  // the gradients untouched).
+  absl::Status ForwardLoss(bool backward = true) {
+    const float eps = p().rms_eps;
+    LB_RETURN_IF_ERROR(backend_.EmbeddingForward(w_.tok_embeddings, MicroIds(), saved_[0].x_in));
+    for (std::size_t l = 0; l < saved_.size(); ++l) {
+      if (act16_) LB_RETURN_IF_ERROR(Stash(store_[l].x_in, saved_[l].x_in));
+      LB_RETURN_IF_ERROR(LayerForward(l, false));
+      if (act16_ && !ckpt_) {
+        const std::vector<Tensor*> from = Fields(saved_[l]), to = Fields(store_[l]);
+        for (std::size_t i = 0; i < from.size(); ++i) LB_RETURN_IF_ERROR(Stash(*to[i], *from[i]));
+      }
+    }
+    LB_RETURN_IF_ERROR(backend_.RmsNormForward(x_final_, w_.final_norm, eps, xn_final_, final_rstd_));
+    return HeadLoss(backward);
+  }
+
+  // LM head and cross-entropy with its gradient (logits become d_logits in
+  // place). Chunked: each chunk's logits pass on their gradient to d_xn (and
+  // a full fine-tune's lm_head gradient) at once, so the N x V logits never
+  // exist together; Backward then starts from d_xn.
+  absl::Status HeadLoss(bool backward) {
+    const float grad_scale = 1.0f / static_cast<float>(n_ * steps_);
+    if (head_rows_ == n_) {
+      LB_RETURN_IF_ERROR(backend_.Gemm(false, true, 1.0f, xn_final_, w_.lm_head, 0.0f, logits_, gemm_ws_));
+      return backend_.CrossEntropy(logits_, MicroTargets(), MicroLosses(), logits_, grad_scale);
+    }
+    for (std::int64_t first = 0; first < n_; first += head_rows_) {
+      const std::int64_t rows = std::min(head_rows_, n_ - first);
+      const Tensor logits = RowsOf(logits_, 0, rows), xn = RowsOf(xn_final_, first, rows);
+      LB_RETURN_IF_ERROR(backend_.Gemm(false, true, 1.0f, xn, w_.lm_head, 0.0f, logits, gemm_ws_));
+      LB_RETURN_IF_ERROR(backend_.CrossEntropy(logits, MicroTargets() + first, RowsOf(MicroLosses(), first, rows),
+                                               logits, grad_scale));
+      if (!backward) continue;
+      LB_RETURN_IF_ERROR(backend_.Gemm(false, false, 1.0f, logits, w_.lm_head, 0.0f, RowsOf(d_xn_, first, rows),
+                                       gemm_ws_));
+      if (!lora_) LB_RETURN_IF_ERROR(backend_.Gemm(true, false, 1.0f, logits, xn, 1.0f, grad_.lm_head, gemm_ws_));
+    }
+    return absl::OkStatus();
+  }
+
+  // Layer l's forward from saved_[l].x_in. A recompute (checkpointing, in
+  // the backward) stops before the down projection's output: the backward
+  // needs its input h and, for LoRA, its adapter's mid, not its output.
+  absl::Status LayerForward(std::size_t l, bool recompute) {
     const float eps = p().rms_eps, theta = p().rope_theta;
     const std::int64_t Hq = p().heads, Hkv = p().kv_heads;
-    LB_RETURN_IF_ERROR(backend_.EmbeddingForward(w_.tok_embeddings, ids_, saved_[0].x_in));
-    for (std::size_t l = 0; l < saved_.size(); ++l) {
+    {
       const LayerWeights& lw = w_.layers[l];
       Saved& s = saved_[l];
       LB_RETURN_IF_ERROR(backend_.RmsNormForward(s.x_in, lw.attn_norm, eps, s.xn1, s.attn_rstd));
@@ -538,33 +639,54 @@ class TrainWorkload final : public Engine {
       LB_RETURN_IF_ERROR(Project(4, l, s.xn2, lw.w_gate, s.gate, 0.0f));
       LB_RETURN_IF_ERROR(Project(5, l, s.xn2, lw.w_up, s.up, 0.0f));
       LB_RETURN_IF_ERROR(backend_.SwiGluForward(s.gate, s.up, s.h));
+      if (recompute) {
+        if (!lora_) return absl::OkStatus();
+        return backend_.Gemm(false, true, 1.0f, s.h, adapters_[l].proj[6].a, 0.0f, s.lora_mid[6], gemm_ws_);
+      }
       const Tensor& out = l + 1 < saved_.size() ? saved_[l + 1].x_in : x_final_;
       LB_RETURN_IF_ERROR(Copy(out, s.x_mid));
       LB_RETURN_IF_ERROR(Project(6, l, s.h, lw.w_down, out, 1.0f));
     }
-    LB_RETURN_IF_ERROR(backend_.RmsNormForward(x_final_, w_.final_norm, eps, xn_final_, final_rstd_));
-    LB_RETURN_IF_ERROR(backend_.Gemm(false, true, 1.0f, xn_final_, w_.lm_head, 0.0f, logits_, gemm_ws_));
-    // Loss and its gradient, in place: logits become d_logits.
-    return backend_.CrossEntropy(logits_, targets_, losses_, logits_, 1.0f / static_cast<float>(n_));
+    return absl::OkStatus();
+  }
+
+  // A layer's saved tensors other than x_in, in one order.
+  static std::vector<Tensor*> Fields(Saved& s) {
+    std::vector<Tensor*> out = {&s.attn_rstd, &s.xn1, &s.q,        &s.k,   &s.v,  &s.att, &s.lse,
+                                &s.x_mid,     &s.mlp_rstd, &s.xn2, &s.gate, &s.up, &s.h};
+    for (Tensor& t : s.lora_mid) out.push_back(&t);
+    return out;
+  }
+  // dst = src, converting between fp32 and the 16-bit activation type.
+  absl::Status Stash(const Tensor& dst, const Tensor& src) {
+    if (dst.dtype == src.dtype) return Copy(dst, src);
+    return backend_.Convert(src, dst);
+  }
+
+  // Once per effective batch: every micro-batch's backward accumulates.
+  absl::Status ZeroGradients() {
+    if (!lora_) {
+      for (Tensor* t : grad_.all) LB_RETURN_IF_ERROR(backend_.Fill(*t, 0.0f));
+      return absl::OkStatus();
+    }
+    for (LayerAdapters& la : grad_adapters_)
+      for (Adapter& a : la.proj) {
+        LB_RETURN_IF_ERROR(backend_.Fill(a.a, 0.0f));
+        LB_RETURN_IF_ERROR(backend_.Fill(a.b, 0.0f));
+      }
+    return absl::OkStatus();
   }
 
   absl::Status Backward() {
     const float theta = p().rope_theta;
     const std::int64_t Hq = p().heads, Hkv = p().kv_heads;
     const bool full = !lora_;
-    if (full) {
-      for (Tensor* t : grad_.all) LB_RETURN_IF_ERROR(backend_.Fill(*t, 0.0f));
-    } else {
-      for (LayerAdapters& la : grad_adapters_)
-        for (Adapter& a : la.proj) {
-          LB_RETURN_IF_ERROR(backend_.Fill(a.a, 0.0f));
-          LB_RETURN_IF_ERROR(backend_.Fill(a.b, 0.0f));
-        }
-    }
     Tensor none;
-    // LM head and final norm.
-    LB_RETURN_IF_ERROR(backend_.Gemm(false, false, 1.0f, logits_, w_.lm_head, 0.0f, d_xn_, gemm_ws_));
-    if (full) LB_RETURN_IF_ERROR(backend_.Gemm(true, false, 1.0f, logits_, xn_final_, 1.0f, grad_.lm_head, gemm_ws_));
+    // LM head (unless the chunked loss did it) and final norm.
+    if (head_rows_ == n_) {
+      LB_RETURN_IF_ERROR(backend_.Gemm(false, false, 1.0f, logits_, w_.lm_head, 0.0f, d_xn_, gemm_ws_));
+      if (full) LB_RETURN_IF_ERROR(backend_.Gemm(true, false, 1.0f, logits_, xn_final_, 1.0f, grad_.lm_head, gemm_ws_));
+    }
     LB_RETURN_IF_ERROR(backend_.Fill(d_x_, 0.0f));
     LB_RETURN_IF_ERROR(backend_.RmsNormBackward(d_xn_, x_final_, w_.final_norm, final_rstd_, d_x_,
                                                 full ? grad_.final_norm : none));
@@ -572,6 +694,15 @@ class TrainWorkload final : public Engine {
       const LayerWeights& lw = w_.layers[l];
       LayerWeights* gw = full ? &grad_.layers[l] : nullptr;
       Saved& s = saved_[l];
+      if (act16_) {
+        // The fp32 working layer from the 16-bit copies (or the recompute).
+        LB_RETURN_IF_ERROR(Stash(s.x_in, store_[l].x_in));
+        if (!ckpt_) {
+          const std::vector<Tensor*> from = Fields(store_[l]), to = Fields(s);
+          for (std::size_t i = 0; i < from.size(); ++i) LB_RETURN_IF_ERROR(Stash(*to[i], *from[i]));
+        }
+      }
+      if (ckpt_) LB_RETURN_IF_ERROR(LayerForward(l, true));
       // MLP: out = x_mid + down(swiglu(gate(xn2), up(xn2))).
       LB_RETURN_IF_ERROR(ProjectBackward(6, l, s.h, lw.w_down, gw ? gw->w_down : none, d_x_, d_h_, 0.0f));
       LB_RETURN_IF_ERROR(backend_.SwiGluBackward(d_h_, s.gate, s.up, d_gate_, d_up_));
@@ -597,7 +728,7 @@ class TrainWorkload final : public Engine {
       LB_RETURN_IF_ERROR(backend_.RmsNormBackward(d_xn_, s.x_in, lw.attn_norm, s.attn_rstd, d_x_,
                                                   gw ? gw->attn_norm : none));
     }
-    if (full) LB_RETURN_IF_ERROR(backend_.EmbeddingBackward(d_x_, ids_, grad_.tok_embeddings));
+    if (full) LB_RETURN_IF_ERROR(backend_.EmbeddingBackward(d_x_, MicroIds(), grad_.tok_embeddings));
     return absl::OkStatus();
   }
 
@@ -619,17 +750,32 @@ class TrainWorkload final : public Engine {
       return absl::OkStatus();
     }
     params.learning_rate = kFullLearningRate;
-    for (std::size_t i = 0; i < w_.all.size(); ++i)
-      LB_RETURN_IF_ERROR(backend_.AdamW(*w_.all[i], *grad_.all[i], *m_.all[i], *v_.all[i], params));
+    for (std::size_t i = 0; i < w_.all.size(); ++i) {
+      if (!master_) {
+        LB_RETURN_IF_ERROR(backend_.AdamW(*w_.all[i], *grad_.all[i], *m_.all[i], *v_.all[i], params));
+        continue;
+      }
+      // Mixed precision: AdamW on the fp32 master, then the 16-bit copy.
+      LB_RETURN_IF_ERROR(backend_.AdamW(*fp32_master_.all[i], *grad_.all[i], *m_.all[i], *v_.all[i], params));
+      LB_RETURN_IF_ERROR(backend_.Convert(*fp32_master_.all[i], *w_.all[i]));
+    }
     return absl::OkStatus();
   }
 
   bool lora_;
   std::int64_t t_, n_;
+  std::int64_t steps_;      // micro-batches per update (accumulation_steps)
+  bool ckpt_;               // gradient checkpointing
+  DType act_;               // saved activations' dtype
+  bool act16_;              // 16-bit saved activations (store_), fp32 working layer (saved_)
+  std::int64_t head_rows_;  // logits rows at once (n_ unless the loss is chunked)
+  bool mixed_, master_;     // full fine-tune: fp32 gradients; fp32 master weights
+  std::int64_t micro_ = 0;  // the micro-batch being run
   std::int64_t step_ = 0;
-  Weights w_, grad_, m_, v_;
+  Weights w_, grad_, m_, v_, fp32_master_;
   std::vector<LayerAdapters> adapters_, grad_adapters_, m_adapters_, v_adapters_;
   std::vector<Saved> saved_;
+  std::vector<Saved> store_;  // 16-bit activations: the per-layer copies
   Tensor x_final_, final_rstd_, xn_final_, logits_, losses_;
   Tensor d_x_, d_xn_, d_q_, d_k_, d_v_, d_att_, d_gate_, d_up_, d_h_, d_mid_;
   std::int32_t* ids_ = nullptr;

@@ -83,11 +83,17 @@ absl::Status ValidateFields(const WorkloadConfig& c) {
 
 absl::Status ValidateConfig(const WorkloadConfig& c) {
   if (absl::Status s = ValidateFields(c); !s.ok()) return s;
+  if (absl::Status s = ValidateTrainOptions(c); !s.ok()) return s;
   // Fields are now each <= 2^20: the product bound keeps plan sizes in 64 bits.
   const std::int64_t tokens = std::max(c.prompt_tokens + c.generated_tokens, c.sequence_tokens);
   if (c.batch * tokens > (std::int64_t{1} << 24)) {
     return absl::InvalidArgumentError(absl::StrCat(std::string(WorkloadKindName(c.kind)), ": batch x tokens (",
                                                    c.batch * tokens, ") must be at most 2^24"));
+  }
+  // Training keeps every micro-batch's token ids on the device.
+  if (c.train.accumulation_steps * c.batch * tokens > (std::int64_t{1} << 24)) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(WorkloadKindName(c.kind)),
+                                                   ": accumulation_steps x batch x tokens must be at most 2^24"));
   }
   return absl::OkStatus();
 }

@@ -110,6 +110,36 @@ TEST(GpuWorkload, TrainingLossesMatchCpu) {
   }
 }
 
+// Training options (issue 13) on the GPU: the plan equals the arena, and
+// every option together (accumulation, checkpointing, chunked loss, 16-bit
+// activations) gives the CPU's losses; checkpointing on and off agree.
+TEST(GpuWorkload, TrainingOptionsMatchCpuAndThePlan) {
+  LB_GPU_OR_SKIP(gpu);
+  for (WorkloadKind kind : {WorkloadKind::kTrainLora, WorkloadKind::kTrainFull}) {
+    for (bool ckpt : {false, true}) {
+      WorkloadConfig config = Config(kind, "tiny-qwen", DType::kBF16, 2);
+      config.train.accumulation_steps = 2;
+      config.train.gradient_checkpointing = ckpt;
+      config.train.loss_chunks = 5;
+      config.train.activations = DType::kBF16;
+      SCOPED_TRACE(std::string(WorkloadKindName(kind)) + (ckpt ? " checkpointing" : ""));
+      auto wc = Workload::Create(SharedCpu(), config);
+      auto wg = Workload::Create(*gpu, config);
+      ASSERT_TRUE(wc.ok()) << wc.status();
+      ASSERT_TRUE(wg.ok()) << wg.status();
+      for (int step = 0; step < 2; ++step) {
+        ASSERT_TRUE((*wc)->Step().ok());
+        ASSERT_TRUE((*wg)->Step().ok());
+        const double lc = *(*wc)->last_loss(), lg = *(*wg)->last_loss();
+        EXPECT_NEAR(lg, lc, 1e-2 * std::fabs(lc)) << "step " << step;
+      }
+      ASSERT_TRUE(gpu->device().Synchronize().ok());
+      EXPECT_EQ((*wg)->arena_high_water_bytes(), PlanMemory(config)->total_bytes);
+      EXPECT_EQ((*wg)->tokens_per_step(), 2 * 2 * 21);
+    }
+  }
+}
+
 // A workload buffer (by its plan name) copied to the host.
 template <typename T>
 std::vector<T> Fetch(Backend& backend, Workload& w, const std::string& name) {

@@ -226,6 +226,39 @@ TEST_F(IngestTest, SecondPassFieldsAreStored) {
   EXPECT_EQ(points[3][1].as<std::string>(), "skipped_for_time");
 }
 
+TEST_F(IngestTest, TrainingDimensionsAreStoredNormalised) {
+  // Sweeps: 0 decode, 1 prefill, 2 LoRA (fp32), 3 full fine-tune (fp16).
+  v1::Submission s = Mine(44, /*sweeps=*/4, /*points_per_sweep=*/3);
+  v1::Workload* lora = s.mutable_sweeps(2)->mutable_workload();
+  lora->set_precision(v1::PRECISION_BF16);
+  lora->set_activation_precision(v1::PRECISION_BF16);
+  lora->set_gradient_checkpointing(true);
+  lora->set_accumulation_steps(4);
+  lora->set_loss_chunks(8);
+  // The full fine-tune states no accounting: an agent before 2027.01 (lean).
+  Reply r = Submit(s);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  pqxx::read_transaction tx(*conn_);
+  pqxx::result rows = tx.exec_params(
+      "SELECT activation_precision, gradient_checkpointing, accumulation_steps, full_finetune_accounting, "
+      "loss_chunks FROM sweeps WHERE submission_id = $1::uuid ORDER BY sweep_index",
+      s.submission_id());
+  ASSERT_EQ(rows.size(), 4u);
+  for (int i : {0, 1}) {  // inference: the defaults
+    EXPECT_EQ(rows[i][0].as<std::string>(), "fp32");
+    EXPECT_FALSE(rows[i][1].as<bool>());
+    EXPECT_EQ(rows[i][2].as<int>(), 1);
+    EXPECT_EQ(rows[i][3].as<std::string>(), "");
+    EXPECT_EQ(rows[i][4].as<int>(), 0);
+  }
+  EXPECT_EQ(rows[2][0].as<std::string>(), "bf16");
+  EXPECT_TRUE(rows[2][1].as<bool>());
+  EXPECT_EQ(rows[2][2].as<int>(), 4);
+  EXPECT_EQ(rows[2][3].as<std::string>(), "");
+  EXPECT_EQ(rows[2][4].as<int>(), 8);
+  EXPECT_EQ(rows[3][3].as<std::string>(), "lean");
+}
+
 TEST_F(IngestTest, SecondSubmissionReusesMachineAndDevice) {
   v1::Submission a = Mine(1);
   v1::Submission b = Mine(2);

@@ -181,6 +181,18 @@ TEST_F(SchemaChecksTest, RejectsImpossibleValues) {
   // The OOM bracket is ordered.
   EXPECT_TRUE(Rejected("UPDATE sweeps SET smallest_failed_batch = largest_ok_batch"));
   EXPECT_TRUE(Rejected("UPDATE sweeps SET lora_rank = 8 WHERE kind = 'decode'"));
+  // Training dimensions (0007; the builder's one sweep is an fp16 decode):
+  // none on inference, the accounting only on full fine-tunes, in range.
+  EXPECT_TRUE(Rejected("UPDATE sweeps SET gradient_checkpointing = true WHERE kind = 'decode'"));
+  EXPECT_TRUE(Rejected("UPDATE sweeps SET loss_chunks = 8 WHERE kind = 'decode'"));
+  EXPECT_TRUE(Rejected("UPDATE sweeps SET full_finetune_accounting = 'mixed' WHERE kind = 'decode'"));
+  EXPECT_TRUE(Rejected("UPDATE sweeps SET accumulation_steps = 0"));
+  // On a training row, 16-bit activations need a run of that precision.
+  EXPECT_TRUE(Rejected("UPDATE sweeps SET kind = 'train_lora', lora_rank = 8, sequence_tokens = 64, "
+                       "prompt_tokens = 0, generated_tokens = 0, activation_precision = 'bf16'"));
+  EXPECT_FALSE(Rejected("UPDATE sweeps SET kind = 'train_lora', lora_rank = 8, sequence_tokens = 64, "
+                        "prompt_tokens = 0, generated_tokens = 0, activation_precision = 'fp16', "
+                        "gradient_checkpointing = true, accumulation_steps = 4"));
   EXPECT_TRUE(Rejected("UPDATE submissions SET finished_at = started_at - interval '1 second'"));
   EXPECT_TRUE(Rejected("UPDATE submissions SET payload_sha256 = 'not hex'"));
   EXPECT_TRUE(Rejected("UPDATE devices SET memory_total_bytes = 0"));

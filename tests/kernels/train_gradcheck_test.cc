@@ -103,5 +103,19 @@ TEST(TrainGradCheck, LoraAdapters) {
   CheckParameters(backend, **w, names);
 }
 
+TEST(TrainGradCheck, EveryTrainingOptionTogether) {
+  // Accumulation (the loss is the mean over both micro-batches),
+  // checkpointing (the backward recomputes) and the chunked loss (the head's
+  // gradient leaves during the forward): the gradient is still the loss's.
+  CpuBackend backend;
+  WorkloadConfig c = Train(WorkloadKind::kTrainFull, "tiny-qwen");
+  c.train.accumulation_steps = 2;
+  c.train.gradient_checkpointing = true;
+  c.train.loss_chunks = 3;
+  auto w = Workload::Create(backend, c);
+  ASSERT_TRUE(w.ok()) << w.status();
+  CheckParameters(backend, **w, {"tok_embeddings", "lm_head", "layers.0.bq", "layers.0.wq", "layers.1.w_up"});
+}
+
 }  // namespace
 }  // namespace localbench::kernels

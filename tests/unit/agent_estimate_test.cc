@@ -100,7 +100,7 @@ TEST(AgentBudget, SkippedForTimeAndPlannedVersusProvenInTheSubmission) {
   ASSERT_TRUE(cpu.ok()) << cpu.status();
   Suite suite = CpuSuite();
   suite.presets = {"tiny-llama", "llama-3.1-8b"};
-  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_BF16, 16, 0, 0, 0}};
+  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_BF16, 16, 0, 0, 0, {}}};
   suite.max_batch = 4;
   suite.repetitions = 1;
   std::FILE* sink = std::tmpfile();
@@ -136,7 +136,7 @@ TEST(AgentBudget, SkippedForTimeAndPlannedVersusProvenInTheSubmission) {
   auto small = SelectBackend(limited, "cpu");
   ASSERT_TRUE(small.ok());
   suite.presets = {"tiny-llama"};
-  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_FP32, 16, 0, 0, 0}};
+  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_FP32, 16, 0, 0, 0, {}}};
   suite.max_batch = 0;
   std::FILE* sink2 = std::tmpfile();
   Progress progress2(sink2, false);

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <sstream>
 
+#include "localbench/agent/cli.h"
 #include "localbench/agent/progress.h"
 #include "localbench/agent/runner.h"
 #include "localbench/agent/suite.h"
@@ -21,8 +23,8 @@ TEST(AgentSuite, HashIsContentAddressed) {
   EXPECT_NE(changed.Hash(), cpu.Hash());
   // The canonical text carries the preset shapes, not only their names.
   EXPECT_NE(cpu.CanonicalText().find("hidden=896"), std::string::npos);
-  EXPECT_EQ(StandardSuite(v1::BACKEND_CPU).Hash(), cpu.Hash());
-  EXPECT_EQ(StandardSuite(v1::BACKEND_CUDA).Hash(), GpuSuite().Hash());
+  EXPECT_EQ(StandardSuite(v1::BACKEND_CPU).Hash(), CpuSuite2027().Hash());
+  EXPECT_EQ(StandardSuite(v1::BACKEND_CUDA).Hash(), GpuSuite2027().Hash());
 }
 
 TEST(AgentSuite, NoOptionsIsTheStandardSuite) {
@@ -76,7 +78,7 @@ TEST(AgentSuite, ReproduceCommandRestrictsToThePoint) {
   auto suite = CpuSuite();
   // The runner fills in the budget the run had (the suite's rule gives 0).
   suite.cpu_memory_limit_bytes = 1280ull << 20;
-  SuiteItem item{"qwen2.5-0.5b", {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 64, 4, 0, 0}};
+  SuiteItem item{"qwen2.5-0.5b", {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 64, 4, 0, 0, {}}};
   const auto cmd = ReproduceCommand("cpu", suite, item, 2);
   EXPECT_EQ(cmd, "localbench-agent run --device cpu --memory-limit " + std::to_string(suite.cpu_memory_limit_bytes) +
                      " --presets qwen2.5-0.5b --workloads decode --precisions bf16 --prompt-tokens 64"
@@ -84,6 +86,91 @@ TEST(AgentSuite, ReproduceCommandRestrictsToThePoint) {
   // The command parses back to exactly that one point's suite.
   auto gpu = ReproduceCommand("cuda:0", GpuSuite(), item, 8);
   EXPECT_EQ(gpu.find("--memory-limit"), std::string::npos);
+}
+
+TEST(AgentSuite, Suites2027CarryTheTrainingDimensions) {
+  const Suite cpu = CpuSuite2027(), gpu = GpuSuite2027();
+  EXPECT_EQ(cpu.version, "2027.01-cpu");
+  EXPECT_EQ(gpu.version, "2027.01-gpu");
+  // 2026.12's rules and presets, inherited; its text (and hash) unchanged.
+  EXPECT_EQ(cpu.presets, CpuSuite().presets);
+  EXPECT_EQ(cpu.cpu_memory_margin_fraction, CpuSuite().cpu_memory_margin_fraction);
+  EXPECT_EQ(CpuSuite().CanonicalText().find("gradient_checkpointing"), std::string::npos);
+  EXPECT_NE(cpu.Hash(), CpuSuite().Hash());
+  // The GPU suite measures LoRA with checkpointing off and on, bf16
+  // activations; full fine-tuning with the mixed-precision accounting.
+  int lora_off = 0, lora_on = 0, full_mixed = 0;
+  for (const SuiteTemplate& t : gpu.templates) {
+    if (t.kind == v1::WORKLOAD_KIND_TRAIN_LORA) {
+      EXPECT_EQ(t.train.activation_precision, v1::PRECISION_BF16);
+      (t.train.gradient_checkpointing ? lora_on : lora_off)++;
+    }
+    if (t.kind == v1::WORKLOAD_KIND_TRAIN_FULL &&
+        t.train.full_finetune_accounting == v1::FULL_FINETUNE_ACCOUNTING_MIXED)
+      ++full_mixed;
+    if (t.kind == v1::WORKLOAD_KIND_DECODE) {
+      EXPECT_TRUE(t.train.IsDefault());
+    }
+  }
+  EXPECT_EQ(lora_off, 1);
+  EXPECT_EQ(lora_on, 1);
+  EXPECT_EQ(full_mixed, 1);
+  EXPECT_NE(gpu.CanonicalText().find("gradient_checkpointing=1"), std::string::npos);
+}
+
+TEST(AgentSuite, TrainingReproduceCommandSelectsExactlyItsTemplate) {
+  const Suite gpu = GpuSuite2027();
+  SuiteItem item;
+  for (const SuiteTemplate& t : gpu.templates)
+    if (t.kind == v1::WORKLOAD_KIND_TRAIN_LORA && t.train.gradient_checkpointing) item = {"llama-3.1-8b", t};
+  ASSERT_EQ(item.preset, "llama-3.1-8b");
+  const std::string cmd = ReproduceCommand("cuda:0", gpu, item, 2);
+  EXPECT_NE(cmd.find("--gradient-checkpointing on"), std::string::npos) << cmd;
+  EXPECT_NE(cmd.find("--activation-precision bf16"), std::string::npos) << cmd;
+  // Parsed back, it selects that one template of the standard suite.
+  std::vector<std::string> args;
+  std::string word;
+  for (std::istringstream in(cmd.substr(std::string("localbench-agent ").size())); in >> word;) args.push_back(word);
+  const ParseResult parsed = ParseCommandLine(args);
+  ASSERT_EQ(parsed.exit_code, 0) << parsed.error;
+  auto s = ApplyOptions(gpu, parsed.invocation.run);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->templates.size(), 1u);
+  EXPECT_EQ(s->templates[0], item.shape);
+}
+
+TEST(AgentSuite, TrainDimsReachTheResultAndTheKernels) {
+  TrainDims d;
+  d.activation_precision = v1::PRECISION_BF16;
+  d.gradient_checkpointing = true;
+  d.accumulation_steps = 4;
+  d.full_finetune_accounting = v1::FULL_FINETUNE_ACCOUNTING_MIXED;
+  d.loss_chunks = 8;
+  v1::Workload w;
+  SetTrainDims(d, v1::WORKLOAD_KIND_TRAIN_FULL, &w);
+  EXPECT_EQ(w.activation_precision(), v1::PRECISION_BF16);
+  EXPECT_TRUE(w.gradient_checkpointing());
+  EXPECT_EQ(w.accumulation_steps(), 4u);
+  EXPECT_EQ(w.full_finetune_accounting(), v1::FULL_FINETUNE_ACCOUNTING_MIXED);
+  EXPECT_EQ(w.loss_chunks(), 8u);
+  EXPECT_EQ(TrainDimsOf(w), d);  // the report reads back what was sent
+  EXPECT_EQ(DescribeTrainDims(d), " bf16-acts ckpt-on accum4 loss-chunks8 mixed");
+  const kernels::TrainOptions o = KernelTrainOptions(d, v1::WORKLOAD_KIND_TRAIN_FULL);
+  EXPECT_EQ(o.activations, kernels::DType::kBF16);
+  EXPECT_TRUE(o.gradient_checkpointing);
+  EXPECT_EQ(o.accumulation_steps, 4);
+  EXPECT_EQ(o.full_accounting, kernels::FullFinetuneAccounting::kMixed);
+  EXPECT_EQ(o.loss_chunks, 8);
+  // Inference carries none of them; an old train-full result was lean.
+  v1::Workload decode;
+  SetTrainDims(d, v1::WORKLOAD_KIND_DECODE, &decode);
+  EXPECT_FALSE(decode.gradient_checkpointing());
+  EXPECT_EQ(KernelTrainOptions(TrainDims{}, v1::WORKLOAD_KIND_TRAIN_FULL).full_accounting,
+            kernels::FullFinetuneAccounting::kLean);
+  // --activation-precision must be fp32 or the run's precision.
+  RunOptions bad;
+  bad.activation_precision = v1::PRECISION_FP16;
+  EXPECT_FALSE(ApplyOptions(GpuSuite2027(), bad).ok());
 }
 
 TEST(AgentProgress, EstimatesFromThePaceSoFar) {

@@ -58,6 +58,20 @@ TEST(ValidationTest, OtherBackendsAndStatusesAreValid) {
   EXPECT_TRUE(ValidateSubmission(cpu, kNow).ok()) << ValidateSubmission(cpu, kNow);
 }
 
+TEST(ValidationTest, TrainingDimensionsAreValidOnTraining) {
+  v1::Submission s = MakeSubmission(12, /*sweeps=*/4);
+  v1::Workload* lora = s.mutable_sweeps(2)->mutable_workload();
+  lora->set_precision(v1::PRECISION_BF16);
+  lora->set_activation_precision(v1::PRECISION_BF16);
+  lora->set_gradient_checkpointing(true);
+  lora->set_accumulation_steps(4);
+  lora->set_loss_chunks(8);
+  v1::Workload* full = s.mutable_sweeps(3)->mutable_workload();
+  full->set_full_finetune_accounting(v1::FULL_FINETUNE_ACCOUNTING_MIXED);
+  full->set_activation_precision(v1::PRECISION_FP32);
+  EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+}
+
 TEST(ValidationTest, OomBelowLargestOkStaysAPoint) {
   // As the agent's sweep reports it: the OOM at the 6th batch is kept as a
   // point, and the bracket is (largest OK, first OOM above it).
@@ -211,6 +225,24 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"LoraWithoutRank", [](S& s) { Wl(s, 2)->set_lora_rank(0); }, "sweeps[2].workload.lora_rank"},
         Rule{"RankOnDecode", [](S& s) { Wl(s, 0)->set_lora_rank(8); }, "sweeps[0].workload.lora_rank"},
         Rule{"TokensHuge", [](S& s) { Wl(s, 1)->set_prompt_tokens(~0u); }, "sweeps[1].workload.prompt_tokens"},
+        // Training dimensions (fields 8-12): sweep 0 decodes, sweep 2 is an fp32 LoRA.
+        Rule{"CheckpointingOnDecode", [](S& s) { Wl(s, 0)->set_gradient_checkpointing(true); },
+             "sweeps[0].workload.gradient_checkpointing"},
+        Rule{"AccumulationOnDecode", [](S& s) { Wl(s, 0)->set_accumulation_steps(4); },
+             "sweeps[0].workload.accumulation_steps"},
+        Rule{"ActivationsOnDecode", [](S& s) { Wl(s, 0)->set_activation_precision(v1::PRECISION_FP32); },
+             "sweeps[0].workload.activation_precision"},
+        Rule{"AccumulationHuge", [](S& s) { Wl(s, 2)->set_accumulation_steps(5000); },
+             "sweeps[2].workload.accumulation_steps"},
+        Rule{"LossChunksHuge", [](S& s) { Wl(s, 2)->set_loss_chunks(5000); }, "sweeps[2].workload.loss_chunks"},
+        Rule{"ActivationsNotTheRunPrecision", [](S& s) { Wl(s, 2)->set_activation_precision(v1::PRECISION_BF16); },
+             "sweeps[2].workload.activation_precision"},
+        Rule{"ActivationsUnknownValue",
+             [](S& s) { Wl(s, 2)->set_activation_precision(static_cast<v1::Precision>(42)); },
+             "sweeps[2].workload.activation_precision"},
+        Rule{"AccountingOnLora",
+             [](S& s) { Wl(s, 2)->set_full_finetune_accounting(v1::FULL_FINETUNE_ACCOUNTING_MIXED); },
+             "sweeps[2].workload.full_finetune_accounting"},
         // Points.
         Rule{"NoPoints", [](S& s) { s.mutable_sweeps(2)->clear_points(); }, "sweeps[2].points"},
         Rule{"TooManyPoints",

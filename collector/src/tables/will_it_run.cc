@@ -329,7 +329,8 @@ absl::StatusOr<v1::WillItRunAnswer> TableService::WillItRun(const v1::WillItRunR
       out.add_assumptions("no activation checkpointing: every activation is kept for the backward pass");
       out.add_assumptions(w.kind() == v1::WORKLOAD_KIND_TRAIN_LORA
                               ? absl::StrCat("LoRA rank ", w.lora_rank(), ", AdamW on the adapters only")
-                              : "AdamW on every weight");
+                              : "AdamW on every weight, mixed precision: fp32 master weights, gradients and "
+                                "moments (18 bytes per parameter for 16-bit weights)");
     } else {
       out.add_assumptions(absl::StrCat("prompt length ", w.prompt_tokens(), " tokens"));
       if (w.generated_tokens()) out.add_assumptions(absl::StrCat(w.generated_tokens(), " generated tokens per sequence"));

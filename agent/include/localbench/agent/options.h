@@ -35,6 +35,12 @@ struct RunOptions {
   std::vector<std::uint32_t> generated_tokens;
   std::vector<std::uint32_t> sequence_tokens;
   std::uint32_t repetitions = 0;
+  // Training dimensions (train_dims.h): unset = the suite's choice.
+  std::optional<v1::Precision> activation_precision;  // fp32 or the run's 16-bit precision
+  std::optional<bool> gradient_checkpointing;
+  std::optional<std::uint32_t> accumulation_steps;
+  std::optional<v1::FullFinetuneAccounting> full_accounting;  // train-full
+  std::optional<std::uint32_t> loss_chunks;
   std::uint64_t memory_limit_bytes = 0;  // CPU backend's memory limit; 0 = default
   double budget_minutes = 0;  // the suite's time budget; 0 = the suite's default (10 min)
   bool yes = false;      // publish without asking

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "localbench/agent/options.h"
+#include "localbench/agent/train_dims.h"
 #include "localbench/v1/results.pb.h"
 
 namespace localbench::agent {
@@ -23,6 +24,7 @@ struct SuiteTemplate {
   std::uint32_t generated_tokens = 0;  // decode
   std::uint32_t sequence_tokens = 0;   // training
   std::uint32_t lora_rank = 0;         // train-lora
+  TrainDims train;                     // training dimensions (suite 2027.01 on)
 
   // Field-wise equality (duplicates after --precisions etc. run once).
   bool operator==(const SuiteTemplate&) const = default;
@@ -66,7 +68,12 @@ std::uint64_t AvailableMemoryBytes();
 // The suites built into this agent.
 Suite CpuSuite();
 Suite GpuSuite();
-// The standard suite for a backend: CpuSuite for the CPU, else GpuSuite.
+// Suites 2027.01 (suite_2027.cc): 2026.12 with its rules, plus the training
+// dimensions (16-bit activations, checkpointing on and off for LoRA on the
+// GPU, mixed-precision full fine-tune accounting).
+Suite CpuSuite2027();
+Suite GpuSuite2027();
+// The standard suite for a backend: CpuSuite2027 for the CPU, else GpuSuite2027.
 Suite StandardSuite(v1::Backend backend);
 
 // The suite `options` ask for: the standard one restricted or extended by

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "localbench/kernels/dtype.h"
 #include "localbench/kernels/presets.h"
+#include "localbench/kernels/train_options.h"
 
 namespace localbench::kernels {
 
@@ -30,10 +31,12 @@ struct WorkloadConfig {
   std::int64_t sequence_tokens = 0;     // training: tokens T per sequence
   std::int64_t lora_rank = 0;           // kTrainLora: adapter rank r
   std::uint64_t seed = 1;               // weights and tokens
+  TrainOptions train;                   // training only: accumulation, checkpointing, ... (train_options.h)
 };
 
 // InvalidArgument naming the first inconsistent field (sizes that the kind
-// needs must be positive, others zero; lora_rank only for kTrainLora).
+// needs must be positive, others zero; lora_rank only for kTrainLora; the
+// training options as ValidateTrainOptions says).
 absl::Status ValidateConfig(const WorkloadConfig& config);
 
 }  // namespace localbench::kernels

@@ -1,0 +1,54 @@
+// Suites 2027.01: the 2026.12 suites (their rules, presets and inference
+// templates, inherited by copying, so fixes to 2026.12's rules carry over)
+// plus new blocks per issue. Each block below is separate so the merges of
+// parallel work stay a union of blocks.
+#include "localbench/agent/suite.h"
+
+namespace localbench::agent {
+namespace {
+
+// ---- Training block (issue 13): training as people run it. A 16-bit run
+// saves its activations in its own precision (norm statistics, softmax and
+// loss in fp32), as mixed-precision trainers do; full fine-tuning uses the
+// common mixed-precision accounting (fp32 master weights and gradients);
+// the GPU suite measures LoRA with per-layer checkpointing on and off.
+void AddTrainingDimensions(Suite& s, bool gpu) {
+  std::vector<SuiteTemplate> out;
+  for (SuiteTemplate t : s.templates) {
+    const bool lora = t.kind == v1::WORKLOAD_KIND_TRAIN_LORA;
+    const bool full = t.kind == v1::WORKLOAD_KIND_TRAIN_FULL;
+    if (!lora && !full) {
+      out.push_back(t);
+      continue;
+    }
+    if (t.precision == v1::PRECISION_BF16 || t.precision == v1::PRECISION_FP16) {
+      t.train.activation_precision = t.precision;
+    }
+    if (full) t.train.full_finetune_accounting = v1::FULL_FINETUNE_ACCOUNTING_MIXED;
+    out.push_back(t);
+    if (lora && gpu) {
+      t.train.gradient_checkpointing = true;
+      out.push_back(t);
+    }
+  }
+  s.templates = std::move(out);
+}
+// ---- end of the training block.
+
+}  // namespace
+
+Suite CpuSuite2027() {
+  Suite s = CpuSuite();
+  s.version = "2027.01-cpu";
+  AddTrainingDimensions(s, /*gpu=*/false);
+  return s;
+}
+
+Suite GpuSuite2027() {
+  Suite s = GpuSuite();
+  s.version = "2027.01-gpu";
+  AddTrainingDimensions(s, /*gpu=*/true);
+  return s;
+}
+
+}  // namespace localbench::agent
