@@ -226,14 +226,25 @@ absl::StatusOr<SuiteEstimate> EstimateSuite(const Suite& suite, std::uint64_t me
     reserved -= first(*it);
     it->skipped_for_time = true;
   }
-  // Simulate the run: each sweep runs points while they end before its
-  // deadline (the budget less the reservations of the sweeps after it).
+  // The first pass: batch 1 of every essential doubling sweep, preset by
+  // preset, before any sweep goes further, so the answer for every model
+  // comes before any threshold. (An explicit batch list runs as listed.)
+  double t = 0;
+  for (auto& s : e.sweeps) {
+    s.batch_one_first = s.essential && !s.skipped_for_time && suite.batches.empty() && !s.batches.empty();
+    if (!s.batch_one_first) continue;
+    t += first(s);
+    s.points_in_budget = 1;
+    ++e.points;
+  }
+  // Then every sweep in order runs its other points while they end before
+  // its deadline: the budget less the reservations still pending after it
+  // (none once the first pass has run them).
   std::vector<double> later(e.sweeps.size() + 1, 0.0);
   for (std::size_t i = e.sweeps.size(); i-- > 0;) {
     const auto& s = e.sweeps[i];
-    later[i] = later[i + 1] + (s.essential && !s.skipped_for_time ? first(s) : 0.0);
+    later[i] = later[i + 1] + (s.essential && !s.skipped_for_time && !s.batch_one_first ? first(s) : 0.0);
   }
-  double t = 0;
   for (std::size_t i = 0; i < e.sweeps.size(); ++i) {
     auto& s = e.sweeps[i];
     s.deadline_seconds = budget_seconds - later[i + 1];
@@ -241,7 +252,7 @@ absl::StatusOr<SuiteEstimate> EstimateSuite(const Suite& suite, std::uint64_t me
       ++e.points_skipped_for_time;
       continue;
     }
-    for (std::size_t k = 0; k < s.batches.size(); ++k) {
+    for (std::size_t k = s.batch_one_first ? 1 : 0; k < s.batches.size(); ++k) {
       if (t + s.point_seconds[k] > s.deadline_seconds) {
         ++e.points_skipped_for_time;
         break;

@@ -38,6 +38,9 @@ TEST(AgentBudget, CanonicalTextCoversTheRule) {
             std::string::npos)
       << cpu.CanonicalText();
   EXPECT_NE(cpu.CanonicalText().find("time_budget_rule=default 600 s"), std::string::npos);
+  // The scheduling rule the runner enforces is stated (and so hashed).
+  EXPECT_NE(cpu.CanonicalText().find("batch 1 of prefill and decode reserved per preset, largest presets give way"),
+            std::string::npos);
   Suite other = cpu;
   other.cpu_memory_margin_fraction = 0.2;
   EXPECT_NE(other.Hash(), cpu.Hash());
@@ -152,6 +155,76 @@ TEST(AgentBudget, SkippedForTimeAndPlannedVersusProvenInTheSubmission) {
     EXPECT_TRUE(p.has_process_peak_bytes());
     EXPECT_TRUE(p.has_runtime_memory_bytes());
   }
+}
+
+// The scheduling rule: batch 1 of prefill and decode of every preset runs
+// first, preset by preset, and only then do sweeps go further, so a small
+// preset's sweep that could eat the whole budget (no cap, memory for batches
+// in the hundreds of thousands) cannot squeeze out a later preset's batch 1.
+// Only extra batches are recorded as skipped for time.
+TEST(AgentBudget, BatchOneOfEveryPresetRunsBeforeAnyExtraBatch) {
+  auto backends = FindBackends(64 * kGiB);  // a counter, not an allocation
+  auto cpu = SelectBackend(backends, "cpu");
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  Suite suite = CpuSuite();
+  suite.presets = {"tiny-llama", "tiny-qwen"};
+  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_FP32, 8, 0, 0, 0},
+                     {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_FP32, 8, 2, 0, 0}};
+  suite.repetitions = 1;
+  RunBudget budget;
+  budget.seconds = 2;  // the first sweep alone would double for much longer
+  budget.rates = SlowCpu();
+  std::vector<v1::Submission> checkpoints;
+  std::FILE* sink = std::tmpfile();
+  Progress progress(sink, false);
+  auto run = RunSuite(
+      **cpu, suite, progress,
+      [&](const v1::Submission& partial) {
+        checkpoints.push_back(partial);
+        return absl::OkStatus();
+      },
+      budget);
+  std::fclose(sink);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE(run->stopped.ok()) << run->stopped;
+
+  // The first checkpoint comes after the first pass: every sweep has its
+  // batch 1 measured and nothing else yet, its threshold only planned.
+  ASSERT_FALSE(checkpoints.empty());
+  const v1::Submission& first = checkpoints.front();
+  ASSERT_EQ(first.sweeps_size(), 4);
+  for (const auto& sweep : first.sweeps()) {
+    SCOPED_TRACE(sweep.workload().model_preset() + " " + std::string(WorkloadName(sweep.workload().kind())));
+    ASSERT_EQ(sweep.points_size(), 1);
+    EXPECT_EQ(sweep.points(0).batch_size(), 1u);
+    EXPECT_EQ(sweep.points(0).status(), v1::POINT_STATUS_OK) << sweep.points(0).error_message();
+    EXPECT_EQ(sweep.oom_threshold_source(), v1::OOM_THRESHOLD_SOURCE_PLANNED);
+  }
+
+  const v1::Submission& s = run->submission;
+  ASSERT_EQ(s.sweeps_size(), 4);
+  int skipped = 0;
+  for (int i = 0; i < s.sweeps_size(); ++i) {
+    const v1::Sweep& sweep = s.sweeps(i);
+    SCOPED_TRACE(sweep.workload().model_preset() + " " + std::string(WorkloadName(sweep.workload().kind())));
+    ASSERT_GE(sweep.points_size(), 1);
+    EXPECT_EQ(sweep.points(0).batch_size(), 1u);
+    EXPECT_EQ(sweep.points(0).status(), v1::POINT_STATUS_OK);
+    // The sweep reused its first-pass point rather than running batch 1 again.
+    EXPECT_EQ(sweep.points(0).step_seconds_median(), first.sweeps(i).points(0).step_seconds_median());
+    for (const auto& p : sweep.points()) {
+      if (p.status() != v1::POINT_STATUS_SKIPPED_FOR_TIME) continue;
+      ++skipped;
+      EXPECT_GT(p.batch_size(), 1u);  // only extra batches give way
+      EXPECT_EQ(p.repetitions(), 0u);
+    }
+    EXPECT_EQ(sweep.oom_threshold_source(), v1::OOM_THRESHOLD_SOURCE_PLANNED);
+  }
+  // The budget did cut: the doubling sweep of the first preset went past
+  // batch 1 and stopped for time, not at a bracket.
+  EXPECT_GT(skipped, 0);
+  EXPECT_GT(s.sweeps(0).largest_ok_batch(), 1u);
+  EXPECT_EQ(s.sweeps(0).smallest_failed_batch(), 0u);
 }
 
 // docs/BENCHMARKS.md: what the GPU suite costs on an RTX 4090-class card

@@ -26,6 +26,8 @@
 
 namespace localbench::kernels {
 
+struct SweepPoint;
+
 // How the sweep runs.
 struct SweepOptions {
   using Clock = std::chrono::steady_clock;
@@ -49,6 +51,10 @@ struct SweepOptions {
   std::function<Clock::time_point()> now = Clock::now;
   // Period of the background memory sampler (process peak during steps).
   std::chrono::microseconds sample_period{2000};
+  // Points of this sweep measured earlier (the agent runs every preset's
+  // batch 1 before any sweep goes further): the sweep reuses them instead of
+  // running those batches again, and learns its pace from them.
+  std::vector<SweepPoint> prior_points;
 };
 
 // How one point ended (localbench.v1.PointStatus).
