@@ -234,6 +234,7 @@ absl::StatusOr<SuiteEstimate> EstimateSuite(const Suite& suite, std::uint64_t me
     s.batch_one_first = s.essential && !s.skipped_for_time && suite.batches.empty() && !s.batches.empty();
     if (!s.batch_one_first) continue;
     t += first(s);
+    s.batch_one_end_seconds = t;
     s.points_in_budget = 1;
     ++e.points;
   }
@@ -279,6 +280,13 @@ std::string DescribeEstimate(const SuiteEstimate& e) {
              FormatDuration(s.point_seconds[0]) + ")\n";
     } else if (s.points_in_budget == 0) {
       out += "  " + what + ": skipped for time (the budget is spent before it)\n";
+    } else if (s.batch_one_first && s.batch_one_end_seconds > 0.75 * e.budget_seconds) {
+      // Late in the first pass: a machine slower than its calibration (a
+      // shared one) makes this batch 1 give way; say how much slower.
+      const double slack = e.budget_seconds / s.batch_one_end_seconds - 1;
+      out += "  " + what + ": batch 1 only if the run is at most " + std::to_string(static_cast<int>(slack * 100)) +
+             "% slower than calibrated (it would end at " + FormatDuration(s.batch_one_end_seconds) +
+             "), else skipped for time; OOM threshold planned at " + std::to_string(s.planned_max_batch) + "\n";
     } else if (s.points_in_budget < static_cast<int>(s.batches.size())) {
       out += "  " + what + ": batches " + std::to_string(s.batches.front()) + ".." +
              std::to_string(s.batches[static_cast<std::size_t>(std::max(0, s.points_in_budget - 1))]) +

@@ -93,6 +93,38 @@ TEST(AgentBudget, ReservesBatchOneAndTheLargestPresetGivesWay) {
   EXPECT_NE(text.find("llama-3.1-8b prefill: skipped for time"), std::string::npos) << text;
 }
 
+// The first pass in the estimate: batch-1 points in preset order, and the
+// ones late in the budget say how much slower than calibrated the machine
+// may run before they give way (a shared machine's honest warning).
+TEST(AgentBudget, EstimateRunsBatchOneFirstAndWarnsWhereItIsLate) {
+  const Suite cpu = CpuSuite();
+  auto unbounded = EstimateSuite(cpu, 20 * kGiB, SlowCpu(), 1e9);
+  ASSERT_TRUE(unbounded.ok());
+  double reserved = 0;
+  for (const auto& s : unbounded->sweeps) {
+    EXPECT_EQ(s.batch_one_first, s.essential);
+    if (s.batch_one_first) {
+      EXPECT_GT(s.batch_one_end_seconds, reserved);  // in suite order
+      reserved = s.batch_one_end_seconds;
+    }
+  }
+  // A budget 10% above the reservations: every batch 1 is in, the last one
+  // late, and no extra batch runs before any batch 1.
+  auto e = EstimateSuite(cpu, 20 * kGiB, SlowCpu(), reserved * 1.1);
+  ASSERT_TRUE(e.ok());
+  const std::string text = DescribeEstimate(*e);
+  EXPECT_NE(text.find("llama-3.1-8b decode: batch 1 only if the run is at most 10% slower than calibrated"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("qwen2.5-0.5b prefill: batch 1 only if"), std::string::npos) << text;
+  for (const auto& s : e->sweeps) {
+    if (s.essential) {
+      EXPECT_FALSE(s.skipped_for_time);
+    }
+  }
+  EXPECT_LE(e->total_seconds, reserved * 1.1);
+}
+
 // A run whose budget cannot hold the 8B's batch 1: that sweep is recorded as
 // SKIPPED_FOR_TIME (not a failure, not attempted) with its threshold planned,
 // while the tiny preset runs; a cap leaves its threshold planned too, and a

@@ -60,6 +60,9 @@ struct SweepEstimate {
   bool skipped_for_time = false;       // not even batch 1 fits: not run
   // Batch 1 runs in the first pass (every preset's, before any extra batch).
   bool batch_one_first = false;
+  // When that first-pass point is expected to end, from the start: it still
+  // runs if the device keeps within budget / this of the calibrated pace.
+  double batch_one_end_seconds = 0;
   double deadline_seconds = 0;         // from the start of the suite
 };
 
