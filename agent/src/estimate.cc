@@ -254,7 +254,8 @@ absl::StatusOr<SuiteEstimate> EstimateSuite(const Suite& suite, std::uint64_t me
       continue;
     }
     for (std::size_t k = s.batch_one_first ? 1 : 0; k < s.batches.size(); ++k) {
-      if (t + s.point_seconds[k] > s.deadline_seconds) {
+      const double margin = s.batch_one_first ? kExtraPointMargin : 1.0;
+      if (t + margin * s.point_seconds[k] > s.deadline_seconds) {
         ++e.points_skipped_for_time;
         break;
       }
@@ -277,7 +278,7 @@ std::string DescribeEstimate(const SuiteEstimate& e) {
       out += "  " + what + ": won't fit in the memory budget at batch 1\n";
     } else if (s.skipped_for_time) {
       out += "  " + what + ": skipped for time (batch 1 alone would take about " +
-             FormatDuration(s.point_seconds[0]) + ")\n";
+             FormatDuration(s.point_seconds[0]) + "; it still runs if the presets before it leave that long)\n";
     } else if (s.points_in_budget == 0) {
       out += "  " + what + ": skipped for time (the budget is spent before it)\n";
     } else if (s.batch_one_first && s.batch_one_end_seconds > 0.75 * e.budget_seconds) {

@@ -406,21 +406,32 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
   std::vector<std::vector<kernels::SweepPoint>> early(items.size());
   bool first_pass = false;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    if (!estimate->sweeps[i].batch_one_first) continue;
+    const SweepEstimate& est = estimate->sweeps[i];
+    // A batch 1 the estimate gave up (its reservation did not fit) still
+    // runs when the presets before it ran faster than calibrated and left
+    // the time it needs at the pace measured so far.
+    const bool late = est.skipped_for_time && est.essential && suite.batches.empty() && plans[i].max_batch > 0;
+    if (!est.batch_one_first && !late) continue;
+    if (late && (budget_seconds <= 0 ||
+                 Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                    run_pace() * est.point_seconds[0])) > deadline_at(budget_seconds))) {
+      continue;
+    }
     first_pass = true;
     kernels::SweepOptions options = sweep_options(plans[i]);
     options.batches = {1};
     options.prove_oom_bracket = false;
     if (budget_seconds > 0) options.deadline = deadline_at(budget_seconds);
     int seen = 0;
-    auto result = kernels::RunSweep(backend, plans[i].config, options, sweep_progress(i, 0, 1, seen));
+    const int expected = late ? 0 : 1;
+    auto result = kernels::RunSweep(backend, plans[i].config, options, sweep_progress(i, 0, expected, seen));
     if (!result.ok()) {
       if (absl::IsInvalidArgument(result.status())) return invalid(i, result.status());
       stop(i, result.status());
       progress.Close();
       return run;
     }
-    if (seen < 1) progress.Drop(1 - seen);
+    if (seen < expected) progress.Drop(expected - seen);
     early[i] = result->points;
     sweeps[i].emplace();
     *sweeps[i]->mutable_workload() = ToProto(items[i]);
@@ -437,7 +448,8 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
     const SweepEstimate& est = estimate->sweeps[i];
     v1::Sweep sweep;
     *sweep.mutable_workload() = ToProto(item);
-    if (plan.max_batch > 0 && est.skipped_for_time) {
+    const bool batch_one_ran = !early[i].empty() && early[i].front().status == kernels::PointStatus::kOk;
+    if (plan.max_batch > 0 && est.skipped_for_time && !batch_one_ran) {
       // The time budget cannot hold even batch 1: recorded, not attempted.
       auto* point = sweep.add_points();
       point->set_batch_size(1);
@@ -465,6 +477,7 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
     } else {
       kernels::SweepOptions options = sweep_options(plan);
       options.prior_points = early[i];
+      if (!early[i].empty()) options.deadline_margin = kExtraPointMargin;
       if (budget_seconds > 0) {
         // The reservations still pending after this sweep (batch 1 of later
         // presets when the first pass did not run them), scaled by how much

@@ -197,7 +197,8 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
     const double expected = expected_seconds(batch);
     if (options.deadline &&
         options.now() + std::chrono::duration_cast<SweepOptions::Clock::duration>(
-                            std::chrono::duration<double>(expected)) > *options.deadline) {
+                            std::chrono::duration<double>(expected * options.deadline_margin)) >
+                               *options.deadline) {
       out_of_time = true;
       record(batch, PointStatus::kSkippedForTime,
              absl::StrCat("expected to take ", static_cast<std::int64_t>(expected + 0.5),

@@ -259,6 +259,44 @@ TEST(AgentBudget, BatchOneOfEveryPresetRunsBeforeAnyExtraBatch) {
   EXPECT_EQ(s.sweeps(0).smallest_failed_batch(), 0u);
 }
 
+// A batch 1 the estimate gave up still runs when the presets before it left
+// the time: here the estimate assumes one second per point, so the second
+// preset's reservation does not fit 1.5 s, but the first preset's batch 1
+// takes milliseconds and the second's then fits at the measured pace.
+TEST(AgentBudget, BatchOneTheEstimateGaveUpRunsWhenTimeIsLeft) {
+  auto backends = FindBackends(64 * kGiB);  // a counter, not an allocation
+  auto cpu = SelectBackend(backends, "cpu");
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  Suite suite = CpuSuite();
+  suite.presets = {"tiny-llama", "tiny-qwen"};
+  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_FP32, 8, 0, 0, 0}};
+  suite.repetitions = 1;
+  suite.max_batch = 4;  // the extras stay short
+  RunBudget budget;
+  budget.seconds = 1.5;
+  budget.rates = DeviceRates{1e15, 1e15, 1e15, 1.0};  // every point: about 1 s
+  auto e = EstimateSuite(suite, 64 * kGiB, *budget.rates, budget.seconds);
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->sweeps.size(), 2u);
+  EXPECT_FALSE(e->sweeps[0].skipped_for_time);
+  ASSERT_TRUE(e->sweeps[1].skipped_for_time);  // 2 x 1 s of reservations > 1.5 s
+  EXPECT_NE(DescribeEstimate(*e).find("it still runs if the presets before it leave that long"), std::string::npos);
+
+  std::FILE* sink = std::tmpfile();
+  Progress progress(sink, false);
+  auto run = RunSuite(**cpu, suite, progress, {}, budget);
+  std::fclose(sink);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const v1::Submission& s = run->submission;
+  ASSERT_EQ(s.sweeps_size(), 2);
+  const v1::Sweep& qwen = s.sweeps(1);
+  EXPECT_EQ(qwen.workload().model_preset(), "tiny-qwen");
+  ASSERT_GE(qwen.points_size(), 1);
+  EXPECT_EQ(qwen.points(0).batch_size(), 1u);
+  EXPECT_EQ(qwen.points(0).status(), v1::POINT_STATUS_OK) << qwen.points(0).error_message();
+  EXPECT_GE(qwen.largest_ok_batch(), 1u);
+}
+
 // docs/BENCHMARKS.md: what the GPU suite costs on an RTX 4090-class card
 // (24 GB, ~1 TB/s, ~165 dense bf16 TFLOP/s) at the efficiencies
 // AssumedGpuRates states, every sweep to its bracket. Printed for the doc.

@@ -47,6 +47,10 @@ absl::StatusOr<DeviceRates> Calibrate(kernels::Backend& backend);
 // `bandwidth` bytes/s at the efficiencies stated in docs/BENCHMARKS.md.
 DeviceRates AssumedGpuRates(double peak_flops, double bandwidth);
 
+// Headroom an extra batch (past a first-pass batch 1) needs before the
+// deadline: it starts only if this multiple of its expected time fits.
+inline constexpr double kExtraPointMargin = 1.25;
+
 // One sweep of the plan: which batches it will run, and their cost.
 struct SweepEstimate {
   SuiteItem item;
