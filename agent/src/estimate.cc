@@ -231,14 +231,26 @@ absl::StatusOr<SuiteEstimate> EstimateSuite(const Suite& suite, std::uint64_t me
     reserved -= first(*it);
     it->skipped_for_time = true;
   }
-  // Simulate the run: each sweep runs points while they end before its
-  // deadline (the budget less the reservations of the sweeps after it).
+  // The first pass: batch 1 of every essential doubling sweep, preset by
+  // preset, before any sweep goes further, so the answer for every model
+  // comes before any threshold. (An explicit batch list runs as listed.)
+  double t = 0;
+  for (auto& s : e.sweeps) {
+    s.batch_one_first = s.essential && !s.skipped_for_time && suite.batches.empty() && !s.batches.empty();
+    if (!s.batch_one_first) continue;
+    t += first(s);
+    s.batch_one_end_seconds = t;
+    s.points_in_budget = 1;
+    ++e.points;
+  }
+  // Then every sweep in order runs its other points while they end before
+  // its deadline: the budget less the reservations still pending after it
+  // (none once the first pass has run them).
   std::vector<double> later(e.sweeps.size() + 1, 0.0);
   for (std::size_t i = e.sweeps.size(); i-- > 0;) {
     const auto& s = e.sweeps[i];
-    later[i] = later[i + 1] + (s.essential && !s.skipped_for_time ? first(s) : 0.0);
+    later[i] = later[i + 1] + (s.essential && !s.skipped_for_time && !s.batch_one_first ? first(s) : 0.0);
   }
-  double t = 0;
   for (std::size_t i = 0; i < e.sweeps.size(); ++i) {
     auto& s = e.sweeps[i];
     s.deadline_seconds = budget_seconds - later[i + 1];
@@ -246,8 +258,9 @@ absl::StatusOr<SuiteEstimate> EstimateSuite(const Suite& suite, std::uint64_t me
       ++e.points_skipped_for_time;
       continue;
     }
-    for (std::size_t k = 0; k < s.batches.size(); ++k) {
-      if (t + s.point_seconds[k] > s.deadline_seconds) {
+    for (std::size_t k = s.batch_one_first ? 1 : 0; k < s.batches.size(); ++k) {
+      const double margin = s.batch_one_first ? kExtraPointMargin : 1.0;
+      if (t + margin * s.point_seconds[k] > s.deadline_seconds) {
         ++e.points_skipped_for_time;
         break;
       }
@@ -270,9 +283,16 @@ std::string DescribeEstimate(const SuiteEstimate& e) {
       out += "  " + what + ": won't fit in the memory budget at batch 1\n";
     } else if (s.skipped_for_time) {
       out += "  " + what + ": skipped for time (batch 1 alone would take about " +
-             FormatDuration(s.point_seconds[0]) + ")\n";
+             FormatDuration(s.point_seconds[0]) + "; it still runs if the presets before it leave that long)\n";
     } else if (s.points_in_budget == 0) {
       out += "  " + what + ": skipped for time (the budget is spent before it)\n";
+    } else if (s.batch_one_first && s.batch_one_end_seconds > 0.75 * e.budget_seconds) {
+      // Late in the first pass: a machine slower than its calibration (a
+      // shared one) makes this batch 1 give way; say how much slower.
+      const double slack = e.budget_seconds / s.batch_one_end_seconds - 1;
+      out += "  " + what + ": batch 1 only if the run is at most " + std::to_string(static_cast<int>(slack * 100)) +
+             "% slower than calibrated (it would end at " + FormatDuration(s.batch_one_end_seconds) +
+             "), else skipped for time; OOM threshold planned at " + std::to_string(s.planned_max_batch) + "\n";
     } else if (s.points_in_budget < static_cast<int>(s.batches.size())) {
       out += "  " + what + ": batches " + std::to_string(s.batches.front()) + ".." +
              std::to_string(s.batches[static_cast<std::size_t>(std::max(0, s.points_in_budget - 1))]) +

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <optional>
 
 #include "localbench/agent/probe.h"
 #include "localbench/agent/report.h"
@@ -80,6 +82,46 @@ std::string Describe(const SuiteItem& item) {
   if (item.shape.sequence_tokens) s += " s" + std::to_string(item.shape.sequence_tokens);
   s += DescribeTrainDims(item.shape.train);
   return s;
+}
+
+// Writes a sweep's points and bracket into `sweep`. `seeks_threshold`: the
+// sweep is a doubling one, so its threshold is marked proven (the device
+// showed the bracket) or planned; an explicit batch list marks none.
+void FillSweep(const kernels::SweepResult& result, bool seeks_threshold,
+               const std::function<std::string(std::uint32_t batch)>& reproduce, v1::Sweep* sweep) {
+  sweep->clear_points();
+  for (const auto& p : result.points) {
+    auto* point = sweep->add_points();
+    point->set_batch_size(U32(p.batch_size));
+    point->set_status(ToProto(p.status));
+    point->set_error_message(p.error_message);
+    point->set_repetitions(U32(p.repetitions));
+    point->set_warmup_steps(U32(p.warmup_steps));
+    point->set_tokens_per_second_median(p.tokens_per_second_median);
+    point->set_tokens_per_second_min(p.tokens_per_second_min);
+    point->set_tokens_per_second_max(p.tokens_per_second_max);
+    point->set_step_seconds_median(p.step_seconds_median);
+    point->set_step_seconds_min(p.step_seconds_min);
+    point->set_step_seconds_max(p.step_seconds_max);
+    point->set_step_seconds_mean(p.step_seconds_mean);
+    point->set_planned_bytes(p.planned_bytes);
+    point->set_arena_peak_bytes(p.arena_peak_bytes);
+    // Only what the source told: absent stays absent (stored as NULL).
+    if (p.device_delta_bytes) point->set_device_delta_bytes(*p.device_delta_bytes);
+    if (p.process_memory_bytes) point->set_process_memory_bytes(*p.process_memory_bytes);
+    if (p.sm_clock_mhz) point->set_sm_clock_mhz(*p.sm_clock_mhz);
+    if (p.throttle_reasons) point->set_throttle_reasons(*p.throttle_reasons);
+    if (p.process_peak_bytes) point->set_process_peak_bytes(*p.process_peak_bytes);
+    if (p.runtime_memory_bytes) point->set_runtime_memory_bytes(*p.runtime_memory_bytes);
+    point->set_reproduce_command(reproduce(U32(p.batch_size)));
+  }
+  sweep->set_largest_ok_batch(U32(result.largest_ok_batch));
+  sweep->set_smallest_failed_batch(U32(result.smallest_failed_batch));
+  sweep->set_planned_max_batch(U32(result.planned_max_batch));
+  if (seeks_threshold) {
+    sweep->set_oom_threshold_source(result.threshold_proven ? v1::OOM_THRESHOLD_SOURCE_PROVEN
+                                                            : v1::OOM_THRESHOLD_SOURCE_PLANNED);
+  }
 }
 
 }  // namespace
@@ -271,15 +313,148 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
                          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(budget_seconds)));
   }
 
+  // The sweeps in suite order, each filled when it finishes (the first pass
+  // fills the batch-1 point of some early). A checkpoint, and a run that
+  // stops, keep every sweep with something measured or recorded in it.
+  std::vector<std::optional<v1::Sweep>> sweeps(items.size());
+  std::vector<bool> finished(items.size(), false);
+  auto publish = [&] {
+    submission.clear_sweeps();
+    for (const auto& s : sweeps) {
+      if (s) *submission.add_sweeps() = *s;
+    }
+    *submission.mutable_finished_at() = TimeUtil::GetCurrentTime();
+  };
+  auto save = [&]() -> absl::Status {
+    publish();
+    return checkpoint ? checkpoint(submission) : absl::OkStatus();
+  };
+  // The device is unusable (a kernel fault is sticky for the process): keep
+  // what was measured, stop; the caller says how to run the rest.
+  auto stop = [&](std::size_t i, const absl::Status& status) {
+    run.stopped = absl::Status(status.code(), "sweep " + Describe(items[i]) + " stopped: " +
+                                                  std::string(status.message()));
+    for (std::size_t j = 0; j < items.size(); ++j) {
+      if (!finished[j]) run.not_run.push_back(items[j]);
+    }
+    publish();
+    progress.Note("stopped: " + std::string(run.stopped.message()) + "; the " +
+                  std::to_string(submission.sweeps_size()) + " finished sweep(s) are kept");
+  };
+  auto deadline_at = [&](double seconds) {
+    return planned_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  };
+  auto run_pace = [&] { return estimated_so_far > 0 ? std::max(1.0, measured_so_far / estimated_so_far) : 1.0; };
+  auto sweep_options = [&](const Planned& plan) {
+    kernels::SweepOptions options;
+    options.warmup_steps = static_cast<int>(suite.warmup_steps);
+    options.repetitions = static_cast<int>(suite.repetitions);
+    for (auto b : suite.batches) options.batches.push_back(b);
+    options.max_batch = suite.max_batch;
+    options.memory_budget_bytes = budget;
+    // An explicit batch list (a reproduce command) runs just those batches;
+    // the doubling sweep also proves the OOM bracket.
+    options.prove_oom_bracket = suite.batches.empty();
+    // A sweep's first point is expected at the pace the run has shown so far
+    // (measured over estimated, at least 1): on a machine slower than its
+    // calibration, a point that would overrun the budget gives way instead.
+    const kernels::WorkloadConfig base = plan.config;
+    const int warmup = options.warmup_steps, reps = options.repetitions;
+    const double pace = run_pace();
+    options.estimate_point_seconds = [base, rates, warmup, reps, pace](std::int64_t batch) {
+      kernels::WorkloadConfig c = base;
+      c.batch = batch;
+      return pace * EstimatePointSeconds(c, rates, warmup, reps);
+    };
+    return options;
+  };
+  // Progress of one RunSweep call over sweep i, whose points from the
+  // estimate's `first` on were planned (`expected` of them); `seen` counts
+  // the points it finished.
+  auto sweep_progress = [&](std::size_t i, std::size_t first, int expected, int& seen) {
+    return [&, i, first, expected](const kernels::SweepEvent& e) {
+      const SweepEstimate& est = estimate->sweeps[i];
+      if (e.kind == kernels::SweepEvent::Kind::kPointStarted) {
+        progress.Start(Describe(items[i]) + " batch " + std::to_string(e.batch_size));
+      } else if (e.kind == kernels::SweepEvent::Kind::kPointFinished && e.point != nullptr) {
+        ++seen;
+        std::string result = StatusText(ToProto(e.point->status));
+        if (e.point->status == kernels::PointStatus::kOk) {
+          char buf[96];
+          std::snprintf(buf, sizeof buf, "%.1f tok/s, peak %s", e.point->tokens_per_second_median,
+                        FormatBytes(e.point->arena_peak_bytes).c_str());
+          result = buf;
+          kernels::WorkloadConfig c = plans[i].config;
+          c.batch = e.point->batch_size;
+          estimated_so_far += EstimatePointSeconds(c, rates, static_cast<int>(suite.warmup_steps),
+                                                   static_cast<int>(suite.repetitions));
+          measured_so_far += e.point->wall_seconds;
+        }
+        if (seen > expected) progress.SetTotal(progress.total() + 1);
+        const std::size_t k = first + static_cast<std::size_t>(seen - 1);
+        progress.Finish(result, k < est.point_seconds.size() && seen <= expected ? est.point_seconds[k] : -1);
+      }
+    };
+  };
+  auto invalid = [&](std::size_t i, const absl::Status& status) {
+    return absl::InvalidArgumentError("sweep " + Describe(items[i]) + " could not run: " +
+                                      std::string(status.message()));
+  };
+
+  // The first pass: batch 1 of prefill and decode of every preset that fits,
+  // preset by preset, before any sweep runs an extra batch (the answer for
+  // every model first, then the thresholds). It may use the whole budget;
+  // when the device is slower than calibrated, the largest presets' batch 1
+  // is what gives way (recorded as skipped for time).
+  std::vector<std::vector<kernels::SweepPoint>> early(items.size());
+  bool first_pass = false;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const SweepEstimate& est = estimate->sweeps[i];
+    // A batch 1 the estimate gave up (its reservation did not fit) still
+    // runs when the presets before it ran faster than calibrated and left
+    // the time it needs at the pace measured so far.
+    const bool late = est.skipped_for_time && est.essential && suite.batches.empty() && plans[i].max_batch > 0;
+    if (!est.batch_one_first && !late) continue;
+    if (late && (budget_seconds <= 0 ||
+                 Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                    run_pace() * est.point_seconds[0])) > deadline_at(budget_seconds))) {
+      continue;
+    }
+    first_pass = true;
+    kernels::SweepOptions options = sweep_options(plans[i]);
+    options.batches = {1};
+    options.prove_oom_bracket = false;
+    if (budget_seconds > 0) options.deadline = deadline_at(budget_seconds);
+    int seen = 0;
+    const int expected = late ? 0 : 1;
+    auto result = kernels::RunSweep(backend, plans[i].config, options, sweep_progress(i, 0, expected, seen));
+    if (!result.ok()) {
+      if (absl::IsInvalidArgument(result.status())) return invalid(i, result.status());
+      stop(i, result.status());
+      progress.Close();
+      return run;
+    }
+    if (seen < expected) progress.Drop(expected - seen);
+    early[i] = result->points;
+    sweeps[i].emplace();
+    *sweeps[i]->mutable_workload() = ToProto(items[i]);
+    FillSweep(*result, true, [&](std::uint32_t b) { return ReproduceCommand(device_name, reproduce, items[i], b); },
+              &*sweeps[i]);
+  }
+  if (first_pass) {
+    if (auto st = save(); !st.ok()) return st;
+  }
+
   for (std::size_t i = 0; i < items.size(); ++i) {
     const auto& item = items[i];
     const auto& plan = plans[i];
-    v1::Sweep* sweep = submission.add_sweeps();
-    *sweep->mutable_workload() = ToProto(item);
     const SweepEstimate& est = estimate->sweeps[i];
-    if (plan.max_batch > 0 && est.skipped_for_time) {
+    v1::Sweep sweep;
+    *sweep.mutable_workload() = ToProto(item);
+    const bool batch_one_ran = !early[i].empty() && early[i].front().status == kernels::PointStatus::kOk;
+    if (plan.max_batch > 0 && est.skipped_for_time && !batch_one_ran) {
       // The time budget cannot hold even batch 1: recorded, not attempted.
-      auto* point = sweep->add_points();
+      auto* point = sweep.add_points();
       point->set_batch_size(1);
       point->set_status(v1::POINT_STATUS_SKIPPED_FOR_TIME);
       point->set_planned_bytes(plan.batch1_bytes);
@@ -287,14 +462,14 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
                                ", more than the time budget of " + FormatDuration(budget_seconds) +
                                " leaves after the smaller presets");
       point->set_reproduce_command(ReproduceCommand(device_name, reproduce, item, 1));
-      sweep->set_planned_max_batch(U32(plan.max_batch));
-      sweep->set_oom_threshold_source(v1::OOM_THRESHOLD_SOURCE_PLANNED);
+      sweep.set_planned_max_batch(U32(plan.max_batch));
+      sweep.set_oom_threshold_source(v1::OOM_THRESHOLD_SOURCE_PLANNED);
       progress.Note(Describe(item) + ": skipped for time (batch 1 would take about " +
                     FormatDuration(est.point_seconds[0]) + "); OOM threshold planned at batch " +
                     std::to_string(plan.max_batch));
     } else if (plan.max_batch == 0) {
       // The plan says batch 1 cannot fit: recorded, not attempted.
-      auto* point = sweep->add_points();
+      auto* point = sweep.add_points();
       point->set_batch_size(1);
       point->set_status(v1::POINT_STATUS_SKIPPED_WONT_FIT);
       point->set_planned_bytes(plan.batch1_bytes);
@@ -303,116 +478,36 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
       point->set_reproduce_command(ReproduceCommand(device_name, reproduce, item, 1));
       progress.Note(Describe(item) + ": won't fit (needs " + FormatBytes(plan.batch1_bytes) + " at batch 1)");
     } else {
-      kernels::SweepOptions options;
-      options.warmup_steps = static_cast<int>(suite.warmup_steps);
-      options.repetitions = static_cast<int>(suite.repetitions);
-      for (auto b : suite.batches) options.batches.push_back(b);
-      options.max_batch = suite.max_batch;
-      options.memory_budget_bytes = budget;
-      // An explicit batch list (a reproduce command) runs just those batches;
-      // the doubling sweep also proves the OOM bracket.
-      options.prove_oom_bracket = suite.batches.empty();
+      kernels::SweepOptions options = sweep_options(plan);
+      options.prior_points = early[i];
+      if (!early[i].empty()) options.deadline_margin = kExtraPointMargin;
       if (budget_seconds > 0) {
-        // The sweeps after this one keep their batch-1 reservations, scaled
-        // by how much slower than estimated this run has been so far (a
-        // loaded machine must not squeeze a larger preset's batch 1 out).
-        const double pace = estimated_so_far > 0 ? std::max(1.0, measured_so_far / estimated_so_far) : 1.0;
+        // The reservations still pending after this sweep (batch 1 of later
+        // presets when the first pass did not run them), scaled by how much
+        // slower than estimated this run has been so far: a loaded machine
+        // gives up extra batches, not a larger preset's batch 1.
         const double reserved_after = budget_seconds - est.deadline_seconds;
-        options.deadline = planned_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                                               budget_seconds - pace * reserved_after));
+        options.deadline = deadline_at(budget_seconds - run_pace() * reserved_after);
       }
-      const kernels::WorkloadConfig base = plan.config;
-      const int warmup = options.warmup_steps, reps = options.repetitions;
-      options.estimate_point_seconds = [base, rates, warmup, reps](std::int64_t batch) {
-        kernels::WorkloadConfig c = base;
-        c.batch = batch;
-        return EstimatePointSeconds(c, rates, warmup, reps);
-      };
+      const std::size_t first = est.batch_one_first ? 1 : 0;
+      const int expected = std::max(0, plan.expected_points - static_cast<int>(first));
       int seen = 0;
-      auto on_event = [&](const kernels::SweepEvent& e) {
-        if (e.kind == kernels::SweepEvent::Kind::kPointStarted) {
-          progress.Start(Describe(item) + " batch " + std::to_string(e.batch_size));
-        } else if (e.kind == kernels::SweepEvent::Kind::kPointFinished && e.point != nullptr) {
-          ++seen;
-          std::string result = StatusText(ToProto(e.point->status));
-          if (e.point->status == kernels::PointStatus::kOk) {
-            char buf[96];
-            std::snprintf(buf, sizeof buf, "%.1f tok/s, peak %s", e.point->tokens_per_second_median,
-                          FormatBytes(e.point->arena_peak_bytes).c_str());
-            result = buf;
-          }
-          if (seen > plan.expected_points) progress.SetTotal(progress.total() + 1);
-          if (e.point->status == kernels::PointStatus::kOk) {
-            kernels::WorkloadConfig c = plan.config;
-            c.batch = e.point->batch_size;
-            estimated_so_far += EstimatePointSeconds(c, rates, options.warmup_steps, options.repetitions);
-            measured_so_far += e.point->wall_seconds;
-          }
-          const std::size_t k = static_cast<std::size_t>(seen - 1);
-          progress.Finish(result, k < est.point_seconds.size() && static_cast<int>(k) < plan.expected_points
-                                      ? est.point_seconds[k]
-                                      : -1);
-        }
-      };
-      auto result = kernels::RunSweep(backend, plan.config, options, on_event);
+      auto result = kernels::RunSweep(backend, plan.config, options, sweep_progress(i, first, expected, seen));
       if (!result.ok()) {
-        if (absl::IsInvalidArgument(result.status())) {
-          return absl::InvalidArgumentError("sweep " + Describe(item) + " could not run: " +
-                                            std::string(result.status().message()));
-        }
-        // The device is unusable (a kernel fault is sticky for the process):
-        // keep what finished, stop here; the caller says how to run the rest.
-        submission.mutable_sweeps()->RemoveLast();
-        run.stopped = absl::Status(result.status().code(), "sweep " + Describe(item) + " stopped: " +
-                                                               std::string(result.status().message()));
-        run.not_run.assign(items.begin() + static_cast<std::ptrdiff_t>(i), items.end());
-        progress.Note("stopped: " + std::string(run.stopped.message()) + "; the " +
-                      std::to_string(submission.sweeps_size()) + " finished sweep(s) are kept");
+        if (absl::IsInvalidArgument(result.status())) return invalid(i, result.status());
+        stop(i, result.status());
         break;
       }
-      if (seen < plan.expected_points) progress.Drop(plan.expected_points - seen);
-      for (const auto& p : result->points) {
-        auto* point = sweep->add_points();
-        point->set_batch_size(U32(p.batch_size));
-        point->set_status(ToProto(p.status));
-        point->set_error_message(p.error_message);
-        point->set_repetitions(U32(p.repetitions));
-        point->set_warmup_steps(U32(p.warmup_steps));
-        point->set_tokens_per_second_median(p.tokens_per_second_median);
-        point->set_tokens_per_second_min(p.tokens_per_second_min);
-        point->set_tokens_per_second_max(p.tokens_per_second_max);
-        point->set_step_seconds_median(p.step_seconds_median);
-        point->set_step_seconds_min(p.step_seconds_min);
-        point->set_step_seconds_max(p.step_seconds_max);
-        point->set_step_seconds_mean(p.step_seconds_mean);
-        point->set_planned_bytes(p.planned_bytes);
-        point->set_arena_peak_bytes(p.arena_peak_bytes);
-        // Only what the source told: absent stays absent (stored as NULL).
-        if (p.device_delta_bytes) point->set_device_delta_bytes(*p.device_delta_bytes);
-        if (p.process_memory_bytes) point->set_process_memory_bytes(*p.process_memory_bytes);
-        if (p.sm_clock_mhz) point->set_sm_clock_mhz(*p.sm_clock_mhz);
-        if (p.throttle_reasons) point->set_throttle_reasons(*p.throttle_reasons);
-        if (p.process_peak_bytes) point->set_process_peak_bytes(*p.process_peak_bytes);
-        if (p.runtime_memory_bytes) point->set_runtime_memory_bytes(*p.runtime_memory_bytes);
-        point->set_reproduce_command(ReproduceCommand(device_name, reproduce, item, U32(p.batch_size)));
-      }
-      sweep->set_largest_ok_batch(U32(result->largest_ok_batch));
-      sweep->set_smallest_failed_batch(U32(result->smallest_failed_batch));
-      sweep->set_planned_max_batch(U32(result->planned_max_batch));
-      // An explicit batch list seeks no threshold; a sweep that did is
-      // proven only when the device showed the bracket.
-      if (options.prove_oom_bracket) {
-        sweep->set_oom_threshold_source(result->threshold_proven ? v1::OOM_THRESHOLD_SOURCE_PROVEN
-                                                                 : v1::OOM_THRESHOLD_SOURCE_PLANNED);
-      }
+      if (seen < expected) progress.Drop(expected - seen);
+      FillSweep(*result, options.prove_oom_bracket,
+                [&](std::uint32_t b) { return ReproduceCommand(device_name, reproduce, item, b); }, &sweep);
     }
-    *submission.mutable_finished_at() = TimeUtil::GetCurrentTime();
-    if (checkpoint) {
-      if (auto st = checkpoint(submission); !st.ok()) return st;
-    }
+    sweeps[i] = std::move(sweep);
+    finished[i] = true;
+    if (auto st = save(); !st.ok()) return st;
   }
   progress.Close();
-  *submission.mutable_finished_at() = TimeUtil::GetCurrentTime();
+  publish();
   return run;
 }
 

@@ -45,6 +45,10 @@ std::string Suite::CanonicalText() const {
     out << "cpu_memory_rule=MemAvailable minus max(" << cpu_memory_margin_fraction << " x MemAvailable, "
         << cpu_memory_margin_min_bytes << " bytes)\n";
   }
+  // The time rule as stated: the runner enforces the reservation by running
+  // those batch-1 points first, then the other batches in what time is left
+  // (runner.cc). The order points run in defines no point (nor does
+  // --budget), so the text, and the hash of 2026.12, stay as first stated.
   if (time_budget_seconds > 0) {
     out << "time_budget_rule=default " << time_budget_seconds
         << " s; batch 1 of prefill and decode reserved per preset, largest presets give way first; "

@@ -178,6 +178,16 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
     p.error_message = std::move(message);
     points.insert_or_assign(batch, p);
   };
+  for (const SweepPoint& p : options.prior_points) {
+    points.insert_or_assign(p.batch_size, p);
+    if (p.status != PointStatus::kOk || p.batch_size <= last_batch) continue;
+    last_batch = p.batch_size;
+    last_seconds = p.wall_seconds;
+    if (options.estimate_point_seconds) {
+      const double estimate = options.estimate_point_seconds(p.batch_size);
+      if (estimate > 0 && p.wall_seconds > 0) pace = p.wall_seconds / estimate;
+    }
+  }
   // Runs one batch (once: a repeat returns the first result) unless the
   // sweep has stopped or the point would overrun the deadline.
   auto run = [&](std::int64_t batch) -> PointStatus {
@@ -187,7 +197,8 @@ absl::StatusOr<SweepResult> RunSweep(Backend& backend, const WorkloadConfig& bas
     const double expected = expected_seconds(batch);
     if (options.deadline &&
         options.now() + std::chrono::duration_cast<SweepOptions::Clock::duration>(
-                            std::chrono::duration<double>(expected)) > *options.deadline) {
+                            std::chrono::duration<double>(expected * options.deadline_margin)) >
+                               *options.deadline) {
       out_of_time = true;
       record(batch, PointStatus::kSkippedForTime,
              absl::StrCat("expected to take ", static_cast<std::int64_t>(expected + 0.5),

@@ -38,6 +38,9 @@ TEST(AgentBudget, CanonicalTextCoversTheRule) {
             std::string::npos)
       << cpu.CanonicalText();
   EXPECT_NE(cpu.CanonicalText().find("time_budget_rule=default 600 s"), std::string::npos);
+  // The scheduling rule the runner enforces is stated (and so hashed).
+  EXPECT_NE(cpu.CanonicalText().find("batch 1 of prefill and decode reserved per preset, largest presets give way"),
+            std::string::npos);
   Suite other = cpu;
   other.cpu_memory_margin_fraction = 0.2;
   EXPECT_NE(other.Hash(), cpu.Hash());
@@ -88,6 +91,38 @@ TEST(AgentBudget, ReservesBatchOneAndTheLargestPresetGivesWay) {
   EXPECT_TRUE(one_b_kept);
   const std::string text = DescribeEstimate(*tight);
   EXPECT_NE(text.find("llama-3.1-8b prefill: skipped for time"), std::string::npos) << text;
+}
+
+// The first pass in the estimate: batch-1 points in preset order, and the
+// ones late in the budget say how much slower than calibrated the machine
+// may run before they give way (a shared machine's honest warning).
+TEST(AgentBudget, EstimateRunsBatchOneFirstAndWarnsWhereItIsLate) {
+  const Suite cpu = CpuSuite();
+  auto unbounded = EstimateSuite(cpu, 20 * kGiB, SlowCpu(), 1e9);
+  ASSERT_TRUE(unbounded.ok());
+  double reserved = 0;
+  for (const auto& s : unbounded->sweeps) {
+    EXPECT_EQ(s.batch_one_first, s.essential);
+    if (s.batch_one_first) {
+      EXPECT_GT(s.batch_one_end_seconds, reserved);  // in suite order
+      reserved = s.batch_one_end_seconds;
+    }
+  }
+  // A budget 10% above the reservations: every batch 1 is in, the last one
+  // late, and no extra batch runs before any batch 1.
+  auto e = EstimateSuite(cpu, 20 * kGiB, SlowCpu(), reserved * 1.1);
+  ASSERT_TRUE(e.ok());
+  const std::string text = DescribeEstimate(*e);
+  EXPECT_NE(text.find("llama-3.1-8b decode: batch 1 only if the run is at most 10% slower than calibrated"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("qwen2.5-0.5b prefill: batch 1 only if"), std::string::npos) << text;
+  for (const auto& s : e->sweeps) {
+    if (s.essential) {
+      EXPECT_FALSE(s.skipped_for_time);
+    }
+  }
+  EXPECT_LE(e->total_seconds, reserved * 1.1);
 }
 
 // A run whose budget cannot hold the 8B's batch 1: that sweep is recorded as
@@ -152,6 +187,114 @@ TEST(AgentBudget, SkippedForTimeAndPlannedVersusProvenInTheSubmission) {
     EXPECT_TRUE(p.has_process_peak_bytes());
     EXPECT_TRUE(p.has_runtime_memory_bytes());
   }
+}
+
+// The scheduling rule: batch 1 of prefill and decode of every preset runs
+// first, preset by preset, and only then do sweeps go further, so a small
+// preset's sweep that could eat the whole budget (no cap, memory for batches
+// in the hundreds of thousands) cannot squeeze out a later preset's batch 1.
+// Only extra batches are recorded as skipped for time.
+TEST(AgentBudget, BatchOneOfEveryPresetRunsBeforeAnyExtraBatch) {
+  auto backends = FindBackends(64 * kGiB);  // a counter, not an allocation
+  auto cpu = SelectBackend(backends, "cpu");
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  Suite suite = CpuSuite();
+  suite.presets = {"tiny-llama", "tiny-qwen"};
+  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_FP32, 8, 0, 0, 0},
+                     {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_FP32, 8, 2, 0, 0}};
+  suite.repetitions = 1;
+  RunBudget budget;
+  budget.seconds = 2;  // the first sweep alone would double for much longer
+  budget.rates = SlowCpu();
+  std::vector<v1::Submission> checkpoints;
+  std::FILE* sink = std::tmpfile();
+  Progress progress(sink, false);
+  auto run = RunSuite(
+      **cpu, suite, progress,
+      [&](const v1::Submission& partial) {
+        checkpoints.push_back(partial);
+        return absl::OkStatus();
+      },
+      budget);
+  std::fclose(sink);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE(run->stopped.ok()) << run->stopped;
+
+  // The first checkpoint comes after the first pass: every sweep has its
+  // batch 1 measured and nothing else yet, its threshold only planned.
+  ASSERT_FALSE(checkpoints.empty());
+  const v1::Submission& first = checkpoints.front();
+  ASSERT_EQ(first.sweeps_size(), 4);
+  for (const auto& sweep : first.sweeps()) {
+    SCOPED_TRACE(sweep.workload().model_preset() + " " + std::string(WorkloadName(sweep.workload().kind())));
+    ASSERT_EQ(sweep.points_size(), 1);
+    EXPECT_EQ(sweep.points(0).batch_size(), 1u);
+    EXPECT_EQ(sweep.points(0).status(), v1::POINT_STATUS_OK) << sweep.points(0).error_message();
+    EXPECT_EQ(sweep.oom_threshold_source(), v1::OOM_THRESHOLD_SOURCE_PLANNED);
+  }
+
+  const v1::Submission& s = run->submission;
+  ASSERT_EQ(s.sweeps_size(), 4);
+  int skipped = 0;
+  for (int i = 0; i < s.sweeps_size(); ++i) {
+    const v1::Sweep& sweep = s.sweeps(i);
+    SCOPED_TRACE(sweep.workload().model_preset() + " " + std::string(WorkloadName(sweep.workload().kind())));
+    ASSERT_GE(sweep.points_size(), 1);
+    EXPECT_EQ(sweep.points(0).batch_size(), 1u);
+    EXPECT_EQ(sweep.points(0).status(), v1::POINT_STATUS_OK);
+    // The sweep reused its first-pass point rather than running batch 1 again.
+    EXPECT_EQ(sweep.points(0).step_seconds_median(), first.sweeps(i).points(0).step_seconds_median());
+    for (const auto& p : sweep.points()) {
+      if (p.status() != v1::POINT_STATUS_SKIPPED_FOR_TIME) continue;
+      ++skipped;
+      EXPECT_GT(p.batch_size(), 1u);  // only extra batches give way
+      EXPECT_EQ(p.repetitions(), 0u);
+    }
+    EXPECT_EQ(sweep.oom_threshold_source(), v1::OOM_THRESHOLD_SOURCE_PLANNED);
+  }
+  // The budget did cut: the doubling sweep of the first preset went past
+  // batch 1 and stopped for time, not at a bracket.
+  EXPECT_GT(skipped, 0);
+  EXPECT_GT(s.sweeps(0).largest_ok_batch(), 1u);
+  EXPECT_EQ(s.sweeps(0).smallest_failed_batch(), 0u);
+}
+
+// A batch 1 the estimate gave up still runs when the presets before it left
+// the time: here the estimate assumes one second per point, so the second
+// preset's reservation does not fit 1.5 s, but the first preset's batch 1
+// takes milliseconds and the second's then fits at the measured pace.
+TEST(AgentBudget, BatchOneTheEstimateGaveUpRunsWhenTimeIsLeft) {
+  auto backends = FindBackends(64 * kGiB);  // a counter, not an allocation
+  auto cpu = SelectBackend(backends, "cpu");
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  Suite suite = CpuSuite();
+  suite.presets = {"tiny-llama", "tiny-qwen"};
+  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_FP32, 8, 0, 0, 0}};
+  suite.repetitions = 1;
+  suite.max_batch = 4;  // the extras stay short
+  RunBudget budget;
+  budget.seconds = 1.5;
+  budget.rates = DeviceRates{1e15, 1e15, 1e15, 1.0};  // every point: about 1 s
+  auto e = EstimateSuite(suite, 64 * kGiB, *budget.rates, budget.seconds);
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->sweeps.size(), 2u);
+  EXPECT_FALSE(e->sweeps[0].skipped_for_time);
+  ASSERT_TRUE(e->sweeps[1].skipped_for_time);  // 2 x 1 s of reservations > 1.5 s
+  EXPECT_NE(DescribeEstimate(*e).find("it still runs if the presets before it leave that long"), std::string::npos);
+
+  std::FILE* sink = std::tmpfile();
+  Progress progress(sink, false);
+  auto run = RunSuite(**cpu, suite, progress, {}, budget);
+  std::fclose(sink);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const v1::Submission& s = run->submission;
+  ASSERT_EQ(s.sweeps_size(), 2);
+  const v1::Sweep& qwen = s.sweeps(1);
+  EXPECT_EQ(qwen.workload().model_preset(), "tiny-qwen");
+  ASSERT_GE(qwen.points_size(), 1);
+  EXPECT_EQ(qwen.points(0).batch_size(), 1u);
+  EXPECT_EQ(qwen.points(0).status(), v1::POINT_STATUS_OK) << qwen.points(0).error_message();
+  EXPECT_GE(qwen.largest_ok_batch(), 1u);
 }
 
 // docs/BENCHMARKS.md: what the GPU suite costs on an RTX 4090-class card

@@ -106,6 +106,51 @@ TEST(AgentFault, FaultInTheFirstSweepKeepsNothing) {
   EXPECT_EQ(run->not_run.size(), 4u);
 }
 
+// A doubling suite runs batch 1 of every sweep first: a fault there stops
+// the run with the batch-1 points measured so far, every sweep unfinished.
+TEST(AgentFault, FaultInTheFirstPassKeepsTheBatchOnePointsMeasured) {
+  Suite suite = FourSweeps();
+  suite.batches.clear();
+  suite.max_batch = 2;  // a short ladder once the first pass is done
+  Suite one = suite;
+  one.presets = {"tiny-llama"};
+  one.templates.resize(1);
+  one.batches = {1};
+  std::int64_t first_point = 0;  // calibration + tiny-llama prefill batch 1
+  {
+    FaultingBackend backend(DeviceFor(one), -1);
+    std::FILE* sink = std::tmpfile();
+    Progress progress(sink, false);
+    auto run = RunSuite(backend, one, progress);
+    std::fclose(sink);
+    ASSERT_TRUE(run.ok()) << run.status();
+    first_point = backend.syncs();
+  }
+  FaultingBackend backend(DeviceFor(suite), first_point + 2);  // tiny-llama decode, batch 1
+  std::vector<int> checkpoints;
+  std::FILE* sink = std::tmpfile();
+  Progress progress(sink, false);
+  auto run = RunSuite(backend, suite, progress, [&](const v1::Submission& partial) {
+    checkpoints.push_back(partial.sweeps_size());
+    return absl::OkStatus();
+  });
+  std::fclose(sink);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_FALSE(run->stopped.ok());
+  EXPECT_NE(run->stopped.message().find("tiny-llama decode"), std::string::npos) << run->stopped;
+  EXPECT_NE(run->stopped.message().find("faulted at batch 1"), std::string::npos) << run->stopped;
+  EXPECT_EQ(run->not_run.size(), 4u);  // no sweep went past its first pass
+  ASSERT_EQ(run->submission.sweeps_size(), 1);
+  const auto& kept = run->submission.sweeps(0);
+  EXPECT_EQ(kept.workload().model_preset(), "tiny-llama");
+  EXPECT_EQ(kept.workload().kind(), v1::WORKLOAD_KIND_PREFILL);
+  ASSERT_EQ(kept.points_size(), 1);
+  EXPECT_EQ(kept.points(0).batch_size(), 1u);
+  EXPECT_EQ(kept.points(0).status(), v1::POINT_STATUS_OK);
+  EXPECT_EQ(kept.oom_threshold_source(), v1::OOM_THRESHOLD_SOURCE_PLANNED);
+  EXPECT_TRUE(checkpoints.empty());  // the first pass never finished
+}
+
 // The state directory of one test, enrolled with a collector nobody runs.
 class FaultCommandTest : public ::testing::Test {
  protected:

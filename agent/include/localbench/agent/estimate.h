@@ -47,6 +47,10 @@ absl::StatusOr<DeviceRates> Calibrate(kernels::Backend& backend);
 // `bandwidth` bytes/s at the efficiencies stated in docs/BENCHMARKS.md.
 DeviceRates AssumedGpuRates(double peak_flops, double bandwidth);
 
+// Headroom an extra batch (past a first-pass batch 1) needs before the
+// deadline: it starts only if this multiple of its expected time fits.
+inline constexpr double kExtraPointMargin = 1.25;
+
 // One sweep of the plan: which batches it will run, and their cost.
 struct SweepEstimate {
   SuiteItem item;
@@ -58,6 +62,11 @@ struct SweepEstimate {
   // What the runner will do under the budget (filled by PlanBudget).
   int points_in_budget = 0;            // leading points that fit
   bool skipped_for_time = false;       // not even batch 1 fits: not run
+  // Batch 1 runs in the first pass (every preset's, before any extra batch).
+  bool batch_one_first = false;
+  // When that first-pass point is expected to end, from the start: it still
+  // runs if the device keeps within budget / this of the calibrated pace.
+  double batch_one_end_seconds = 0;
   double deadline_seconds = 0;         // from the start of the suite
 };
 
@@ -74,8 +83,10 @@ struct SuiteEstimate {
 // Plans `suite` for a device with `memory_budget_bytes` at `rates` under a
 // time budget: the batch-1 points of prefill and decode of every preset that
 // fits are reserved first (the largest presets give way when even those
-// exceed the budget), then each sweep may run until its deadline, which
-// keeps the reservations of the sweeps after it.
+// exceed the budget) and, for doubling sweeps, run first, preset by preset;
+// then each sweep in order may run its other points until its deadline: the
+// budget less the reservations still pending after it (with an explicit
+// batch list, the batch-1 points not yet run).
 absl::StatusOr<SuiteEstimate> EstimateSuite(const Suite& suite, std::uint64_t memory_budget_bytes,
                                             const DeviceRates& rates, double budget_seconds);
 

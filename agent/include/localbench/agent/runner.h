@@ -54,7 +54,9 @@ struct SuiteRun {
   // became unusable (a kernel fault is sticky for the process), so the sweep
   // it happened in and those after it did not run.
   absl::Status stopped;
-  // The sweeps that did not run, in order (the faulted one first).
+  // The sweeps that did not finish, in suite order (the faulted one and those
+  // after it; after a fault in the first pass, every sweep). A sweep whose
+  // batch 1 the first pass measured keeps that point in `submission`.
   std::vector<SuiteItem> not_run;
 };
 
@@ -71,6 +73,12 @@ struct RunBudget {
 // Before the first sweep it prints (as progress notes) how long the suite
 // will take and what the time budget will skip (estimate.h), and plans by
 // the same figures: points past a sweep's deadline are SKIPPED_FOR_TIME.
+// Order: first batch 1 of every doubling prefill and decode sweep, preset by
+// preset (the answer for every model that fits); then every sweep in suite
+// order runs its other batches (ladder, OOM bracket) with the time left, at
+// the pace measured so far. An explicit batch list runs sweep by sweep, each
+// keeping the later sweeps' batch-1 reservations. `checkpoint` sees the
+// submission after the first pass and after every sweep.
 absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite, Progress& progress,
                                   const Checkpoint& checkpoint = {}, const RunBudget& budget = {});
 

@@ -26,6 +26,8 @@
 
 namespace localbench::kernels {
 
+struct SweepPoint;
+
 // How the sweep runs.
 struct SweepOptions {
   using Clock = std::chrono::steady_clock;
@@ -40,6 +42,10 @@ struct SweepOptions {
   // The time budget: no point starts that is expected to end after the
   // deadline; it is recorded as kSkippedForTime and the sweep ends there.
   std::optional<Clock::time_point> deadline;
+  // A point starts only if this multiple of its expected time ends before
+  // the deadline: headroom for a shared machine's noise, so the suite does
+  // not overrun its budget on a point that took longer than the last one.
+  double deadline_margin = 1.0;
   // Expected wall seconds of a point at `batch` (create, warm-up, timed
   // steps), e.g. from a calibrated cost model. The sweep scales it by what
   // the points so far took against their estimates. Null: the last finished
@@ -49,6 +55,10 @@ struct SweepOptions {
   std::function<Clock::time_point()> now = Clock::now;
   // Period of the background memory sampler (process peak during steps).
   std::chrono::microseconds sample_period{2000};
+  // Points of this sweep measured earlier (the agent runs every preset's
+  // batch 1 before any sweep goes further): the sweep reuses them instead of
+  // running those batches again, and learns its pace from them.
+  std::vector<SweepPoint> prior_points;
 };
 
 // How one point ended (localbench.v1.PointStatus).
