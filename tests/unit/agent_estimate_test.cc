@@ -200,8 +200,8 @@ TEST(AgentBudget, BatchOneOfEveryPresetRunsBeforeAnyExtraBatch) {
   ASSERT_TRUE(cpu.ok()) << cpu.status();
   Suite suite = CpuSuite();
   suite.presets = {"tiny-llama", "tiny-qwen"};
-  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_FP32, 8, 0, 0, 0},
-                     {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_FP32, 8, 2, 0, 0}};
+  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_FP32, 8, 0, 0, 0, {}},
+                     {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_FP32, 8, 2, 0, 0, {}}};
   suite.repetitions = 1;
   RunBudget budget;
   budget.seconds = 2;  // the first sweep alone would double for much longer
@@ -269,7 +269,7 @@ TEST(AgentBudget, BatchOneTheEstimateGaveUpRunsWhenTimeIsLeft) {
   ASSERT_TRUE(cpu.ok()) << cpu.status();
   Suite suite = CpuSuite();
   suite.presets = {"tiny-llama", "tiny-qwen"};
-  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_FP32, 8, 0, 0, 0}};
+  suite.templates = {{v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_FP32, 8, 0, 0, 0, {}}};
   suite.repetitions = 1;
   suite.max_batch = 4;  // the extras stay short
   RunBudget budget;
