@@ -1,0 +1,266 @@
+// CPU kernels over quantized weights: the fused dequantizing GEMV of decode
+// and the panel-dequantizing GEMM of prefill.
+//
+// Decode is bandwidth-bound: a token reads every weight once, so the GEMV
+// dequantizes each block in registers (AVX2: nibbles or int8 widened to
+// fp32, NF4 through a 16-entry table in two permutes) and never writes fp32
+// weights anywhere. Prefill is compute-bound: it dequantizes a panel of
+// weight rows into the planned workspace and hands it to OpenBLAS sgemm, so
+// the quantized path runs at the fp32 GEMM's speed plus one pass of
+// dequantization per panel.
+#include <cblas.h>
+
+#include <algorithm>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "cpu/thread_pool.h"
+#include "localbench/kernels/backend.h"
+#include "localbench/kernels/quant.h"
+#include "quant/quant_blocks.h"
+
+namespace localbench::kernels {
+
+namespace {
+
+// Output rows per parallel part: enough work to amortise the hand-off.
+constexpr std::int64_t kGemvGrain = 16;
+
+// y[r, n] for n in [n0, n1), portable: each block dequantized into a small
+// buffer, then dotted with every row of x.
+void GemvPortable(QuantFormat format, const float* x, std::int64_t m, const void* w, std::int64_t n,
+                  std::int64_t k, std::int64_t n0, std::int64_t n1, float* y) {
+  const std::int64_t block = QuantBlockSize(format);
+  const std::int64_t per_row = k / block;
+  float tmp[quant::kNf4Block];
+  for (std::int64_t row = n0; row < n1; ++row) {
+    double acc[kQuantGemvMaxRows] = {};
+    for (std::int64_t b = 0; b < per_row; ++b) {
+      const std::int64_t flat = row * per_row + b;
+      switch (format) {
+        case QuantFormat::kQ8_0:
+          quant::DequantizeQ8Block(static_cast<const quant::BlockQ8_0*>(w) + flat, tmp);
+          break;
+        case QuantFormat::kQ4_0:
+          quant::DequantizeQ4Block(static_cast<const quant::BlockQ4_0*>(w) + flat, tmp);
+          break;
+        case QuantFormat::kNf4: {
+          const quant::ConstNf4View view = quant::Nf4Layout(n, k, w);
+          quant::DequantizeNf4Block(view.packed + flat * (quant::kNf4Block / 2), view.Scale(flat), tmp);
+          break;
+        }
+      }
+      for (std::int64_t r = 0; r < m; ++r) {
+        const float* xr = x + r * k + b * block;
+        float part = 0.0f;
+        for (std::int64_t i = 0; i < block; ++i) part += tmp[i] * xr[i];
+        acc[r] += part;
+      }
+    }
+    for (std::int64_t r = 0; r < m; ++r) y[r * n + row] = static_cast<float>(acc[r]);
+  }
+}
+
+#if defined(__x86_64__)
+#define QUANT_AVX2 __attribute__((target("avx2,fma")))
+
+QUANT_AVX2 inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+// 8 signed bytes -> 8 floats.
+QUANT_AVX2 inline __m256 Widen8(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)); }
+
+// acc[r] += d * sum_j w_j * x[r, j] over one block whose weights are in
+// registers `wv` (block / 8 vectors); x points at the block's first column.
+template <int M, int V>
+QUANT_AVX2 inline void BlockFma(const __m256 (&wv)[V], __m256 d, const float* x, std::int64_t k, __m256 (&acc)[M]) {
+  for (int r = 0; r < M; ++r) {
+    const float* xr = x + r * k;
+    __m256 part = _mm256_mul_ps(wv[0], _mm256_loadu_ps(xr));
+    for (int v = 1; v < V; ++v) part = _mm256_fmadd_ps(wv[v], _mm256_loadu_ps(xr + 8 * v), part);
+    acc[r] = _mm256_fmadd_ps(part, d, acc[r]);
+  }
+}
+
+template <int M>
+QUANT_AVX2 void GemvQ8Avx2(const float* x, const quant::BlockQ8_0* w, std::int64_t n, std::int64_t k,
+                           std::int64_t n0, std::int64_t n1, float* y) {
+  const std::int64_t per_row = k / quant::kQ8Block;
+  for (std::int64_t row = n0; row < n1; ++row) {
+    const quant::BlockQ8_0* blocks = w + row * per_row;
+    __m256 acc[M];
+    for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < per_row; ++b) {
+      const std::int8_t* q = blocks[b].q;
+      const __m256 wv[4] = {
+          Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q))),
+          Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 8))),
+          Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 16))),
+          Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 24)))};
+      BlockFma<M>(wv, _mm256_set1_ps(quant::BlockScale(blocks[b].d)), x + b * quant::kQ8Block, k, acc);
+    }
+    for (int r = 0; r < M; ++r) y[r * n + row] = HorizontalSum(acc[r]);
+  }
+}
+
+template <int M>
+QUANT_AVX2 void GemvQ4Avx2(const float* x, const quant::BlockQ4_0* w, std::int64_t n, std::int64_t k,
+                           std::int64_t n0, std::int64_t n1, float* y) {
+  const std::int64_t per_row = k / quant::kQ4Block;
+  const __m128i low_mask = _mm_set1_epi8(0x0f);
+  const __m128i eight = _mm_set1_epi8(8);
+  for (std::int64_t row = n0; row < n1; ++row) {
+    const quant::BlockQ4_0* blocks = w + row * per_row;
+    __m256 acc[M];
+    for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < per_row; ++b) {
+      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[b].qs));
+      // Low nibbles are weights 0-15, high nibbles weights 16-31; both biased by 8.
+      const __m128i lo = _mm_sub_epi8(_mm_and_si128(raw, low_mask), eight);
+      const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), low_mask), eight);
+      const __m256 wv[4] = {Widen8(lo), Widen8(_mm_srli_si128(lo, 8)), Widen8(hi), Widen8(_mm_srli_si128(hi, 8))};
+      BlockFma<M>(wv, _mm256_set1_ps(quant::BlockScale(blocks[b].d)), x + b * quant::kQ4Block, k, acc);
+    }
+    for (int r = 0; r < M; ++r) y[r * n + row] = HorizontalSum(acc[r]);
+  }
+}
+
+// 8 nibble indices (in the low bytes of a 64-bit lane) -> their NF4 levels:
+// one permute per half of the table, the index's bit 3 picks the half.
+QUANT_AVX2 inline __m256 Nf4Lookup(__m128i bytes, __m256 table_lo, __m256 table_hi) {
+  const __m256i idx = _mm256_cvtepu8_epi32(bytes);
+  const __m256 a = _mm256_permutevar8x32_ps(table_lo, idx);
+  const __m256 b = _mm256_permutevar8x32_ps(table_hi, idx);
+  return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+}
+
+template <int M>
+QUANT_AVX2 void GemvNf4Avx2(const float* x, const quant::ConstNf4View& view, std::int64_t n, std::int64_t k,
+                            std::int64_t n0, std::int64_t n1, float* y) {
+  const std::int64_t per_row = k / quant::kNf4Block;
+  const __m256 table_lo = _mm256_loadu_ps(kNf4Levels.data());
+  const __m256 table_hi = _mm256_loadu_ps(kNf4Levels.data() + 8);
+  const __m128i low_mask = _mm_set1_epi8(0x0f);
+  for (std::int64_t row = n0; row < n1; ++row) {
+    __m256 acc[M];
+    for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < per_row; ++b) {
+      const std::int64_t flat = row * per_row + b;
+      const std::uint8_t* qs = view.packed + flat * (quant::kNf4Block / 2);
+      const float* xb = x + b * quant::kNf4Block;
+      const __m256 d = _mm256_set1_ps(view.Scale(flat));
+      // Bytes 0-15 then 16-31: low nibbles are weights j, high nibbles j + 32.
+      for (int half = 0; half < 2; ++half) {
+        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16 * half));
+        const __m128i lo = _mm_and_si128(raw, low_mask);
+        const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), low_mask);
+        const __m256 wlo[2] = {Nf4Lookup(lo, table_lo, table_hi),
+                               Nf4Lookup(_mm_srli_si128(lo, 8), table_lo, table_hi)};
+        const __m256 whi[2] = {Nf4Lookup(hi, table_lo, table_hi),
+                               Nf4Lookup(_mm_srli_si128(hi, 8), table_lo, table_hi)};
+        BlockFma<M>(wlo, d, xb + 16 * half, k, acc);
+        BlockFma<M>(whi, d, xb + 32 + 16 * half, k, acc);
+      }
+    }
+    for (int r = 0; r < M; ++r) y[r * n + row] = HorizontalSum(acc[r]);
+  }
+}
+
+template <int M>
+void GemvAvx2(QuantFormat format, const float* x, const void* w, std::int64_t n, std::int64_t k, std::int64_t n0,
+              std::int64_t n1, float* y) {
+  switch (format) {
+    case QuantFormat::kQ8_0:
+      return GemvQ8Avx2<M>(x, static_cast<const quant::BlockQ8_0*>(w), n, k, n0, n1, y);
+    case QuantFormat::kQ4_0:
+      return GemvQ4Avx2<M>(x, static_cast<const quant::BlockQ4_0*>(w), n, k, n0, n1, y);
+    case QuantFormat::kNf4:
+      return GemvNf4Avx2<M>(x, quant::Nf4Layout(n, k, w), n, k, n0, n1, y);
+  }
+}
+
+bool HasAvx2Fma() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+// One compiled kernel per row count of x.
+void GemvAvx2Rows(QuantFormat format, const float* x, std::int64_t m, const void* w, std::int64_t n,
+                  std::int64_t k, std::int64_t n0, std::int64_t n1, float* y) {
+  switch (m) {
+    case 1: return GemvAvx2<1>(format, x, w, n, k, n0, n1, y);
+    case 2: return GemvAvx2<2>(format, x, w, n, k, n0, n1, y);
+    case 3: return GemvAvx2<3>(format, x, w, n, k, n0, n1, y);
+    case 4: return GemvAvx2<4>(format, x, w, n, k, n0, n1, y);
+    case 5: return GemvAvx2<5>(format, x, w, n, k, n0, n1, y);
+    case 6: return GemvAvx2<6>(format, x, w, n, k, n0, n1, y);
+    case 7: return GemvAvx2<7>(format, x, w, n, k, n0, n1, y);
+    default: return GemvAvx2<8>(format, x, w, n, k, n0, n1, y);
+  }
+}
+#endif  // __x86_64__
+
+// Runs fn over [0, n) on the pool, or inline without one.
+template <typename Fn>
+void Split(const ThreadPool* pool, std::int64_t n, Fn&& fn, std::int64_t grain) {
+  if (pool == nullptr) {
+    if (n > 0) fn(std::int64_t{0}, n);
+    return;
+  }
+  pool->For(n, fn, grain);
+}
+
+}  // namespace
+
+void QuantGemv(QuantFormat format, const float* x, std::int64_t m, const void* w, std::int64_t n, std::int64_t k,
+               float* y, const ThreadPool* pool, bool force_portable) {
+  quant::QuantCheckShape(format, n, k);
+  QUANT_CHECK(m >= 1 && m <= kQuantGemvMaxRows, "QuantGemv: rows of x must be 1..kQuantGemvMaxRows");
+#if defined(__x86_64__)
+  if (!force_portable && HasAvx2Fma()) {
+    Split(pool, n, [&](std::int64_t n0, std::int64_t n1) { GemvAvx2Rows(format, x, m, w, n, k, n0, n1, y); },
+          kGemvGrain);
+    return;
+  }
+#endif
+  (void)force_portable;
+  Split(pool, n, [&](std::int64_t n0, std::int64_t n1) { GemvPortable(format, x, m, w, n, k, n0, n1, y); },
+        kGemvGrain);
+}
+
+std::int64_t QuantGemmPanelRows(std::int64_t n, std::int64_t k) {
+  QUANT_CHECK(n > 0 && k > 0, "QuantGemmPanelRows: sizes must be positive");
+  const auto budget = static_cast<std::int64_t>(kGemmPanelBudgetBytes / sizeof(float)) / k;
+  return std::clamp<std::int64_t>(budget, 1, n);
+}
+
+std::uint64_t QuantGemmWorkspaceBytes(std::int64_t n, std::int64_t k) {
+  return static_cast<std::uint64_t>(QuantGemmPanelRows(n, k)) * static_cast<std::uint64_t>(k) * sizeof(float);
+}
+
+void QuantGemm(QuantFormat format, const float* x, std::int64_t m, const void* w, std::int64_t n, std::int64_t k,
+               float* y, float* workspace, const ThreadPool* pool) {
+  quant::QuantCheckShape(format, n, k);
+  QUANT_CHECK(m >= 1, "QuantGemm: rows of x must be positive");
+  const std::int64_t panel = QuantGemmPanelRows(n, k);
+  for (std::int64_t p0 = 0; p0 < n; p0 += panel) {
+    const std::int64_t rows = std::min(panel, n - p0);
+    Split(pool, rows, [&](std::int64_t r0, std::int64_t r1) {
+      DequantizeRows(format, w, n, k, p0 + r0, p0 + r1, workspace + r0 * k);
+    }, kGemvGrain);
+    // y[:, p0 + r] = x * panel[r]^T, split over the panel's rows.
+    Split(pool, rows, [&](std::int64_t r0, std::int64_t r1) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(r1 - r0),
+                  static_cast<int>(k), 1.0f, x, static_cast<int>(k), workspace + r0 * k, static_cast<int>(k), 0.0f,
+                  y + p0 + r0, static_cast<int>(n));
+    }, kGemvGrain);
+  }
+}
+
+}  // namespace localbench::kernels

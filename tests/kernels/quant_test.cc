@@ -1,0 +1,199 @@
+// Quantized weight formats (issue 15): sizes, quantize/dequantize error
+// bounds, and every CPU kernel against the dequantized fp32 reference.
+#include "localbench/kernels/quant.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "cpu/thread_pool.h"
+#include "localbench/kernels/backend.h"
+
+namespace localbench::kernels {
+namespace {
+
+constexpr QuantFormat kAllFormats[] = {QuantFormat::kQ8_0, QuantFormat::kQ4_0, QuantFormat::kNf4};
+
+// Seeded Gaussian weights with a few blocks that stress the scale choice:
+// an all-zero block, a block with one large outlier, an all-positive block.
+std::vector<float> Weights(std::int64_t count, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::vector<float> w(static_cast<std::size_t>(count));
+  for (float& v : w) v = normal(rng);
+  for (int i = 0; i < 64 && i < count; ++i) w[static_cast<std::size_t>(i)] = 0.0f;
+  if (count >= 192) {
+    w[70] = 3.0f;
+    for (int i = 128; i < 192; ++i) w[static_cast<std::size_t>(i)] = std::fabs(w[static_cast<std::size_t>(i)]);
+  }
+  return w;
+}
+
+TEST(QuantFormat, NamesRoundTripAndUnknownNamesAreRejected) {
+  for (QuantFormat f : kAllFormats) {
+    auto parsed = ParseQuantFormat(QuantFormatName(f));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, f);
+  }
+  const auto bad = ParseQuantFormat("q5_k");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("quantized precision"), std::string_view::npos);
+}
+
+TEST(QuantFormat, ShapesMustBeWholeBlocks) {
+  EXPECT_TRUE(CheckQuantShape(QuantFormat::kQ4_0, 3, 64).ok());
+  EXPECT_FALSE(CheckQuantShape(QuantFormat::kQ4_0, 3, 48).ok());
+  EXPECT_FALSE(CheckQuantShape(QuantFormat::kNf4, 3, 96).ok());  // 96 is not a multiple of 64
+  EXPECT_FALSE(CheckQuantShape(QuantFormat::kQ8_0, 0, 32).ok());
+  EXPECT_NE(CheckQuantShape(QuantFormat::kQ8_0, 2, 33).message().find("cols 33"), std::string_view::npos);
+}
+
+TEST(QuantFormat, BytesCountScalesExactly) {
+  // 4 x 4096: 512 blocks of 32 / 256 blocks of 64.
+  EXPECT_EQ(QuantizedBytes(QuantFormat::kQ8_0, 4, 4096), 512u * 34u);
+  EXPECT_EQ(QuantizedBytes(QuantFormat::kQ4_0, 4, 4096), 512u * 18u);
+  EXPECT_EQ(QuantizedBytes(QuantFormat::kNf4, 4, 4096), 1u * 4u + 256u + 256u * 32u);
+  // 300 NF4 blocks: two second-level groups (256 + 44).
+  EXPECT_EQ(QuantizedBytes(QuantFormat::kNf4, 3, 6400), 2u * 4u + 300u + 300u * 32u);
+}
+
+// Q8_0 and Q4_0: every weight is within d/2 of its dequantized value, and d
+// is the smallest f16 scale that allows it (so a coarser scale fails too).
+TEST(QuantFormat, LinearFormatsRoundToNearestWithinHalfAScale) {
+  constexpr std::int64_t kRows = 6;
+  constexpr std::int64_t kCols = 256;
+  const std::vector<float> w = Weights(kRows * kCols, 7);
+  for (QuantFormat f : {QuantFormat::kQ8_0, QuantFormat::kQ4_0}) {
+    SCOPED_TRACE(QuantFormatName(f));
+    std::vector<std::uint8_t> q(QuantizedBytes(f, kRows, kCols));
+    Quantize(f, w.data(), kRows, kCols, q.data());
+    std::vector<float> dq(w.size());
+    Dequantize(f, q.data(), kRows, kCols, dq.data());
+    for (std::int64_t b = 0; b < kRows * kCols / 32; ++b) {
+      const float d = QuantBlockScale(f, q.data(), kRows, kCols, b);
+      float neg = 0.0f, pos = 0.0f;
+      for (std::int64_t i = b * 32; i < (b + 1) * 32; ++i) {
+        const auto u = static_cast<std::size_t>(i);
+        EXPECT_LE(std::fabs(w[u] - dq[u]), 0.5f * d * (1.0f + 1e-6f)) << "block " << b << " weight " << i;
+        neg = std::max(neg, -w[u]);
+        pos = std::max(pos, w[u]);
+      }
+      const float needed = f == QuantFormat::kQ8_0 ? std::max(neg, pos) / 127.0f : std::max(neg / 8.0f, pos / 7.5f);
+      EXPECT_GE(d, needed) << "block " << b;
+      EXPECT_LE(d, needed * (1.0f + 1.0f / 512.0f) + 6e-8f) << "block " << b << ": scale coarser than needed";
+    }
+    // The zero block stays exactly zero.
+    for (int i = 0; i < 64; ++i) EXPECT_EQ(dq[static_cast<std::size_t>(i)], 0.0f);
+  }
+}
+
+// NF4: each weight maps to the level nearest to w / s, where s is the
+// block's double-quantized absmax, and s covers the absmax (|w / s| <= 1)
+// while exceeding it by at most one step of the 8-bit code.
+TEST(QuantFormat, Nf4PicksTheNearestLevelOfTheDoubleQuantizedScale) {
+  constexpr std::int64_t kRows = 5;
+  constexpr std::int64_t kCols = 64 * 64;  // 320 blocks: two groups of scales
+  const std::vector<float> w = Weights(kRows * kCols, 11);
+  std::vector<std::uint8_t> q(QuantizedBytes(QuantFormat::kNf4, kRows, kCols));
+  Quantize(QuantFormat::kNf4, w.data(), kRows, kCols, q.data());
+  std::vector<float> dq(w.size());
+  Dequantize(QuantFormat::kNf4, q.data(), kRows, kCols, dq.data());
+  const float* group_scale = reinterpret_cast<const float*>(q.data());
+  for (std::int64_t b = 0; b < kRows * kCols / 64; ++b) {
+    const float s = QuantBlockScale(QuantFormat::kNf4, q.data(), kRows, kCols, b);
+    float absmax = 0.0f;
+    for (std::int64_t i = b * 64; i < (b + 1) * 64; ++i) absmax = std::max(absmax, std::fabs(w[static_cast<std::size_t>(i)]));
+    EXPECT_GE(s, absmax) << "block " << b;
+    EXPECT_LE(s, absmax + group_scale[b / kNf4ScaleGroup] * 1.0001f) << "block " << b;
+    if (s == 0.0f) continue;
+    for (std::int64_t i = b * 64; i < (b + 1) * 64; ++i) {
+      const auto u = static_cast<std::size_t>(i);
+      const float v = w[u] / s;
+      const float chosen = std::fabs(v - dq[u] / s);
+      for (float level : kNf4Levels) EXPECT_LE(chosen, std::fabs(v - level) + 1e-6f) << "weight " << i;
+    }
+  }
+}
+
+// Reference: y = x * W^T in double over the dequantized weights, and the
+// bound of fp32 accumulation in any order: |err| <= k * 2^-23 * sum |x w|
+// (Higham's gamma_k, doubled for the separate per-block scale multiply).
+void ExpectMatchesReference(QuantFormat f, const std::vector<float>& x, std::int64_t m, const std::vector<std::uint8_t>& q,
+                            std::int64_t n, std::int64_t k, const std::vector<float>& y) {
+  std::vector<float> wd(static_cast<std::size_t>(n * k));
+  Dequantize(f, q.data(), n, k, wd.data());
+  const double unit = std::ldexp(1.0, -23);
+  for (std::int64_t r = 0; r < m; ++r) {
+    for (std::int64_t j = 0; j < n; ++j) {
+      double ref = 0.0, mag = 0.0;
+      for (std::int64_t i = 0; i < k; ++i) {
+        const double p = static_cast<double>(x[static_cast<std::size_t>(r * k + i)]) * wd[static_cast<std::size_t>(j * k + i)];
+        ref += p;
+        mag += std::fabs(p);
+      }
+      ASSERT_NEAR(y[static_cast<std::size_t>(r * n + j)], ref, static_cast<double>(k) * unit * mag + 1e-30)
+          << QuantFormatName(f) << " row " << r << " col " << j;
+    }
+  }
+}
+
+struct GemvCase {
+  std::int64_t m, n, k;
+};
+
+TEST(QuantKernels, GemvMatchesDequantizedReferenceOnEveryPath) {
+  ThreadPool pool(2);
+  for (QuantFormat f : kAllFormats) {
+    for (const GemvCase c : {GemvCase{1, 37, 512}, GemvCase{3, 21, 256}, GemvCase{8, 40, 128}}) {
+      SCOPED_TRACE(testing::Message() << QuantFormatName(f) << " m=" << c.m << " n=" << c.n << " k=" << c.k);
+      const std::vector<float> w = Weights(c.n * c.k, 3);
+      std::vector<std::uint8_t> q(QuantizedBytes(f, c.n, c.k));
+      Quantize(f, w.data(), c.n, c.k, q.data());
+      std::mt19937 rng(5);
+      std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+      std::vector<float> x(static_cast<std::size_t>(c.m * c.k));
+      for (float& v : x) v = uni(rng);
+      for (bool portable : {false, true}) {
+        for (const ThreadPool* p : {static_cast<const ThreadPool*>(nullptr), static_cast<const ThreadPool*>(&pool)}) {
+          std::vector<float> y(static_cast<std::size_t>(c.m * c.n), std::numeric_limits<float>::quiet_NaN());
+          QuantGemv(f, x.data(), c.m, q.data(), c.n, c.k, y.data(), p, portable);
+          ExpectMatchesReference(f, x, c.m, q, c.n, c.k, y);
+        }
+      }
+    }
+  }
+}
+
+TEST(QuantKernels, PrefillGemmMatchesDequantizedReference) {
+  ThreadPool pool(2);
+  constexpr std::int64_t kM = 19, kN = 45, kK = 128;
+  for (QuantFormat f : kAllFormats) {
+    SCOPED_TRACE(QuantFormatName(f));
+    const std::vector<float> w = Weights(kN * kK, 9);
+    std::vector<std::uint8_t> q(QuantizedBytes(f, kN, kK));
+    Quantize(f, w.data(), kN, kK, q.data());
+    std::mt19937 rng(13);
+    std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+    std::vector<float> x(static_cast<std::size_t>(kM * kK));
+    for (float& v : x) v = uni(rng);
+    std::vector<float> workspace(QuantGemmWorkspaceBytes(kN, kK) / sizeof(float));
+    std::vector<float> y(static_cast<std::size_t>(kM * kN), std::numeric_limits<float>::quiet_NaN());
+    QuantGemm(f, x.data(), kM, q.data(), kN, kK, y.data(), workspace.data(), &pool);
+    ExpectMatchesReference(f, x, kM, q, kN, kK, y);
+  }
+}
+
+TEST(QuantKernels, GemmWorkspaceIsOnePanelWithinTheBudget) {
+  EXPECT_EQ(QuantGemmPanelRows(45, 128), 45);
+  EXPECT_EQ(QuantGemmWorkspaceBytes(45, 128), 45u * 128u * 4u);
+  // Llama-sized FFN weight: the 64 MiB budget holds 4096 rows of 4096 floats.
+  EXPECT_EQ(QuantGemmPanelRows(11008, 4096), 4096);
+  EXPECT_EQ(QuantGemmWorkspaceBytes(11008, 4096), kGemmPanelBudgetBytes);
+}
+
+}  // namespace
+}  // namespace localbench::kernels
