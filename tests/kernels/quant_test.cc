@@ -12,6 +12,7 @@
 
 #include "cpu/thread_pool.h"
 #include "localbench/kernels/backend.h"
+#include "quant/quant_testing.h"
 
 namespace localbench::kernels {
 namespace {
@@ -160,7 +161,7 @@ TEST(QuantKernels, GemvMatchesDequantizedReferenceOnEveryPath) {
       for (bool portable : {false, true}) {
         for (const ThreadPool* p : {static_cast<const ThreadPool*>(nullptr), static_cast<const ThreadPool*>(&pool)}) {
           std::vector<float> y(static_cast<std::size_t>(c.m * c.n), std::numeric_limits<float>::quiet_NaN());
-          QuantGemv(f, x.data(), c.m, q.data(), c.n, c.k, y.data(), p, portable);
+          QuantGemv(f, x.data(), c.m, q.data(), c.n, c.k, y.data(), p, 0.0f, portable);
           ExpectMatchesReference(f, x, c.m, q, c.n, c.k, y);
         }
       }
@@ -187,7 +188,63 @@ TEST(QuantKernels, PrefillGemmMatchesDequantizedReference) {
   }
 }
 
+// beta accumulates into y on every path (the workload's residual adds), and
+// the backward product dx = dy W accumulates across dequantized panels.
+TEST(QuantKernels, BetaAndBackwardProductMatchTheReference) {
+  ThreadPool pool(2);
+  constexpr std::int64_t kM = 11, kN = 40, kK = 128;
+  quant::SetQuantPanelCapForTesting(16);  // three panels: 16 + 16 + 8 rows
+  for (QuantFormat f : kAllFormats) {
+    SCOPED_TRACE(QuantFormatName(f));
+    const std::vector<float> w = Weights(kN * kK, 17);
+    std::vector<std::uint8_t> q(QuantizedBytes(f, kN, kK));
+    Quantize(f, w.data(), kN, kK, q.data());
+    std::vector<float> wd(w.size());
+    Dequantize(f, q.data(), kN, kK, wd.data());
+    std::mt19937 rng(19);
+    std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+    std::vector<float> x(static_cast<std::size_t>(kM * kK)), dy(static_cast<std::size_t>(kM * kN));
+    for (float& v : x) v = uni(rng);
+    for (float& v : dy) v = uni(rng);
+    std::vector<float> workspace(QuantGemmWorkspaceBytes(kN, kK) / sizeof(float));
+    EXPECT_EQ(workspace.size(), 16u * kK);
+
+    // Forward with beta = 1 over y = 2: the result is 2 + x W^T.
+    for (std::int64_t m : {std::int64_t{4}, kM}) {
+      std::vector<float> y(static_cast<std::size_t>(m * kN), 2.0f);
+      if (m <= kQuantGemvMaxRows) {
+        QuantGemv(f, x.data(), m, q.data(), kN, kK, y.data(), &pool, 1.0f);
+      } else {
+        QuantGemm(f, x.data(), m, q.data(), kN, kK, y.data(), workspace.data(), &pool, 1.0f);
+      }
+      for (float& v : y) v -= 2.0f;
+      ExpectMatchesReference(f, x, m, q, kN, kK, y);
+    }
+
+    // Backward: dx = 0.5 * dx + dy W with dx = 4 beforehand.
+    std::vector<float> dx(static_cast<std::size_t>(kM * kK), 4.0f);
+    QuantGemmBackward(f, dy.data(), kM, q.data(), kN, kK, dx.data(), workspace.data(), &pool, 0.5f);
+    const double unit = std::ldexp(1.0, -23);
+    for (std::int64_t r = 0; r < kM; ++r) {
+      for (std::int64_t c = 0; c < kK; ++c) {
+        double ref = 2.0, mag = 2.0;
+        for (std::int64_t j = 0; j < kN; ++j) {
+          const double p = static_cast<double>(dy[static_cast<std::size_t>(r * kN + j)]) * wd[static_cast<std::size_t>(j * kK + c)];
+          ref += p;
+          mag += std::fabs(p);
+        }
+        ASSERT_NEAR(dx[static_cast<std::size_t>(r * kK + c)], ref, static_cast<double>(kN + 1) * unit * mag)
+            << "row " << r << " col " << c;
+      }
+    }
+  }
+  quant::SetQuantPanelCapForTesting(0);
+}
+
 TEST(QuantKernels, GemmWorkspaceIsOnePanelWithinTheBudget) {
+  EXPECT_EQ(QuantLinearWorkspaceBytes(true, 8, 45, 128), 0u);  // fused GEMV: no panel
+  EXPECT_EQ(QuantLinearWorkspaceBytes(true, 9, 45, 128), 45u * 128u * 4u);
+  EXPECT_EQ(QuantLinearWorkspaceBytes(false, 1, 45, 128), 45u * 128u * 4u);
   EXPECT_EQ(QuantGemmPanelRows(45, 128), 45);
   EXPECT_EQ(QuantGemmWorkspaceBytes(45, 128), 45u * 128u * 4u);
   // Llama-sized FFN weight: the 64 MiB budget holds 4096 rows of 4096 floats.

@@ -11,6 +11,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -20,18 +21,28 @@
 #include "localbench/kernels/backend.h"
 #include "localbench/kernels/quant.h"
 #include "quant/quant_blocks.h"
+#include "quant/quant_testing.h"
 
 namespace localbench::kernels {
+
+namespace {
+std::atomic<std::int64_t> g_panel_cap{0};
+}  // namespace
+
+void quant::SetQuantPanelCapForTesting(std::int64_t rows) { g_panel_cap = rows; }
 
 namespace {
 
 // Output rows per parallel part: enough work to amortise the hand-off.
 constexpr std::int64_t kGemvGrain = 16;
 
+// y = v + beta * y, where beta == 0 ignores y (it may hold garbage).
+inline void Store(float* y, float v, float beta) { *y = beta == 0.0f ? v : v + beta * *y; }
+
 // y[r, n] for n in [n0, n1), portable: each block dequantized into a small
 // buffer, then dotted with every row of x.
 void GemvPortable(QuantFormat format, const float* x, std::int64_t m, const void* w, std::int64_t n,
-                  std::int64_t k, std::int64_t n0, std::int64_t n1, float* y) {
+                  std::int64_t k, std::int64_t n0, std::int64_t n1, float* y, float beta) {
   const std::int64_t block = QuantBlockSize(format);
   const std::int64_t per_row = k / block;
   float tmp[quant::kNf4Block];
@@ -59,7 +70,7 @@ void GemvPortable(QuantFormat format, const float* x, std::int64_t m, const void
         acc[r] += part;
       }
     }
-    for (std::int64_t r = 0; r < m; ++r) y[r * n + row] = static_cast<float>(acc[r]);
+    for (std::int64_t r = 0; r < m; ++r) Store(y + r * n + row, static_cast<float>(acc[r]), beta);
   }
 }
 
@@ -90,7 +101,7 @@ QUANT_AVX2 inline void BlockFma(const __m256 (&wv)[V], __m256 d, const float* x,
 
 template <int M>
 QUANT_AVX2 void GemvQ8Avx2(const float* x, const quant::BlockQ8_0* w, std::int64_t n, std::int64_t k,
-                           std::int64_t n0, std::int64_t n1, float* y) {
+                           std::int64_t n0, std::int64_t n1, float* y, float beta) {
   const std::int64_t per_row = k / quant::kQ8Block;
   for (std::int64_t row = n0; row < n1; ++row) {
     const quant::BlockQ8_0* blocks = w + row * per_row;
@@ -105,13 +116,13 @@ QUANT_AVX2 void GemvQ8Avx2(const float* x, const quant::BlockQ8_0* w, std::int64
           Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 24)))};
       BlockFma<M>(wv, _mm256_set1_ps(quant::BlockScale(blocks[b].d)), x + b * quant::kQ8Block, k, acc);
     }
-    for (int r = 0; r < M; ++r) y[r * n + row] = HorizontalSum(acc[r]);
+    for (int r = 0; r < M; ++r) Store(y + r * n + row, HorizontalSum(acc[r]), beta);
   }
 }
 
 template <int M>
 QUANT_AVX2 void GemvQ4Avx2(const float* x, const quant::BlockQ4_0* w, std::int64_t n, std::int64_t k,
-                           std::int64_t n0, std::int64_t n1, float* y) {
+                           std::int64_t n0, std::int64_t n1, float* y, float beta) {
   const std::int64_t per_row = k / quant::kQ4Block;
   const __m128i low_mask = _mm_set1_epi8(0x0f);
   const __m128i eight = _mm_set1_epi8(8);
@@ -127,7 +138,7 @@ QUANT_AVX2 void GemvQ4Avx2(const float* x, const quant::BlockQ4_0* w, std::int64
       const __m256 wv[4] = {Widen8(lo), Widen8(_mm_srli_si128(lo, 8)), Widen8(hi), Widen8(_mm_srli_si128(hi, 8))};
       BlockFma<M>(wv, _mm256_set1_ps(quant::BlockScale(blocks[b].d)), x + b * quant::kQ4Block, k, acc);
     }
-    for (int r = 0; r < M; ++r) y[r * n + row] = HorizontalSum(acc[r]);
+    for (int r = 0; r < M; ++r) Store(y + r * n + row, HorizontalSum(acc[r]), beta);
   }
 }
 
@@ -142,7 +153,7 @@ QUANT_AVX2 inline __m256 Nf4Lookup(__m128i bytes, __m256 table_lo, __m256 table_
 
 template <int M>
 QUANT_AVX2 void GemvNf4Avx2(const float* x, const quant::ConstNf4View& view, std::int64_t n, std::int64_t k,
-                            std::int64_t n0, std::int64_t n1, float* y) {
+                            std::int64_t n0, std::int64_t n1, float* y, float beta) {
   const std::int64_t per_row = k / quant::kNf4Block;
   const __m256 table_lo = _mm256_loadu_ps(kNf4Levels.data());
   const __m256 table_hi = _mm256_loadu_ps(kNf4Levels.data() + 8);
@@ -168,20 +179,20 @@ QUANT_AVX2 void GemvNf4Avx2(const float* x, const quant::ConstNf4View& view, std
         BlockFma<M>(whi, d, xb + 32 + 16 * half, k, acc);
       }
     }
-    for (int r = 0; r < M; ++r) y[r * n + row] = HorizontalSum(acc[r]);
+    for (int r = 0; r < M; ++r) Store(y + r * n + row, HorizontalSum(acc[r]), beta);
   }
 }
 
 template <int M>
 void GemvAvx2(QuantFormat format, const float* x, const void* w, std::int64_t n, std::int64_t k, std::int64_t n0,
-              std::int64_t n1, float* y) {
+              std::int64_t n1, float* y, float beta) {
   switch (format) {
     case QuantFormat::kQ8_0:
-      return GemvQ8Avx2<M>(x, static_cast<const quant::BlockQ8_0*>(w), n, k, n0, n1, y);
+      return GemvQ8Avx2<M>(x, static_cast<const quant::BlockQ8_0*>(w), n, k, n0, n1, y, beta);
     case QuantFormat::kQ4_0:
-      return GemvQ4Avx2<M>(x, static_cast<const quant::BlockQ4_0*>(w), n, k, n0, n1, y);
+      return GemvQ4Avx2<M>(x, static_cast<const quant::BlockQ4_0*>(w), n, k, n0, n1, y, beta);
     case QuantFormat::kNf4:
-      return GemvNf4Avx2<M>(x, quant::Nf4Layout(n, k, w), n, k, n0, n1, y);
+      return GemvNf4Avx2<M>(x, quant::Nf4Layout(n, k, w), n, k, n0, n1, y, beta);
   }
 }
 
@@ -192,16 +203,16 @@ bool HasAvx2Fma() {
 
 // One compiled kernel per row count of x.
 void GemvAvx2Rows(QuantFormat format, const float* x, std::int64_t m, const void* w, std::int64_t n,
-                  std::int64_t k, std::int64_t n0, std::int64_t n1, float* y) {
+                  std::int64_t k, std::int64_t n0, std::int64_t n1, float* y, float beta) {
   switch (m) {
-    case 1: return GemvAvx2<1>(format, x, w, n, k, n0, n1, y);
-    case 2: return GemvAvx2<2>(format, x, w, n, k, n0, n1, y);
-    case 3: return GemvAvx2<3>(format, x, w, n, k, n0, n1, y);
-    case 4: return GemvAvx2<4>(format, x, w, n, k, n0, n1, y);
-    case 5: return GemvAvx2<5>(format, x, w, n, k, n0, n1, y);
-    case 6: return GemvAvx2<6>(format, x, w, n, k, n0, n1, y);
-    case 7: return GemvAvx2<7>(format, x, w, n, k, n0, n1, y);
-    default: return GemvAvx2<8>(format, x, w, n, k, n0, n1, y);
+    case 1: return GemvAvx2<1>(format, x, w, n, k, n0, n1, y, beta);
+    case 2: return GemvAvx2<2>(format, x, w, n, k, n0, n1, y, beta);
+    case 3: return GemvAvx2<3>(format, x, w, n, k, n0, n1, y, beta);
+    case 4: return GemvAvx2<4>(format, x, w, n, k, n0, n1, y, beta);
+    case 5: return GemvAvx2<5>(format, x, w, n, k, n0, n1, y, beta);
+    case 6: return GemvAvx2<6>(format, x, w, n, k, n0, n1, y, beta);
+    case 7: return GemvAvx2<7>(format, x, w, n, k, n0, n1, y, beta);
+    default: return GemvAvx2<8>(format, x, w, n, k, n0, n1, y, beta);
   }
 }
 #endif  // __x86_64__
@@ -219,24 +230,25 @@ void Split(const ThreadPool* pool, std::int64_t n, Fn&& fn, std::int64_t grain) 
 }  // namespace
 
 void QuantGemv(QuantFormat format, const float* x, std::int64_t m, const void* w, std::int64_t n, std::int64_t k,
-               float* y, const ThreadPool* pool, bool force_portable) {
+               float* y, const ThreadPool* pool, float beta, bool force_portable) {
   quant::QuantCheckShape(format, n, k);
   QUANT_CHECK(m >= 1 && m <= kQuantGemvMaxRows, "QuantGemv: rows of x must be 1..kQuantGemvMaxRows");
 #if defined(__x86_64__)
   if (!force_portable && HasAvx2Fma()) {
-    Split(pool, n, [&](std::int64_t n0, std::int64_t n1) { GemvAvx2Rows(format, x, m, w, n, k, n0, n1, y); },
+    Split(pool, n, [&](std::int64_t n0, std::int64_t n1) { GemvAvx2Rows(format, x, m, w, n, k, n0, n1, y, beta); },
           kGemvGrain);
     return;
   }
 #endif
   (void)force_portable;
-  Split(pool, n, [&](std::int64_t n0, std::int64_t n1) { GemvPortable(format, x, m, w, n, k, n0, n1, y); },
+  Split(pool, n, [&](std::int64_t n0, std::int64_t n1) { GemvPortable(format, x, m, w, n, k, n0, n1, y, beta); },
         kGemvGrain);
 }
 
 std::int64_t QuantGemmPanelRows(std::int64_t n, std::int64_t k) {
   QUANT_CHECK(n > 0 && k > 0, "QuantGemmPanelRows: sizes must be positive");
-  const auto budget = static_cast<std::int64_t>(kGemmPanelBudgetBytes / sizeof(float)) / k;
+  auto budget = static_cast<std::int64_t>(kGemmPanelBudgetBytes / sizeof(float)) / k;
+  if (const std::int64_t cap = g_panel_cap; cap > 0) budget = std::min(budget, cap);
   return std::clamp<std::int64_t>(budget, 1, n);
 }
 
@@ -245,7 +257,7 @@ std::uint64_t QuantGemmWorkspaceBytes(std::int64_t n, std::int64_t k) {
 }
 
 void QuantGemm(QuantFormat format, const float* x, std::int64_t m, const void* w, std::int64_t n, std::int64_t k,
-               float* y, float* workspace, const ThreadPool* pool) {
+               float* y, float* workspace, const ThreadPool* pool, float beta) {
   quant::QuantCheckShape(format, n, k);
   QUANT_CHECK(m >= 1, "QuantGemm: rows of x must be positive");
   const std::int64_t panel = QuantGemmPanelRows(n, k);
@@ -257,10 +269,35 @@ void QuantGemm(QuantFormat format, const float* x, std::int64_t m, const void* w
     // y[:, p0 + r] = x * panel[r]^T, split over the panel's rows.
     Split(pool, rows, [&](std::int64_t r0, std::int64_t r1) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(r1 - r0),
-                  static_cast<int>(k), 1.0f, x, static_cast<int>(k), workspace + r0 * k, static_cast<int>(k), 0.0f,
+                  static_cast<int>(k), 1.0f, x, static_cast<int>(k), workspace + r0 * k, static_cast<int>(k), beta,
                   y + p0 + r0, static_cast<int>(n));
     }, kGemvGrain);
   }
+}
+
+void QuantGemmBackward(QuantFormat format, const float* dy, std::int64_t m, const void* w, std::int64_t n,
+                       std::int64_t k, float* dx, float* workspace, const ThreadPool* pool, float beta) {
+  quant::QuantCheckShape(format, n, k);
+  QUANT_CHECK(m >= 1, "QuantGemmBackward: rows of dy must be positive");
+  const std::int64_t panel = QuantGemmPanelRows(n, k);
+  for (std::int64_t p0 = 0; p0 < n; p0 += panel) {
+    const std::int64_t rows = std::min(panel, n - p0);
+    Split(pool, rows, [&](std::int64_t r0, std::int64_t r1) {
+      DequantizeRows(format, w, n, k, p0 + r0, p0 + r1, workspace + r0 * k);
+    }, kGemvGrain);
+    // dx[:, c] (+)= dy[:, p0:p0+rows] * panel[:, c]; later panels accumulate.
+    const float b = p0 == 0 ? beta : 1.0f;
+    Split(pool, k, [&](std::int64_t c0, std::int64_t c1) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(c1 - c0),
+                  static_cast<int>(rows), 1.0f, dy + p0, static_cast<int>(n), workspace + c0, static_cast<int>(k), b,
+                  dx + c0, static_cast<int>(k));
+    }, kGemvGrain);
+  }
+}
+
+std::uint64_t QuantLinearWorkspaceBytes(bool trans_w, std::int64_t m, std::int64_t n, std::int64_t k) {
+  if (trans_w && m <= kQuantGemvMaxRows) return 0;
+  return QuantGemmWorkspaceBytes(n, k);
 }
 
 }  // namespace localbench::kernels

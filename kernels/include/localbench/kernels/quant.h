@@ -102,12 +102,14 @@ float QuantBlockScale(QuantFormat format, const void* src, std::int64_t rows, st
 // through QuantGemm.
 inline constexpr std::int64_t kQuantGemvMaxRows = 8;
 
-// Decode: y[m, n] = x[m, k] * W^T for a quantized W [n, k], m <=
-// kQuantGemvMaxRows. Fused: dequantizes in registers, reading each weight
-// block once (bandwidth-bound). AVX2+FMA where the CPU has it unless
-// `force_portable`; split over n on `pool` (null: calling thread only).
+// Decode: y[m, n] = x[m, k] * W^T + beta * y for a quantized W [n, k], m <=
+// kQuantGemvMaxRows (beta == 0 ignores y's old contents). Fused:
+// dequantizes in registers, reading each weight block once
+// (bandwidth-bound). AVX2+FMA where the CPU has it unless `force_portable`;
+// split over n on `pool` (null: calling thread only).
 void QuantGemv(QuantFormat format, const float* x, std::int64_t m, const void* w, std::int64_t n,
-               std::int64_t k, float* y, const ThreadPool* pool, bool force_portable = false);
+               std::int64_t k, float* y, const ThreadPool* pool, float beta = 0.0f,
+               bool force_portable = false);
 
 // Weight rows QuantGemm dequantizes per panel: as many as fit in
 // kGemmPanelBudgetBytes of fp32, at most n.
@@ -116,10 +118,21 @@ std::int64_t QuantGemmPanelRows(std::int64_t n, std::int64_t k);
 // Workspace bytes QuantGemm needs for W [n, k]: one fp32 panel.
 std::uint64_t QuantGemmWorkspaceBytes(std::int64_t n, std::int64_t k);
 
-// Prefill: y[m, n] = x[m, k] * W^T. Dequantizes W panel by panel into
-// `workspace` (QuantGemmWorkspaceBytes) and runs OpenBLAS sgemm on it, split
-// over the panel's rows on `pool` (null: calling thread only).
+// Prefill: y[m, n] = x[m, k] * W^T + beta * y. Dequantizes W panel by
+// panel into `workspace` (QuantGemmWorkspaceBytes) and runs OpenBLAS sgemm
+// on it, split over the panel's rows on `pool` (null: calling thread only).
 void QuantGemm(QuantFormat format, const float* x, std::int64_t m, const void* w, std::int64_t n,
-               std::int64_t k, float* y, float* workspace, const ThreadPool* pool);
+               std::int64_t k, float* y, float* workspace, const ThreadPool* pool, float beta = 0.0f);
+
+// The backward product through a frozen quantized weight (QLoRA):
+// dx[m, k] = dy[m, n] * W + beta * dx, W [n, k] dequantized panel by panel
+// into `workspace` (QuantGemmWorkspaceBytes), sgemm split over k.
+void QuantGemmBackward(QuantFormat format, const float* dy, std::int64_t m, const void* w, std::int64_t n,
+                       std::int64_t k, float* dx, float* workspace, const ThreadPool* pool, float beta);
+
+// Workspace bytes of one product through a quantized W [n, k] with m rows of
+// activations: none for the fused GEMV (trans_w and m <= kQuantGemvMaxRows),
+// one panel otherwise.
+std::uint64_t QuantLinearWorkspaceBytes(bool trans_w, std::int64_t m, std::int64_t n, std::int64_t k);
 
 }  // namespace localbench::kernels
