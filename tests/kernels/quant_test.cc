@@ -193,7 +193,11 @@ TEST(QuantKernels, PrefillGemmMatchesDequantizedReference) {
 TEST(QuantKernels, BetaAndBackwardProductMatchTheReference) {
   ThreadPool pool(2);
   constexpr std::int64_t kM = 11, kN = 40, kK = 128;
-  quant::SetQuantPanelCapForTesting(16);  // three panels: 16 + 16 + 8 rows
+  // Three panels: 16 + 16 + 8 rows; restored even when an assertion returns early.
+  struct PanelCap {
+    PanelCap() { quant::SetQuantPanelCapForTesting(16); }
+    ~PanelCap() { quant::SetQuantPanelCapForTesting(0); }
+  } cap;
   for (QuantFormat f : kAllFormats) {
     SCOPED_TRACE(QuantFormatName(f));
     const std::vector<float> w = Weights(kN * kK, 17);
@@ -238,7 +242,6 @@ TEST(QuantKernels, BetaAndBackwardProductMatchTheReference) {
       }
     }
   }
-  quant::SetQuantPanelCapForTesting(0);
 }
 
 TEST(QuantKernels, GemmWorkspaceIsOnePanelWithinTheBudget) {

@@ -2,12 +2,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "localbench/kernels/dtype.h"
 #include "localbench/kernels/presets.h"
+#include "localbench/kernels/quant.h"
 
 namespace localbench::kernels {
 
@@ -30,6 +32,10 @@ struct WorkloadConfig {
   std::int64_t sequence_tokens = 0;     // training: tokens T per sequence
   std::int64_t lora_rank = 0;           // kTrainLora: adapter rank r
   std::uint64_t seed = 1;               // weights and tokens
+  // Quantized weights (issue 15): when set, the linear projections (and an
+  // untied LM head) are stored in this format; embeddings, norms, KV cache
+  // and activations keep `precision`. Not with kTrainFull (frozen base only).
+  std::optional<QuantFormat> weight_format;
 };
 
 // InvalidArgument naming the first inconsistent field (sizes that the kind
