@@ -106,13 +106,21 @@ Suite CpuSuite() {
   // is reported as planned.
   Suite s;
   s.name = "cpu";
-  s.version = "2026.12-cpu";
+  // 2027.01-cpu: 2026.12-cpu plus the blocks below (the rules are 2026.12's).
+  s.version = "2027.01-cpu";
   s.presets = {"qwen2.5-0.5b", "llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b"};
   s.templates = {
       {v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_BF16, 64, 0, 0, 0},
       {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16, 64, 4, 0, 0},
       {v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_BF16, 0, 0, 32, 8},
   };
+  // ---- 2027.01 block: quantized weights (issue 15) ----
+  // 4-bit and 8-bit decode, what most people run on a CPU: weights in
+  // Q4_0/Q8_0, KV cache and activations bf16. Llama 3.1 8B in Q4_0 needs
+  // about 5.6 GB, so the 8B point runs wherever the bf16 one fits.
+  s.templates.push_back({v1::WORKLOAD_KIND_DECODE, v1::PRECISION_Q4_0, 64, 4, 0, 0});
+  s.templates.push_back({v1::WORKLOAD_KIND_DECODE, v1::PRECISION_Q8_0, 64, 4, 0, 0});
+  // ---- end of the quantized-weights block ----
   s.max_batch = 0;
   s.repetitions = 2;
   s.warmup_steps = 1;
