@@ -72,22 +72,29 @@ int main(int argc, char** argv) {
   const lk::ModelPreset& p = *preset;
   lk::ThreadPool pool(threads);
 
-  // Copy bandwidth: read + write of a buffer larger than any cache, split
-  // over the same threads; bytes/s counts the bytes read (as the GEMV does).
+  // Copy bandwidth: a buffer larger than any cache copied over the same
+  // threads; bytes/s counts the bytes copied.
   const std::size_t copy_bytes = std::size_t{512} << 20;
   std::vector<char> src(copy_bytes, 1), dst(copy_bytes, 0);
-  std::vector<double> copy_s;
-  for (int r = 0; r < reps; ++r) {
+  auto copy_pass = [&] {
     const double t0 = Now();
     pool.For(static_cast<std::int64_t>(copy_bytes >> 20), [&](std::int64_t a, std::int64_t b) {
       std::memcpy(dst.data() + (a << 20), src.data() + (a << 20), static_cast<std::size_t>(b - a) << 20);
     });
-    copy_s.push_back(Now() - t0);
-  }
-  const double copy_bw = static_cast<double>(copy_bytes) / Median(copy_s);
-  std::printf("| figure | preset | threads | value | unit |\n|---|---|---|---|---|\n");
-  std::printf("| memcpy bandwidth (bytes copied/s) | - | %d | %.2f | GB/s |\n", threads, copy_bw / 1e9);
+    return Now() - t0;
+  };
 
+  // Per format: `layers` layers of the preset's projections, quantized from
+  // seeded values.
+  struct Format {
+    std::string name;
+    lk::QuantFormat format;
+    std::vector<Matrix> mats;
+    std::uint64_t bytes = 0;
+    std::vector<double> seconds, ratio;
+  };
+  std::vector<Format> fmts;
+  std::int64_t max_in = 0, max_out = 0;
   std::string rest = formats;
   while (!rest.empty()) {
     const std::string name = rest.substr(0, rest.find(','));
@@ -97,10 +104,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", std::string(format.status().message()).c_str());
       return 2;
     }
-    // `layers` layers of the preset's projections, quantized from seeded values.
-    std::vector<Matrix> mats;
-    std::uint64_t total = 0;
-    std::int64_t max_in = 0, max_out = 0;
+    Format f{name, *format, {}, 0, {}, {}};
     for (int l = 0; l < layers; ++l) {
       for (auto [out, in] : {std::pair{p.q_dim(), p.hidden}, std::pair{p.kv_dim(), p.hidden},
                              std::pair{p.kv_dim(), p.hidden}, std::pair{p.hidden, p.q_dim()},
@@ -108,29 +112,47 @@ int main(int argc, char** argv) {
                              std::pair{p.hidden, p.intermediate}}) {
         Matrix m{out, in, std::vector<std::uint8_t>(lk::QuantizedBytes(*format, out, in))};
         std::vector<float> w(static_cast<std::size_t>(out * in));
-        std::uint32_t s = 12345u + static_cast<std::uint32_t>(mats.size());
+        std::uint32_t s = 12345u + static_cast<std::uint32_t>(f.mats.size());
         for (float& v : w) {
           s = s * 1664525u + 1013904223u;
           v = (static_cast<float>(s >> 8) / 16777216.0f - 0.5f) * 0.04f;
         }
         lk::Quantize(*format, w.data(), out, in, m.q.data());
-        total += m.q.size();
+        f.bytes += m.q.size();
         max_in = std::max(max_in, in);
         max_out = std::max(max_out, out);
-        mats.push_back(std::move(m));
+        f.mats.push_back(std::move(m));
       }
     }
-    std::vector<float> x(static_cast<std::size_t>(max_in), 0.01f), y(static_cast<std::size_t>(max_out));
-    std::vector<double> pass_s;
-    for (int r = 0; r < reps + 1; ++r) {
+    fmts.push_back(std::move(f));
+  }
+  std::vector<float> x(static_cast<std::size_t>(max_in), 0.01f), y(static_cast<std::size_t>(max_out));
+
+  // Interleaved: every repetition times the copy and then each format, so a
+  // machine whose load changes (shared cores) moves all figures together;
+  // the ratio is taken within each repetition, then the median.
+  std::vector<double> copy_s;
+  for (int r = 0; r < reps + 1; ++r) {
+    const double c = copy_pass();
+    for (Format& f : fmts) {
       const double t0 = Now();
-      for (const Matrix& m : mats) lk::QuantGemv(*format, x.data(), 1, m.q.data(), m.out, m.in, y.data(), &pool);
-      if (r > 0) pass_s.push_back(Now() - t0);  // the first pass warms up
+      for (const Matrix& m : f.mats) lk::QuantGemv(f.format, x.data(), 1, m.q.data(), m.out, m.in, y.data(), &pool);
+      const double t = Now() - t0;
+      if (r == 0) continue;  // the first repetition warms up
+      f.seconds.push_back(t);
+      f.ratio.push_back((static_cast<double>(f.bytes) / t) / (static_cast<double>(copy_bytes) / c));
     }
-    const double bw = static_cast<double>(total) / Median(pass_s);
-    std::printf("| %s decode GEMV weight bytes/s (%d layers, %.0f MB) | %s | %d | %.2f | GB/s |\n", name.c_str(),
-                layers, static_cast<double>(total) / 1e6, p.name.c_str(), threads, bw / 1e9);
-    std::printf("| %s GEMV / memcpy | %s | %d | %.2f | x |\n", name.c_str(), p.name.c_str(), threads, bw / copy_bw);
+    if (r > 0) copy_s.push_back(c);
+  }
+  std::printf("| figure | preset | threads | value | unit |\n|---|---|---|---|---|\n");
+  std::printf("| memcpy bandwidth (bytes copied/s) | - | %d | %.2f | GB/s |\n", threads,
+              static_cast<double>(copy_bytes) / Median(copy_s) / 1e9);
+  for (const Format& f : fmts) {
+    std::printf("| %s decode GEMV weight bytes/s (%d layers, %.0f MB) | %s | %d | %.2f | GB/s |\n", f.name.c_str(),
+                layers, static_cast<double>(f.bytes) / 1e6, p.name.c_str(), threads,
+                static_cast<double>(f.bytes) / Median(f.seconds) / 1e9);
+    std::printf("| %s GEMV / memcpy (median of per-repetition ratios) | %s | %d | %.2f | x |\n", f.name.c_str(),
+                p.name.c_str(), threads, Median(f.ratio));
   }
 
   if (!decode.empty()) {

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -75,7 +76,7 @@ void GemvPortable(QuantFormat format, const float* x, std::int64_t m, const void
 }
 
 #if defined(__x86_64__)
-#define QUANT_AVX2 __attribute__((target("avx2,fma")))
+#define QUANT_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 QUANT_AVX2 inline float HorizontalSum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -87,16 +88,52 @@ QUANT_AVX2 inline float HorizontalSum(__m256 v) {
 // 8 signed bytes -> 8 floats.
 QUANT_AVX2 inline __m256 Widen8(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)); }
 
-// acc[r] += d * sum_j w_j * x[r, j] over one block whose weights are in
-// registers `wv` (block / 8 vectors); x points at the block's first column.
+// Independent accumulators per row of x: few rows get several, so the FMA
+// chains overlap instead of waiting on each other's latency (a block's 4 or
+// 8 products would otherwise form one dependent chain).
+template <int M>
+inline constexpr int kAccumulators = M <= 2 ? 4 : (M <= 4 ? 2 : 1);
+
+// acc[r][.] += (d * w_j) * x[r, j] over one block whose weights are in
+// registers `wv` (V vectors of 8); x points at the block's first column.
 template <int M, int V>
-QUANT_AVX2 inline void BlockFma(const __m256 (&wv)[V], __m256 d, const float* x, std::int64_t k, __m256 (&acc)[M]) {
+QUANT_AVX2 inline void BlockFma(const __m256 (&wv)[V], __m256 d, const float* x, std::int64_t k,
+                                __m256 (&acc)[M][kAccumulators<M>]) {
+  __m256 wd[V];
+  for (int v = 0; v < V; ++v) wd[v] = _mm256_mul_ps(wv[v], d);
   for (int r = 0; r < M; ++r) {
     const float* xr = x + r * k;
-    __m256 part = _mm256_mul_ps(wv[0], _mm256_loadu_ps(xr));
-    for (int v = 1; v < V; ++v) part = _mm256_fmadd_ps(wv[v], _mm256_loadu_ps(xr + 8 * v), part);
-    acc[r] = _mm256_fmadd_ps(part, d, acc[r]);
+    for (int v = 0; v < V; ++v) {
+      __m256& a = acc[r][v % kAccumulators<M>];
+      a = _mm256_fmadd_ps(wd[v], _mm256_loadu_ps(xr + 8 * v), a);
+    }
   }
+}
+
+// Zeroes the accumulators of a weight row.
+template <int M>
+QUANT_AVX2 inline void ZeroAcc(__m256 (&acc)[M][kAccumulators<M>]) {
+  for (int r = 0; r < M; ++r)
+    for (int a = 0; a < kAccumulators<M>; ++a) acc[r][a] = _mm256_setzero_ps();
+}
+
+// y[r, row] from the accumulators.
+template <int M>
+QUANT_AVX2 inline void StoreAcc(__m256 (&acc)[M][kAccumulators<M>], float* y, std::int64_t n, std::int64_t row,
+                                float beta) {
+  for (int r = 0; r < M; ++r) {
+    __m256 sum = acc[r][0];
+    for (int a = 1; a < kAccumulators<M>; ++a) sum = _mm256_add_ps(sum, acc[r][a]);
+    Store(y + r * n + row, HorizontalSum(sum), beta);
+  }
+}
+
+// A block's f16 scale through the F16C converter (the portable bit
+// manipulation costs more than the block's arithmetic at 4 bits).
+__attribute__((target("avx2,fma,f16c"))) inline __m256 ScaleF16c(const std::uint8_t (&d)[2]) {
+  std::uint16_t bits;
+  std::memcpy(&bits, d, 2);
+  return _mm256_set1_ps(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits))));
 }
 
 template <int M>
@@ -105,8 +142,8 @@ QUANT_AVX2 void GemvQ8Avx2(const float* x, const quant::BlockQ8_0* w, std::int64
   const std::int64_t per_row = k / quant::kQ8Block;
   for (std::int64_t row = n0; row < n1; ++row) {
     const quant::BlockQ8_0* blocks = w + row * per_row;
-    __m256 acc[M];
-    for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_ps();
+    __m256 acc[M][kAccumulators<M>];
+    ZeroAcc<M>(acc);
     for (std::int64_t b = 0; b < per_row; ++b) {
       const std::int8_t* q = blocks[b].q;
       const __m256 wv[4] = {
@@ -114,9 +151,9 @@ QUANT_AVX2 void GemvQ8Avx2(const float* x, const quant::BlockQ8_0* w, std::int64
           Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 8))),
           Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 16))),
           Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 24)))};
-      BlockFma<M>(wv, _mm256_set1_ps(quant::BlockScale(blocks[b].d)), x + b * quant::kQ8Block, k, acc);
+      BlockFma<M>(wv, ScaleF16c(blocks[b].d), x + b * quant::kQ8Block, k, acc);
     }
-    for (int r = 0; r < M; ++r) Store(y + r * n + row, HorizontalSum(acc[r]), beta);
+    StoreAcc<M>(acc, y, n, row, beta);
   }
 }
 
@@ -128,17 +165,17 @@ QUANT_AVX2 void GemvQ4Avx2(const float* x, const quant::BlockQ4_0* w, std::int64
   const __m128i eight = _mm_set1_epi8(8);
   for (std::int64_t row = n0; row < n1; ++row) {
     const quant::BlockQ4_0* blocks = w + row * per_row;
-    __m256 acc[M];
-    for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_ps();
+    __m256 acc[M][kAccumulators<M>];
+    ZeroAcc<M>(acc);
     for (std::int64_t b = 0; b < per_row; ++b) {
       const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[b].qs));
       // Low nibbles are weights 0-15, high nibbles weights 16-31; both biased by 8.
       const __m128i lo = _mm_sub_epi8(_mm_and_si128(raw, low_mask), eight);
       const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), low_mask), eight);
       const __m256 wv[4] = {Widen8(lo), Widen8(_mm_srli_si128(lo, 8)), Widen8(hi), Widen8(_mm_srli_si128(hi, 8))};
-      BlockFma<M>(wv, _mm256_set1_ps(quant::BlockScale(blocks[b].d)), x + b * quant::kQ4Block, k, acc);
+      BlockFma<M>(wv, ScaleF16c(blocks[b].d), x + b * quant::kQ4Block, k, acc);
     }
-    for (int r = 0; r < M; ++r) Store(y + r * n + row, HorizontalSum(acc[r]), beta);
+    StoreAcc<M>(acc, y, n, row, beta);
   }
 }
 
@@ -159,8 +196,8 @@ QUANT_AVX2 void GemvNf4Avx2(const float* x, const quant::ConstNf4View& view, std
   const __m256 table_hi = _mm256_loadu_ps(kNf4Levels.data() + 8);
   const __m128i low_mask = _mm_set1_epi8(0x0f);
   for (std::int64_t row = n0; row < n1; ++row) {
-    __m256 acc[M];
-    for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_ps();
+    __m256 acc[M][kAccumulators<M>];
+    ZeroAcc<M>(acc);
     for (std::int64_t b = 0; b < per_row; ++b) {
       const std::int64_t flat = row * per_row + b;
       const std::uint8_t* qs = view.packed + flat * (quant::kNf4Block / 2);
@@ -179,7 +216,7 @@ QUANT_AVX2 void GemvNf4Avx2(const float* x, const quant::ConstNf4View& view, std
         BlockFma<M>(whi, d, xb + 32 + 16 * half, k, acc);
       }
     }
-    for (int r = 0; r < M; ++r) Store(y + r * n + row, HorizontalSum(acc[r]), beta);
+    StoreAcc<M>(acc, y, n, row, beta);
   }
 }
 
@@ -197,7 +234,8 @@ void GemvAvx2(QuantFormat format, const float* x, const void* w, std::int64_t n,
 }
 
 bool HasAvx2Fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool has =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return has;
 }
 
