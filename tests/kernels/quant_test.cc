@@ -123,23 +123,51 @@ TEST(QuantFormat, Nf4PicksTheNearestLevelOfTheDoubleQuantizedScale) {
 // Reference: y = x * W^T in double over the dequantized weights, and the
 // bound of fp32 accumulation in any order: |err| <= k * 2^-23 * sum |x w|
 // (Higham's gamma_k, doubled for the separate per-block scale multiply).
+// With `int8_activations` (the AVX2 decode of Q8_0/Q4_0) x is also rounded
+// to int8 per block of 32 with da = amax / 127, so each x moves by at most
+// da / 2 = amax / 254 and the product by at most
+// sum over blocks of (amax_b / 254) * sum_{j in b} |w_j|; the integer block
+// dots are exact, and the fp32 term then covers the scale products and the
+// sums (with 1e-4 relative slack for the rounding of 127 / amax).
 void ExpectMatchesReference(QuantFormat f, const std::vector<float>& x, std::int64_t m, const std::vector<std::uint8_t>& q,
-                            std::int64_t n, std::int64_t k, const std::vector<float>& y) {
+                            std::int64_t n, std::int64_t k, const std::vector<float>& y,
+                            bool int8_activations = false) {
   std::vector<float> wd(static_cast<std::size_t>(n * k));
   Dequantize(f, q.data(), n, k, wd.data());
   const double unit = std::ldexp(1.0, -23);
   for (std::int64_t r = 0; r < m; ++r) {
     for (std::int64_t j = 0; j < n; ++j) {
-      double ref = 0.0, mag = 0.0;
-      for (std::int64_t i = 0; i < k; ++i) {
-        const double p = static_cast<double>(x[static_cast<std::size_t>(r * k + i)]) * wd[static_cast<std::size_t>(j * k + i)];
-        ref += p;
-        mag += std::fabs(p);
+      double ref = 0.0, mag = 0.0, act = 0.0;
+      for (std::int64_t b = 0; b < k; b += 32) {
+        double amax = 0.0, wsum = 0.0;
+        for (std::int64_t i = b; i < b + 32; ++i) {
+          const double xi = x[static_cast<std::size_t>(r * k + i)];
+          const double p = xi * wd[static_cast<std::size_t>(j * k + i)];
+          ref += p;
+          mag += std::fabs(p);
+          amax = std::max(amax, std::fabs(xi));
+          wsum += std::fabs(wd[static_cast<std::size_t>(j * k + i)]);
+        }
+        act += amax / 254.0 * wsum;
       }
-      ASSERT_NEAR(y[static_cast<std::size_t>(r * n + j)], ref, static_cast<double>(k) * unit * mag + 1e-30)
+      const double bound = int8_activations ? k * unit * (mag + act) + act * (1.0 + 1e-4)
+                                            : k * unit * mag;
+      ASSERT_NEAR(y[static_cast<std::size_t>(r * n + j)], ref, bound + 1e-30)
           << QuantFormatName(f) << " row " << r << " col " << j;
     }
   }
+}
+
+// True where QuantGemv quantizes the activations: AVX2 decode of Q8_0/Q4_0.
+bool Int8Activations(QuantFormat f, bool portable) {
+#if defined(__x86_64__)
+  return !portable && f != QuantFormat::kNf4 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+#else
+  (void)f;
+  (void)portable;
+  return false;
+#endif
 }
 
 struct GemvCase {
@@ -149,7 +177,8 @@ struct GemvCase {
 TEST(QuantKernels, GemvMatchesDequantizedReferenceOnEveryPath) {
   ThreadPool pool(2);
   for (QuantFormat f : kAllFormats) {
-    for (const GemvCase c : {GemvCase{1, 37, 512}, GemvCase{3, 21, 256}, GemvCase{8, 40, 128}}) {
+    for (const GemvCase c : {GemvCase{1, 37, 512}, GemvCase{3, 21, 256}, GemvCase{8, 40, 128},
+                             GemvCase{2, 9, 4288}}) {  // more than one activation tile
       SCOPED_TRACE(testing::Message() << QuantFormatName(f) << " m=" << c.m << " n=" << c.n << " k=" << c.k);
       const std::vector<float> w = Weights(c.n * c.k, 3);
       std::vector<std::uint8_t> q(QuantizedBytes(f, c.n, c.k));
@@ -162,7 +191,7 @@ TEST(QuantKernels, GemvMatchesDequantizedReferenceOnEveryPath) {
         for (const ThreadPool* p : {static_cast<const ThreadPool*>(nullptr), static_cast<const ThreadPool*>(&pool)}) {
           std::vector<float> y(static_cast<std::size_t>(c.m * c.n), std::numeric_limits<float>::quiet_NaN());
           QuantGemv(f, x.data(), c.m, q.data(), c.n, c.k, y.data(), p, 0.0f, portable);
-          ExpectMatchesReference(f, x, c.m, q, c.n, c.k, y);
+          ExpectMatchesReference(f, x, c.m, q, c.n, c.k, y, Int8Activations(f, portable));
         }
       }
     }
@@ -222,7 +251,7 @@ TEST(QuantKernels, BetaAndBackwardProductMatchTheReference) {
         QuantGemm(f, x.data(), m, q.data(), kN, kK, y.data(), workspace.data(), &pool, 1.0f);
       }
       for (float& v : y) v -= 2.0f;
-      ExpectMatchesReference(f, x, m, q, kN, kK, y);
+      ExpectMatchesReference(f, x, m, q, kN, kK, y, m <= kQuantGemvMaxRows && Int8Activations(f, false));
     }
 
     // Backward: dx = 0.5 * dx + dy W with dx = 4 beforehand.

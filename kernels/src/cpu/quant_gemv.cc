@@ -2,9 +2,10 @@
 // and the panel-dequantizing GEMM of prefill.
 //
 // Decode is bandwidth-bound: a token reads every weight once, so the GEMV
-// dequantizes each block in registers (AVX2: nibbles or int8 widened to
-// fp32, NF4 through a 16-entry table in two permutes) and never writes fp32
-// weights anywhere. Prefill is compute-bound: it dequantizes a panel of
+// dequantizes each block in registers and never writes fp32 weights
+// anywhere. AVX2: Q8_0 and Q4_0 multiply int8 weights with int8-quantized
+// activations (exact integer block dots); NF4 goes through a 16-entry table
+// in two permutes to fp32. The portable path keeps fp32 activations. Prefill is compute-bound: it dequantizes a panel of
 // weight rows into the planned workspace and hands it to OpenBLAS sgemm, so
 // the quantized path runs at the fp32 GEMM's speed plus one pass of
 // dequantization per panel.
@@ -85,9 +86,6 @@ QUANT_AVX2 inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// 8 signed bytes -> 8 floats.
-QUANT_AVX2 inline __m256 Widen8(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)); }
-
 // Independent accumulators per row of x: few rows get several, so the FMA
 // chains overlap instead of waiting on each other's latency (a block's 4 or
 // 8 products would otherwise form one dependent chain).
@@ -128,54 +126,113 @@ QUANT_AVX2 inline void StoreAcc(__m256 (&acc)[M][kAccumulators<M>], float* y, st
   }
 }
 
-// A block's f16 scale through the F16C converter (the portable bit
-// manipulation costs more than the block's arithmetic at 4 bits).
-__attribute__((target("avx2,fma,f16c"))) inline __m256 ScaleF16c(const std::uint8_t (&d)[2]) {
-  std::uint16_t bits;
-  std::memcpy(&bits, d, 2);
-  return _mm256_set1_ps(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits))));
-}
+// Decode over Q8_0 / Q4_0 quantizes the activations too, as llama.cpp does:
+// each row of x becomes int8 per block of 32 (x ~= da * qa, da = amax / 127,
+// so |x - da * qa| <= amax / 254), and a block's product is an exact int32
+// dot product (maddubs + madd) times dw * da. Widening every weight to fp32
+// made the kernel arithmetic-bound; this way a block costs a handful of
+// integer ops and the GEMV runs at memory speed. NF4 keeps fp32 activations.
+constexpr int kActBlock = 32;
+// Blocks of x quantized at once into a stack tile (8 rows: 36 KiB), so no
+// memory outside the planned arena is needed; k beyond a tile loops.
+constexpr std::int64_t kActTileBlocks = 128;
 
-template <int M>
-QUANT_AVX2 void GemvQ8Avx2(const float* x, const quant::BlockQ8_0* w, std::int64_t n, std::int64_t k,
-                           std::int64_t n0, std::int64_t n1, float* y, float beta) {
-  const std::int64_t per_row = k / quant::kQ8Block;
-  for (std::int64_t row = n0; row < n1; ++row) {
-    const quant::BlockQ8_0* blocks = w + row * per_row;
-    __m256 acc[M][kAccumulators<M>];
-    ZeroAcc<M>(acc);
-    for (std::int64_t b = 0; b < per_row; ++b) {
-      const std::int8_t* q = blocks[b].q;
-      const __m256 wv[4] = {
-          Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q))),
-          Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 8))),
-          Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 16))),
-          Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 24)))};
-      BlockFma<M>(wv, ScaleF16c(blocks[b].d), x + b * quant::kQ8Block, k, acc);
+// Quantizes `blocks` blocks of 32 floats at x into qa (int8) and da (scales).
+QUANT_AVX2 void QuantizeActivations(const float* x, std::int64_t blocks, std::int8_t* qa, float* da) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    const float* xb = x + b * kActBlock;
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(xb + 8 * i);
+      amax = _mm256_max_ps(amax, _mm256_and_ps(v[i], abs_mask));
     }
-    StoreAcc<M>(acc, y, n, row, beta);
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    const float max_abs = _mm_cvtss_f32(m4);
+    da[b] = max_abs / 127.0f;
+    const __m256 inv = _mm256_set1_ps(max_abs > 0.0f ? 127.0f / max_abs : 0.0f);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));  // round to nearest
+    // Packing interleaves the 128-bit lanes; the permute restores the order.
+    const __m256i q16a = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i q16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qa + b * kActBlock), q8);
   }
 }
 
-template <int M>
-QUANT_AVX2 void GemvQ4Avx2(const float* x, const quant::BlockQ4_0* w, std::int64_t n, std::int64_t k,
-                           std::int64_t n0, std::int64_t n1, float* y, float beta) {
-  const std::int64_t per_row = k / quant::kQ4Block;
-  const __m128i low_mask = _mm_set1_epi8(0x0f);
-  const __m128i eight = _mm_set1_epi8(8);
-  for (std::int64_t row = n0; row < n1; ++row) {
-    const quant::BlockQ4_0* blocks = w + row * per_row;
-    __m256 acc[M][kAccumulators<M>];
-    ZeroAcc<M>(acc);
-    for (std::int64_t b = 0; b < per_row; ++b) {
-      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[b].qs));
-      // Low nibbles are weights 0-15, high nibbles weights 16-31; both biased by 8.
-      const __m128i lo = _mm_sub_epi8(_mm_and_si128(raw, low_mask), eight);
-      const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), low_mask), eight);
-      const __m256 wv[4] = {Widen8(lo), Widen8(_mm_srli_si128(lo, 8)), Widen8(hi), Widen8(_mm_srli_si128(hi, 8))};
-      BlockFma<M>(wv, ScaleF16c(blocks[b].d), x + b * quant::kQ4Block, k, acc);
+// Sum over 32 int8 pairs as 8 int32 partial sums converted to fp32 (exact:
+// |sum| <= 32 * 128 * 127 < 2^24). maddubs needs unsigned x signed, hence
+// the sign trick: |w| * (a * sign(w)) == w * a.
+QUANT_AVX2 inline __m256 DotI8(__m256i w, __m256i a) {
+  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+// A block's f16 weight scale through the F16C converter.
+QUANT_AVX2 inline float ScaleF32(const std::uint8_t (&d)[2]) {
+  std::uint16_t bits;
+  std::memcpy(&bits, d, 2);
+  return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)));
+}
+
+// A Q8_0 block's 32 signed weights.
+struct LoadQ8 {
+  QUANT_AVX2 static __m256i Weights(const quant::BlockQ8_0& b) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.q));
+  }
+};
+
+// A Q4_0 block's 32 weights as signed bytes: low nibbles (weights 0-15) in
+// the low lane, high nibbles (weights 16-31) in the high lane, minus the bias 8.
+struct LoadQ4 {
+  QUANT_AVX2 static __m256i Weights(const quant::BlockQ4_0& b) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+    const __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
+    return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
+  }
+};
+
+template <int M, typename Block, typename Load>
+QUANT_AVX2 void GemvInt8Avx2(const float* x, const Block* w, std::int64_t n, std::int64_t k, std::int64_t n0,
+                             std::int64_t n1, float* y, float beta) {
+  const std::int64_t per_row = k / kActBlock;
+  alignas(32) std::int8_t qa[M * kActTileBlocks * kActBlock];
+  float da[M * kActTileBlocks];
+  for (std::int64_t t0 = 0; t0 < per_row; t0 += kActTileBlocks) {
+    const std::int64_t nb = std::min(kActTileBlocks, per_row - t0);
+    for (int r = 0; r < M; ++r) {
+      QuantizeActivations(x + r * k + t0 * kActBlock, nb, qa + r * kActTileBlocks * kActBlock,
+                          da + r * kActTileBlocks);
     }
-    StoreAcc<M>(acc, y, n, row, beta);
+    for (std::int64_t row = n0; row < n1; ++row) {
+      const Block* blocks = w + row * per_row + t0;
+      __m256 acc[M];
+      for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_ps();
+      for (std::int64_t b = 0; b < nb; ++b) {
+        const __m256i wq = Load::Weights(blocks[b]);
+        const float dw = ScaleF32(blocks[b].d);
+        for (int r = 0; r < M; ++r) {
+          const std::int64_t at = r * kActTileBlocks + b;
+          const __m256i aq = _mm256_load_si256(reinterpret_cast<const __m256i*>(qa + at * kActBlock));
+          acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * da[at]), DotI8(wq, aq), acc[r]);
+        }
+      }
+      // The first tile applies beta; later tiles add their partial sums.
+      for (int r = 0; r < M; ++r) {
+        float* out = y + r * n + row;
+        const float v = HorizontalSum(acc[r]);
+        if (t0 == 0) {
+          Store(out, v, beta);
+        } else {
+          *out += v;
+        }
+      }
+    }
   }
 }
 
@@ -225,9 +282,11 @@ void GemvAvx2(QuantFormat format, const float* x, const void* w, std::int64_t n,
               std::int64_t n1, float* y, float beta) {
   switch (format) {
     case QuantFormat::kQ8_0:
-      return GemvQ8Avx2<M>(x, static_cast<const quant::BlockQ8_0*>(w), n, k, n0, n1, y, beta);
+      return GemvInt8Avx2<M, quant::BlockQ8_0, LoadQ8>(x, static_cast<const quant::BlockQ8_0*>(w), n, k, n0, n1,
+                                                       y, beta);
     case QuantFormat::kQ4_0:
-      return GemvQ4Avx2<M>(x, static_cast<const quant::BlockQ4_0*>(w), n, k, n0, n1, y, beta);
+      return GemvInt8Avx2<M, quant::BlockQ4_0, LoadQ4>(x, static_cast<const quant::BlockQ4_0*>(w), n, k, n0, n1,
+                                                       y, beta);
     case QuantFormat::kNf4:
       return GemvNf4Avx2<M>(x, quant::Nf4Layout(n, k, w), n, k, n0, n1, y, beta);
   }
