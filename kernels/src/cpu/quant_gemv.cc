@@ -211,21 +211,29 @@ QUANT_AVX2 void GemvInt8Avx2(const float* x, const Block* w, std::int64_t n, std
     }
     for (std::int64_t row = n0; row < n1; ++row) {
       const Block* blocks = w + row * per_row + t0;
-      __m256 acc[M];
-      for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_ps();
-      for (std::int64_t b = 0; b < nb; ++b) {
+      // Two accumulators per row of x (even and odd blocks) so consecutive
+      // blocks' FMAs do not wait on each other.
+      __m256 acc[M][2];
+      for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+      const auto block = [&](std::int64_t b, int slot) QUANT_AVX2 {
         const __m256i wq = Load::Weights(blocks[b]);
         const float dw = ScaleF32(blocks[b].d);
         for (int r = 0; r < M; ++r) {
           const std::int64_t at = r * kActTileBlocks + b;
           const __m256i aq = _mm256_load_si256(reinterpret_cast<const __m256i*>(qa + at * kActBlock));
-          acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * da[at]), DotI8(wq, aq), acc[r]);
+          acc[r][slot] = _mm256_fmadd_ps(_mm256_set1_ps(dw * da[at]), DotI8(wq, aq), acc[r][slot]);
         }
+      };
+      std::int64_t b = 0;
+      for (; b + 1 < nb; b += 2) {
+        block(b, 0);
+        block(b + 1, 1);
       }
+      if (b < nb) block(b, 0);
       // The first tile applies beta; later tiles add their partial sums.
       for (int r = 0; r < M; ++r) {
         float* out = y + r * n + row;
-        const float v = HorizontalSum(acc[r]);
+        const float v = HorizontalSum(_mm256_add_ps(acc[r][0], acc[r][1]));
         if (t0 == 0) {
           Store(out, v, beta);
         } else {
