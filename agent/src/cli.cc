@@ -42,7 +42,7 @@ ParseResult ParseCommandLine(int argc, const char* const* argv) {
       ->delimiter(',');
   run_cmd->add_option("--workloads", workloads, "prefill, decode, train-lora, train-full (comma-separated)")
       ->delimiter(',');
-  run_cmd->add_option("--precisions", precisions, "fp32, fp16, bf16 (comma-separated)")->delimiter(',');
+  run_cmd->add_option("--precisions", precisions, "fp32, fp16, bf16, q8_0, q4_0, nf4 (comma-separated)")->delimiter(',');
   run_cmd->add_option("--batches", run.batches, "Batch sizes to run, comma-separated (default: 1,2,4,... to the OOM threshold)")
       ->delimiter(',')
       ->check(CLI::Range(1u, 1u << 20));

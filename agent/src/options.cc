@@ -24,6 +24,9 @@ std::string_view PrecisionName(v1::Precision precision) {
     case v1::PRECISION_FP32: return "fp32";
     case v1::PRECISION_FP16: return "fp16";
     case v1::PRECISION_BF16: return "bf16";
+    case v1::PRECISION_Q8_0: return "q8_0";
+    case v1::PRECISION_Q4_0: return "q4_0";
+    case v1::PRECISION_NF4: return "nf4";
     default: return "unspecified";
   }
 }
@@ -47,11 +50,12 @@ absl::StatusOr<v1::WorkloadKind> ParseWorkload(std::string_view name) {
 }
 
 absl::StatusOr<v1::Precision> ParsePrecision(std::string_view name) {
-  for (auto p : {v1::PRECISION_FP32, v1::PRECISION_FP16, v1::PRECISION_BF16}) {
+  for (auto p : {v1::PRECISION_FP32, v1::PRECISION_FP16, v1::PRECISION_BF16, v1::PRECISION_Q8_0,
+                 v1::PRECISION_Q4_0, v1::PRECISION_NF4}) {
     if (name == PrecisionName(p)) return p;
   }
   return absl::InvalidArgumentError("unknown precision '" + std::string(name) +
-                                    "' (expected fp32, fp16 or bf16)");
+                                    "' (expected fp32, fp16, bf16, q8_0, q4_0 or nf4)");
 }
 
 absl::StatusOr<std::uint64_t> ParseByteSize(std::string_view text) {

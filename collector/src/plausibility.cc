@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "localbench/common/names.h"
 #include "localbench/kernels/presets.h"
 
 namespace localbench::collector {
@@ -19,7 +20,8 @@ constexpr uint64_t kKnownThrottleBits = 0x1FF;
 // card ran slower than its clocks for reasons outside the benchmark.
 constexpr uint64_t kHardwareSlowdownBits = 0x8 | 0x40 | 0x80;
 
-double BytesPerValue(v1::Precision p) { return p == v1::PRECISION_FP32 ? 4.0 : 2.0; }
+// Stored bytes per weight; quantized formats count their scales (issue 15).
+double BytesPerValue(v1::Precision p) { return WeightBytesPerValue(p); }
 
 // Parameters the matrix multiplications of one token touch: every layer's
 // projections and MLP; the LM head counted separately.

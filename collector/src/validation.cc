@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "localbench/common/crypto.h"
+#include "localbench/common/names.h"
 
 namespace localbench::collector {
 namespace {
@@ -264,7 +265,10 @@ absl::Status CheckWorkload(const std::string& p, const v1::Workload& w) {
     return Invalid(absl::StrCat(p, ".kind"), "must be PREFILL, DECODE, TRAIN_LORA or TRAIN_FULL");
   }
   if (w.precision() == v1::PRECISION_UNSPECIFIED || !v1::Precision_IsValid(w.precision())) {
-    return Invalid(absl::StrCat(p, ".precision"), "must be FP32, FP16 or BF16");
+    return Invalid(absl::StrCat(p, ".precision"), "must be FP32, FP16, BF16, Q8_0, Q4_0 or NF4");
+  }
+  if (IsQuantized(w.precision()) && w.kind() == v1::WORKLOAD_KIND_TRAIN_FULL) {
+    return Invalid(absl::StrCat(p, ".precision"), "quantized weights are frozen: TRAIN_FULL needs FP32, FP16 or BF16");
   }
   LB_RETURN_IF_ERROR(CheckCount(absl::StrCat(p, ".prompt_tokens"), w.prompt_tokens(), Limits::kMaxTokens));
   LB_RETURN_IF_ERROR(

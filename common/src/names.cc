@@ -37,7 +37,27 @@ const char* PrecisionName(v1::Precision p) {
     case v1::PRECISION_FP32: return "fp32";
     case v1::PRECISION_FP16: return "fp16";
     case v1::PRECISION_BF16: return "bf16";
+    case v1::PRECISION_Q8_0: return "q8_0";
+    case v1::PRECISION_Q4_0: return "q4_0";
+    case v1::PRECISION_NF4: return "nf4";
     default: return "unspecified";
+  }
+}
+
+bool IsQuantized(v1::Precision p) {
+  return p == v1::PRECISION_Q8_0 || p == v1::PRECISION_Q4_0 || p == v1::PRECISION_NF4;
+}
+
+double WeightBytesPerValue(v1::Precision p) {
+  switch (p) {
+    case v1::PRECISION_FP32: return 4.0;
+    case v1::PRECISION_FP16:
+    case v1::PRECISION_BF16: return 2.0;
+    // Must match kernels/src/quant (QuantizedBytes); tests/unit check it.
+    case v1::PRECISION_Q8_0: return 34.0 / 32.0;
+    case v1::PRECISION_Q4_0: return 18.0 / 32.0;
+    case v1::PRECISION_NF4: return (32.0 + 1.0 + 4.0 / 256.0) / 64.0;
+    default: return 0.0;
   }
 }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "localbench/kernels/arena.h"
 #include "localbench/kernels/backend.h"
+#include "quant/quant_workload.h"
 
 namespace localbench::kernels {
 
@@ -55,6 +56,18 @@ class Planner {
     plan_.buffers.push_back(PlannedBuffer{std::move(name), category, elements * element_bytes});
   }
 
+  // A projection [out, in]: quantized when the config says so (base weights
+  // only, prefix ""), else `bytes` per element (issue 15).
+  void Linear(std::string name, BufferCategory category, std::uint64_t out, std::uint64_t in,
+              std::uint64_t bytes, const std::string& prefix) {
+    if (c_.weight_format && prefix.empty()) {
+      Add(std::move(name), category,
+          QuantizedBytes(*c_.weight_format, static_cast<std::int64_t>(out), static_cast<std::int64_t>(in)), 1);
+    } else {
+      Add(std::move(name), category, out * in, bytes);
+    }
+  }
+
   // Base weights, in the order of workload.cc's AllocateWeights. `category`
   // lets a full fine-tune list its gradients with the same names.
   void BaseWeights(const std::string& prefix, BufferCategory category, std::uint64_t bytes) {
@@ -64,22 +77,22 @@ class Planner {
     for (std::int64_t l = 0; l < p_.layers; ++l) {
       const std::string L = absl::StrCat(prefix, "layers.", l, ".");
       Add(L + "attn_norm", category, H, bytes);
-      Add(L + "wq", category, Q * H, bytes);
-      Add(L + "wk", category, KV * H, bytes);
-      Add(L + "wv", category, KV * H, bytes);
+      Linear(L + "wq", category, Q, H, bytes, prefix);
+      Linear(L + "wk", category, KV, H, bytes, prefix);
+      Linear(L + "wv", category, KV, H, bytes, prefix);
       if (p_.qkv_bias) {
         Add(L + "bq", category, Q, bytes);
         Add(L + "bk", category, KV, bytes);
         Add(L + "bv", category, KV, bytes);
       }
-      Add(L + "wo", category, H * Q, bytes);
+      Linear(L + "wo", category, H, Q, bytes, prefix);
       Add(L + "mlp_norm", category, H, bytes);
-      Add(L + "w_gate", category, I * H, bytes);
-      Add(L + "w_up", category, I * H, bytes);
-      Add(L + "w_down", category, H * I, bytes);
+      Linear(L + "w_gate", category, I, H, bytes, prefix);
+      Linear(L + "w_up", category, I, H, bytes, prefix);
+      Linear(L + "w_down", category, H, I, bytes, prefix);
     }
     Add(prefix + "final_norm", category, H, bytes);
-    if (!p_.tied_embeddings) Add(prefix + "lm_head", category, V * H, bytes);
+    if (!p_.tied_embeddings) Linear(prefix + "lm_head", category, V, H, bytes, prefix);
   }
 
   void LoraAdapters(const std::string& prefix, BufferCategory category) {
@@ -97,6 +110,7 @@ class Planner {
   // `grad` is the dtype of full fine-tune weight gradients.
   std::uint64_t GemmWorkspace(std::int64_t n_tokens, std::int64_t head_rows, bool training,
                               DType grad = DType::kF32) const {
+    if (c_.weight_format) return quant::QuantGemmWorkspace(c_, n_tokens, head_rows, training);
     const DType w = c_.precision, f = DType::kF32;
     std::uint64_t need = 0;
     auto fwd = [&](std::int64_t m, std::int64_t out, std::int64_t in) {

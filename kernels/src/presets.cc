@@ -33,6 +33,11 @@ const std::vector<ModelPreset>& AllPresets() {
       // Tests: Llama-like (tied, GQA 4:2) and Qwen-like (untied, bias, GQA 3:1).
       {"tiny-llama", 97, 32, 48, 2, 4, 2, 8, 10000.0f, true, false, 1e-5f},
       {"tiny-qwen", 61, 24, 40, 2, 3, 1, 8, 1000000.0f, false, true, 1e-6f},
+      // Quantized weights (issue 15): Llama 2 7B, the model of llama.cpp's
+      // published Q4_0 scoreboards (MHA, 32k vocabulary, untied head); and a
+      // tiny untied shape whose widths are whole NF4 blocks (64).
+      {"llama-2-7b", 32000, 4096, 11008, 32, 32, 32, 128, 10000.0f, false, false, 1e-5f},
+      {"tiny-quant", 97, 64, 128, 2, 4, 2, 16, 10000.0f, false, false, 1e-5f},
   };
   return presets;
 }

@@ -101,22 +101,22 @@ class Engine : public Workload {
       LayerWeights& lw = w.layers[static_cast<std::size_t>(l)];
       const std::string L = absl::StrCat(prefix, "layers.", l, ".");
       lw.attn_norm = Alloc(L + "attn_norm", dtype, {H});
-      lw.wq = Alloc(L + "wq", dtype, {Q, H});
-      lw.wk = Alloc(L + "wk", dtype, {KV, H});
-      lw.wv = Alloc(L + "wv", dtype, {KV, H});
+      lw.wq = AllocLinear(L + "wq", dtype, Q, H, prefix);
+      lw.wk = AllocLinear(L + "wk", dtype, KV, H, prefix);
+      lw.wv = AllocLinear(L + "wv", dtype, KV, H, prefix);
       if (p().qkv_bias) {
         lw.bq = Alloc(L + "bq", dtype, {Q});
         lw.bk = Alloc(L + "bk", dtype, {KV});
         lw.bv = Alloc(L + "bv", dtype, {KV});
       }
-      lw.wo = Alloc(L + "wo", dtype, {H, Q});
+      lw.wo = AllocLinear(L + "wo", dtype, H, Q, prefix);
       lw.mlp_norm = Alloc(L + "mlp_norm", dtype, {H});
-      lw.w_gate = Alloc(L + "w_gate", dtype, {I, H});
-      lw.w_up = Alloc(L + "w_up", dtype, {I, H});
-      lw.w_down = Alloc(L + "w_down", dtype, {H, I});
+      lw.w_gate = AllocLinear(L + "w_gate", dtype, I, H, prefix);
+      lw.w_up = AllocLinear(L + "w_up", dtype, I, H, prefix);
+      lw.w_down = AllocLinear(L + "w_down", dtype, H, I, prefix);
     }
     w.final_norm = Alloc(prefix + "final_norm", dtype, {H});
-    w.lm_head = p().tied_embeddings ? w.tok_embeddings : Alloc(prefix + "lm_head", dtype, {V, H});
+    w.lm_head = p().tied_embeddings ? w.tok_embeddings : AllocLinear(prefix + "lm_head", dtype, V, H, prefix);
     w.all.push_back(&w.tok_embeddings);
     for (LayerWeights& lw : w.layers) {
       for (Tensor* t : {&lw.attn_norm, &lw.wq, &lw.wk, &lw.wv, &lw.bq, &lw.bk, &lw.bv, &lw.wo, &lw.mlp_norm,
@@ -139,6 +139,11 @@ class Engine : public Workload {
       }
       float scale = t->rank == 1 ? 0.1f : 1.0f / std::sqrt(static_cast<float>(t->cols()));
       if (t == &w.tok_embeddings) scale = 0.5f;
+      if (auto q = quant_.find(t->data); q != quant_.end()) {
+        LB_RETURN_IF_ERROR(backend_.FillRandomQuantized(q->second, t->data, t->rows(), t->cols(),
+                                                        TensorSeed(config_.seed, index), scale));
+        continue;
+      }
       LB_RETURN_IF_ERROR(backend_.FillRandomUniform(*t, TensorSeed(config_.seed, index), scale));
     }
     return absl::OkStatus();
@@ -159,8 +164,29 @@ class Engine : public Workload {
     return Alloc("gemm_workspace", DType::kF32, {static_cast<std::int64_t>(bytes / 4)});
   }
 
+  // A projection [out, in] of the base weights (prefix ""): stored in the
+  // config's weight_format when it has one (issue 15). The Tensor keeps the
+  // logical shape for WeightGemm; its bytes are the quantized size.
+  Tensor AllocLinear(std::string name, DType dtype, std::int64_t out, std::int64_t in, const std::string& prefix) {
+    if (!config_.weight_format || !prefix.empty()) return Alloc(std::move(name), dtype, {out, in});
+    const QuantFormat f = *config_.weight_format;
+    Tensor t = Tensor::Of(arena_->Allocate(QuantizedBytes(f, out, in), name), dtype, {out, in});
+    quant_.emplace(t.data, f);
+    named_.emplace(std::move(name), t);
+    return t;
+  }
+
+  // y = x op(W) + beta y for a weight W [out, in]: op(W) = W^T (trans_w,
+  // forward) or W (backward). Quantized weights go through QuantLinear.
+  absl::Status WeightGemm(bool trans_w, const Tensor& x, const Tensor& w, float beta, Tensor y) {
+    if (auto q = quant_.find(w.data); q != quant_.end())
+      return backend_.QuantLinear(q->second, trans_w, x, w.data, w.rows(), w.cols(), beta, y, gemm_ws_);
+    return backend_.Gemm(false, trans_w, 1.0f, x, w, beta, y, gemm_ws_);
+  }
+
   Tensor gemm_ws_;
   std::map<std::string, Tensor> named_;
+  std::map<const void*, QuantFormat> quant_;  // quantized weights by data pointer
 };
 
 // ---------------------------------------------------------------------------
@@ -241,7 +267,7 @@ class InferenceWorkload final : public Engine {
 
   // y = x W^T (+ beta y).
   absl::Status Linear(const Tensor& x, const Tensor& w, Tensor y, float beta) {
-    return backend_.Gemm(false, true, 1.0f, x, w, beta, y, gemm_ws_);
+    return WeightGemm(true, x, w, beta, y);
   }
 
   // One forward pass of n rows: `t` tokens per sequence at positions
@@ -527,7 +553,7 @@ class TrainWorkload final : public Engine {
 
   // y = x W^T (+ beta y), plus the adapter path when training LoRA.
   absl::Status Project(int proj, std::size_t layer, const Tensor& x, const Tensor& w, Tensor y, float beta) {
-    LB_RETURN_IF_ERROR(backend_.Gemm(false, true, 1.0f, x, w, beta, y, gemm_ws_));
+    LB_RETURN_IF_ERROR(WeightGemm(true, x, w, beta, y));
     if (!lora_) return absl::OkStatus();
     const Adapter& a = adapters_[layer].proj[static_cast<std::size_t>(proj)];
     const Tensor& mid = saved_[layer].lora_mid[static_cast<std::size_t>(proj)];
@@ -539,7 +565,7 @@ class TrainWorkload final : public Engine {
   // trainable gradients.
   absl::Status ProjectBackward(int proj, std::size_t layer, const Tensor& x, const Tensor& w, Tensor grad_w,
                                const Tensor& dy, Tensor dx, float beta) {
-    LB_RETURN_IF_ERROR(backend_.Gemm(false, false, 1.0f, dy, w, beta, dx, gemm_ws_));
+    LB_RETURN_IF_ERROR(WeightGemm(false, dy, w, beta, dx));
     if (!lora_) return backend_.Gemm(true, false, 1.0f, dy, x, 1.0f, grad_w, gemm_ws_);
     const std::size_t i = static_cast<std::size_t>(proj);
     const Adapter& a = adapters_[layer].proj[i];
@@ -595,18 +621,17 @@ class TrainWorkload final : public Engine {
   absl::Status HeadLoss(bool backward) {
     const float grad_scale = 1.0f / static_cast<float>(n_ * steps_);
     if (head_rows_ == n_) {
-      LB_RETURN_IF_ERROR(backend_.Gemm(false, true, 1.0f, xn_final_, w_.lm_head, 0.0f, logits_, gemm_ws_));
+      LB_RETURN_IF_ERROR(WeightGemm(true, xn_final_, w_.lm_head, 0.0f, logits_));
       return backend_.CrossEntropy(logits_, MicroTargets(), MicroLosses(), logits_, grad_scale);
     }
     for (std::int64_t first = 0; first < n_; first += head_rows_) {
       const std::int64_t rows = std::min(head_rows_, n_ - first);
       const Tensor logits = RowsOf(logits_, 0, rows), xn = RowsOf(xn_final_, first, rows);
-      LB_RETURN_IF_ERROR(backend_.Gemm(false, true, 1.0f, xn, w_.lm_head, 0.0f, logits, gemm_ws_));
+      LB_RETURN_IF_ERROR(WeightGemm(true, xn, w_.lm_head, 0.0f, logits));
       LB_RETURN_IF_ERROR(backend_.CrossEntropy(logits, MicroTargets() + first, RowsOf(MicroLosses(), first, rows),
                                                logits, grad_scale));
       if (!backward) continue;
-      LB_RETURN_IF_ERROR(backend_.Gemm(false, false, 1.0f, logits, w_.lm_head, 0.0f, RowsOf(d_xn_, first, rows),
-                                       gemm_ws_));
+      LB_RETURN_IF_ERROR(WeightGemm(false, logits, w_.lm_head, 0.0f, RowsOf(d_xn_, first, rows)));
       if (!lora_) LB_RETURN_IF_ERROR(backend_.Gemm(true, false, 1.0f, logits, xn, 1.0f, grad_.lm_head, gemm_ws_));
     }
     return absl::OkStatus();
@@ -684,7 +709,7 @@ class TrainWorkload final : public Engine {
     Tensor none;
     // LM head (unless the chunked loss did it) and final norm.
     if (head_rows_ == n_) {
-      LB_RETURN_IF_ERROR(backend_.Gemm(false, false, 1.0f, logits_, w_.lm_head, 0.0f, d_xn_, gemm_ws_));
+      LB_RETURN_IF_ERROR(WeightGemm(false, logits_, w_.lm_head, 0.0f, d_xn_));
       if (full) LB_RETURN_IF_ERROR(backend_.Gemm(true, false, 1.0f, logits_, xn_final_, 1.0f, grad_.lm_head, gemm_ws_));
     }
     LB_RETURN_IF_ERROR(backend_.Fill(d_x_, 0.0f));

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "quant/quant_workload.h"
 
 namespace localbench::kernels {
 
@@ -84,6 +85,7 @@ absl::Status ValidateFields(const WorkloadConfig& c) {
 absl::Status ValidateConfig(const WorkloadConfig& c) {
   if (absl::Status s = ValidateFields(c); !s.ok()) return s;
   if (absl::Status s = ValidateTrainOptions(c); !s.ok()) return s;
+  if (absl::Status s = quant::ValidateQuantConfig(c); !s.ok()) return s;
   // Fields are now each <= 2^20: the product bound keeps plan sizes in 64 bits.
   const std::int64_t tokens = std::max(c.prompt_tokens + c.generated_tokens, c.sequence_tokens);
   if (c.batch * tokens > (std::int64_t{1} << 24)) {

@@ -203,5 +203,21 @@ TEST_F(SchemaChecksTest, RejectsImpossibleValues) {
                         "WHERE status = 'ok'"));
 }
 
+// 0008 (issue 15): quantized weight formats are precisions, but never of a
+// full fine-tune (quantized weights are frozen).
+TEST_F(SchemaChecksTest, QuantizedPrecisionsAreStoredButNotForFullFineTunes) {
+  ASSERT_GT(CountRows(*conn_, "SELECT count(*) FROM sweeps WHERE kind <> 'train_full'"), 0);
+  EXPECT_FALSE(Rejected("UPDATE sweeps SET precision = 'q4_0' WHERE kind <> 'train_full'"));
+  EXPECT_FALSE(Rejected("UPDATE sweeps SET precision = 'q8_0' WHERE kind <> 'train_full'"));
+  EXPECT_FALSE(Rejected("UPDATE sweeps SET precision = 'nf4' WHERE kind <> 'train_full'"));
+  EXPECT_TRUE(Rejected("UPDATE sweeps SET precision = 'q5_k'"));
+  // The same sweep as a full fine-tune: fine in bf16, refused in q4_0.
+  const std::string full =
+      "UPDATE sweeps SET kind = 'train_full', lora_rank = 0, prompt_tokens = 0, generated_tokens = 0, "
+      "sequence_tokens = 16, precision = ";
+  EXPECT_TRUE(Rejected(full + "'q4_0'"));
+  EXPECT_FALSE(Rejected(full + "'bf16'"));
+}
+
 }  // namespace
 }  // namespace localbench::test_support

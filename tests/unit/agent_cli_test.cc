@@ -112,9 +112,12 @@ TEST(AgentOptions, NamesRoundTrip) {
                  v1::WORKLOAD_KIND_TRAIN_FULL}) {
     EXPECT_EQ(*ParseWorkload(WorkloadName(k)), k);
   }
-  for (auto p : {v1::PRECISION_FP32, v1::PRECISION_FP16, v1::PRECISION_BF16}) {
+  for (auto p : {v1::PRECISION_FP32, v1::PRECISION_FP16, v1::PRECISION_BF16, v1::PRECISION_Q8_0,
+                 v1::PRECISION_Q4_0, v1::PRECISION_NF4}) {
     EXPECT_EQ(*ParsePrecision(PrecisionName(p)), p);
   }
+  EXPECT_EQ(PrecisionName(v1::PRECISION_Q4_0), "q4_0");
+  EXPECT_FALSE(ParsePrecision("q5_k").ok());
 }
 
 }  // namespace

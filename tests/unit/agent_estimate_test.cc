@@ -32,8 +32,8 @@ TEST(AgentBudget, CpuMemoryFollowsTheMachineWithAMargin) {
 }
 
 TEST(AgentBudget, CanonicalTextCoversTheRule) {
-  const Suite cpu = CpuSuite();
-  EXPECT_EQ(cpu.version, "2026.12-cpu");
+  const Suite cpu = CpuSuite2027();
+  EXPECT_EQ(cpu.version, "2027.01-cpu");
   EXPECT_NE(cpu.CanonicalText().find("cpu_memory_rule=MemAvailable minus max(0.1 x MemAvailable, 1073741824"),
             std::string::npos)
       << cpu.CanonicalText();
@@ -62,11 +62,41 @@ DeviceRates SlowCpu() {
   return r;
 }
 
+// Suite 2027.01's quantized block (issue 15): Q4_0 and Q8_0 decode of every
+// CPU preset, run with quantized projections and bf16 for the rest; the
+// 4-bit Llama 3.1 8B plans well under its bf16 size.
+TEST(AgentBudget, QuantizedDecodeItemsPlanQuantizedWeights) {
+  const Suite cpu = CpuSuite2027();
+  int q4 = 0, q8 = 0;
+  for (const SuiteItem& item : Expand(cpu)) {
+    if (item.shape.precision == v1::PRECISION_Q4_0) ++q4;
+    if (item.shape.precision == v1::PRECISION_Q8_0) ++q8;
+    if (item.preset != "llama-3.1-8b" || item.shape.kind != v1::WORKLOAD_KIND_DECODE) continue;
+    auto config = ConfigOf(item);
+    ASSERT_TRUE(config.ok()) << config.status();
+    auto plan = kernels::PlanMemory(*config);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    const std::uint64_t weights = plan->CategoryBytes(kernels::BufferCategory::kWeights);
+    if (item.shape.precision == v1::PRECISION_Q4_0) {
+      ASSERT_TRUE(config->weight_format.has_value());
+      EXPECT_EQ(*config->weight_format, kernels::QuantFormat::kQ4_0);
+      EXPECT_EQ(config->precision, kernels::DType::kBF16);
+      EXPECT_GT(weights, 5'000'000'000u);  // bf16 embeddings (1.05 GB) + 4.5 bits per weight
+      EXPECT_LT(weights, 5'700'000'000u);
+    }
+    if (item.shape.precision == v1::PRECISION_BF16) {
+      EXPECT_GT(weights, 16'000'000'000u);
+    }
+  }
+  EXPECT_EQ(q4, 4);  // one per CPU preset
+  EXPECT_EQ(q8, 4);
+}
+
 TEST(AgentBudget, ReservesBatchOneAndTheLargestPresetGivesWay) {
-  const Suite cpu = CpuSuite();
+  const Suite cpu = CpuSuite2027();
   auto e = EstimateSuite(cpu, 20 * kGiB, SlowCpu(), 600);
   ASSERT_TRUE(e.ok()) << e.status();
-  ASSERT_EQ(e->sweeps.size(), 12u);  // 4 presets x prefill, decode, LoRA
+  ASSERT_EQ(e->sweeps.size(), 20u);  // 4 presets x prefill, decode, LoRA, decode q4_0 and q8_0
   for (const auto& s : e->sweeps) {
     SCOPED_TRACE(s.item.preset + " " + std::string(WorkloadName(s.item.shape.kind)));
     ASSERT_GT(s.planned_max_batch, 0);  // all of them fit 18 GiB at batch 1

@@ -72,6 +72,16 @@ TEST(ValidationTest, TrainingDimensionsAreValidOnTraining) {
   EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
 }
 
+// Quantized weights (issue 15): decode in Q4_0/Q8_0 and QLoRA over NF4.
+TEST(ValidationTest, QuantizedPrecisionsAreValid) {
+  v1::Submission s = MakeSubmission(5, 3);
+  ASSERT_EQ(s.sweeps(2).workload().kind(), v1::WORKLOAD_KIND_TRAIN_LORA);
+  s.mutable_sweeps(0)->mutable_workload()->set_precision(v1::PRECISION_Q4_0);
+  s.mutable_sweeps(1)->mutable_workload()->set_precision(v1::PRECISION_Q8_0);
+  s.mutable_sweeps(2)->mutable_workload()->set_precision(v1::PRECISION_NF4);
+  EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+}
+
 TEST(ValidationTest, OomBelowLargestOkStaysAPoint) {
   // As the agent's sweep reports it: the OOM at the 6th batch is kept as a
   // point, and the bracket is (largest OK, first OOM above it).
@@ -217,6 +227,13 @@ INSTANTIATE_TEST_SUITE_P(
              "sweeps[2].workload.kind"},
         Rule{"PrecisionUnspecified", [](S& s) { Wl(s, 1)->set_precision(v1::PRECISION_UNSPECIFIED); },
              "sweeps[1].workload.precision"},
+        Rule{"QuantizedFullFineTune",
+             [](S& s) {
+               Wl(s, 2)->set_kind(v1::WORKLOAD_KIND_TRAIN_FULL);
+               Wl(s, 2)->set_lora_rank(0);
+               Wl(s, 2)->set_precision(v1::PRECISION_Q4_0);
+             },
+             "sweeps[2].workload.precision"},
         Rule{"DecodeNoPrompt", [](S& s) { Wl(s, 0)->set_prompt_tokens(0); }, "sweeps[0].workload.prompt_tokens"},
         Rule{"DecodeNoGenerated", [](S& s) { Wl(s, 0)->set_generated_tokens(0); },
              "sweeps[0].workload.generated_tokens"},

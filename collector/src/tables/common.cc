@@ -229,7 +229,8 @@ v1::WorkloadKind ParseKind(std::string_view s) {
   return v1::WORKLOAD_KIND_UNSPECIFIED;
 }
 v1::Precision ParsePrecision(std::string_view s) {
-  for (auto p : {v1::PRECISION_FP32, v1::PRECISION_FP16, v1::PRECISION_BF16}) {
+  for (auto p : {v1::PRECISION_FP32, v1::PRECISION_FP16, v1::PRECISION_BF16, v1::PRECISION_Q8_0,
+                 v1::PRECISION_Q4_0, v1::PRECISION_NF4}) {
     if (s == PrecisionName(p)) return p;
   }
   return v1::PRECISION_UNSPECIFIED;

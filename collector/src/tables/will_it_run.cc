@@ -67,6 +67,10 @@ kernels::WorkloadConfig ConfigFor(const kernels::ModelPreset& preset, const v1::
   c.precision = w.precision() == v1::PRECISION_FP32   ? kernels::DType::kF32
                 : w.precision() == v1::PRECISION_FP16 ? kernels::DType::kF16
                                                       : kernels::DType::kBF16;
+  // Quantized weights: bf16 for everything else (results.proto).
+  if (w.precision() == v1::PRECISION_Q8_0) c.weight_format = kernels::QuantFormat::kQ8_0;
+  if (w.precision() == v1::PRECISION_Q4_0) c.weight_format = kernels::QuantFormat::kQ4_0;
+  if (w.precision() == v1::PRECISION_NF4) c.weight_format = kernels::QuantFormat::kNf4;
   if (w.kind() == v1::WORKLOAD_KIND_PREFILL || w.kind() == v1::WORKLOAD_KIND_DECODE) {
     c.prompt_tokens = w.prompt_tokens();
   }

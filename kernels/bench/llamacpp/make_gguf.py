@@ -4,7 +4,7 @@ same-run baseline (kernels/bench/llamacpp/bench.mjs). Nothing is downloaded:
 the weights are seeded noise, the vocabulary synthetic (SPM style: <unk>,
 <s>, </s>, 256 byte tokens, then "t<i>"), since speed depends only on shape.
 
-Usage: make_gguf.py OUT.gguf [--preset llama-3.2-1b|tiny] [--type bf16|f16|f32]
+Usage: make_gguf.py OUT.gguf [--preset llama-3.2-1b|tiny] [--type bf16|f16|f32|q4_0|q8_0]
 
 GGUF v3: magic, version, tensor count, metadata count, metadata key/values,
 tensor infos (name, dims innermost first, type, offset), then the data,
@@ -13,6 +13,7 @@ each tensor aligned to 32 bytes.
 
 import argparse
 import struct
+import sys
 
 import numpy as np
 
@@ -22,7 +23,9 @@ PRESETS = {
     "tiny": (512, 64, 176, 2, 4, 2, 10000.0),
 }
 GGUF_TYPES = {"u32": 4, "i32": 5, "f32": 6, "bool": 7, "str": 8, "arr": 9}
-TENSOR_TYPES = {"f32": 0, "f16": 1, "bf16": 30}
+TENSOR_TYPES = {"f32": 0, "f16": 1, "bf16": 30, "q4_0": 2, "q8_0": 8}
+# Block formats (issue 15): bytes per block of 32 weights, f16 scale included.
+BLOCK_BYTES = {"q4_0": 18, "q8_0": 34}
 ALIGN = 32
 
 
@@ -50,7 +53,39 @@ def kv_array(key, elem, values):
     return out + b"".join(struct.pack(fmt, v) for v in values)
 
 
+def quantize(a, t):
+    """Q4_0/Q8_0 blocks of 32 as kernels/src/quant/quant.cc writes them:
+    an f16 scale d, then int8 levels (Q8_0) or nibble pairs (Q4_0: byte j
+    holds weight j low and j + 16 high, stored as q + 8); w = d * q."""
+    b = a.astype(np.float32).reshape(-1, 32)
+    if t == "q8_0":
+        need = np.abs(b).max(1) / 127.0
+    else:  # negatives reach -8d, positives at most 7.5d: no weight clips
+        need = np.maximum(np.maximum(-b.min(1), 0) / 8.0, np.maximum(b.max(1), 0) / 7.5)
+    d = need.astype(np.float16)
+    low = d.astype(np.float32) < need  # round the scale up, never down
+    d[low] = np.nextafter(d[low], np.float16(np.inf))
+    df = d.astype(np.float32)
+    inv = np.divide(1.0, df, out=np.zeros_like(df), where=df > 0)
+    out = np.empty((b.shape[0], BLOCK_BYTES[t]), dtype=np.uint8)
+    out[:, :2] = d.astype("<f2").view(np.uint8).reshape(-1, 2)
+    if t == "q8_0":
+        out[:, 2:] = np.clip(np.rint(b * inv[:, None]), -127, 127).astype(np.int8).view(np.uint8)
+    else:
+        q = (np.clip(np.rint(b * inv[:, None]), -8, 7) + 8).astype(np.uint8)
+        out[:, 2:] = q[:, :16] | (q[:, 16:] << 4)
+    return out.tobytes()
+
+
+def tensor_bytes(n, t):
+    if t in BLOCK_BYTES:
+        return n // 32 * BLOCK_BYTES[t]
+    return n * (4 if t == "f32" else 2)
+
+
 def to_type(a, t):
+    if t in BLOCK_BYTES:
+        return quantize(a, t)
     if t == "f32":
         return a.astype("<f4").tobytes()
     if t == "f16":
@@ -63,7 +98,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--preset", default="llama-3.2-1b", choices=sorted(PRESETS))
-    ap.add_argument("--type", default="bf16", choices=["bf16", "f16", "f32"])
+    ap.add_argument("--type", default="bf16", choices=["bf16", "f16", "f32", "q4_0", "q8_0"])
     args = ap.parse_args()
     vocab, h, inter, layers, heads, kv_heads, theta = PRESETS[args.preset]
     d = h // heads
@@ -97,7 +132,9 @@ def main():
 
     # (name, dims innermost first, storage type); norms stay f32 as llama.cpp writes them.
     wt = args.type
-    tensors = [("token_embd.weight", (h, vocab), wt)]
+    # Quantized types quantize the projections only: the embedding table (and
+    # so the tied LM head) stays bf16, as in our quantized workloads.
+    tensors = [("token_embd.weight", (h, vocab), "bf16" if wt in BLOCK_BYTES else wt)]
     for i in range(layers):
         p = f"blk.{i}."
         tensors += [
@@ -115,9 +152,11 @@ def main():
 
     infos, offset = [], 0
     for name, dims, t in tensors:
+        if t in BLOCK_BYTES and dims[0] % 32:
+            sys.exit(f"make_gguf: {name}: rows of {dims[0]} are not whole blocks of 32 for {t}")
         infos.append(gguf_str(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", x) for x in dims)
                      + struct.pack("<IQ", TENSOR_TYPES[t], offset))
-        size = int(np.prod(dims)) * (4 if t == "f32" else 2)
+        size = tensor_bytes(int(np.prod(dims)), t)
         offset += (size + ALIGN - 1) // ALIGN * ALIGN
     with open(args.out, "wb") as f:
         f.write(b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta)))

@@ -15,8 +15,14 @@ const char* BackendName(v1::Backend b);
 const char* VendorName(v1::Vendor v);
 // "prefill", "decode", "train_lora", "train_full"; else "unspecified".
 const char* KindName(v1::WorkloadKind k);
-// "fp32", "fp16", "bf16"; else "unspecified".
+// "fp32", "fp16", "bf16", "q8_0", "q4_0", "nf4"; else "unspecified".
 const char* PrecisionName(v1::Precision p);
+// Whether `p` names quantized weights (Q8_0, Q4_0, NF4; issue 15).
+bool IsQuantized(v1::Precision p);
+// Average stored bytes per weight of a large matrix, scales included: 4
+// (fp32), 2 (fp16, bf16), 34/32 (Q8_0), 18/32 (Q4_0), (32 + 1 + 4/256)/64
+// (NF4); 0 for unspecified.
+double WeightBytesPerValue(v1::Precision p);
 // "ok", "oom", "error", "skipped_wont_fit", "skipped_for_time"; else
 // "unspecified".
 const char* PointStatusName(v1::PointStatus s);

@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "localbench/kernels/device.h"
+#include "localbench/kernels/quant.h"
 #include "localbench/kernels/tensor.h"
 
 namespace localbench::kernels {
@@ -196,7 +197,27 @@ class Backend {
   absl::Status AdamW(Tensor param, const Tensor& grad, Tensor m, Tensor v,
                      const AdamWParams& params);
 
+  // ---- quantized weights (issue 15; kernels/src/quant/quant_backend.cc) --------
+  // A product through a quantized weight W [n, k] (QuantizedBytes(format, n,
+  // k) bytes at `w`) with fp32 activations. trans_w: y[M, n] = x[M, k] W^T +
+  // beta y (forward); otherwise y[M, k] = x[M, n] W + beta y (the backward
+  // through a frozen base). `workspace` holds at least
+  // QuantLinearWorkspaceBytes(trans_w, M, n, k) bytes (absent when 0).
+  absl::Status QuantLinear(QuantFormat format, bool trans_w, const Tensor& x, const void* w, std::int64_t n,
+                           std::int64_t k, float beta, Tensor y, Tensor workspace);
+  // Stores at `w` the values FillRandomUniform(seed, scale) gives an fp32
+  // [rows, cols] tensor, quantized to `format` (round to nearest level).
+  absl::Status FillRandomQuantized(QuantFormat format, void* w, std::int64_t rows, std::int64_t cols,
+                                   std::uint64_t seed, float scale);
+
  protected:
+  // Quantized weights: Unimplemented unless a backend overrides them (the GPU
+  // backends have no quantized kernels yet).
+  virtual absl::Status QuantLinearImpl(QuantFormat format, bool trans_w, const Tensor& x, const void* w,
+                                       std::int64_t n, std::int64_t k, float beta, Tensor y, Tensor workspace);
+  virtual absl::Status FillRandomQuantizedImpl(QuantFormat format, void* w, std::int64_t rows, std::int64_t cols,
+                                               std::uint64_t seed, float scale);
+
   // ---- implementations --------------------------------------------------------
   // Each runs after the public op of the same name has checked every shape,
   // dtype and host-visible index (backend.cc); it may assume them.

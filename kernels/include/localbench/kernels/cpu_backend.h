@@ -69,6 +69,11 @@ class CpuBackend final : public Backend {
   absl::Status ArgmaxImpl(const Tensor& x, std::int32_t* out) override;
   absl::Status AdamWImpl(Tensor param, const Tensor& grad, Tensor m, Tensor v,
                          const AdamWParams& params) override;
+  // Quantized weights (kernels/src/cpu/quant_backend.cc).
+  absl::Status QuantLinearImpl(QuantFormat format, bool trans_w, const Tensor& x, const void* w, std::int64_t n,
+                               std::int64_t k, float beta, Tensor y, Tensor workspace) override;
+  absl::Status FillRandomQuantizedImpl(QuantFormat format, void* w, std::int64_t rows, std::int64_t cols,
+                                       std::uint64_t seed, float scale) override;
 
  private:
   std::unique_ptr<CpuDevice> device_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -9,6 +10,8 @@
 #include "localbench/kernels/dtype.h"
 #include "localbench/kernels/presets.h"
 #include "localbench/kernels/train_options.h"
+
+#include "localbench/kernels/quant.h"
 
 namespace localbench::kernels {
 
@@ -32,6 +35,11 @@ struct WorkloadConfig {
   std::int64_t lora_rank = 0;           // kTrainLora: adapter rank r
   std::uint64_t seed = 1;               // weights and tokens
   TrainOptions train;                   // training only: accumulation, checkpointing, ... (train_options.h)
+
+  // Quantized weights (issue 15): when set, the linear projections (and an
+  // untied LM head) are stored in this format; embeddings, norms, KV cache
+  // and activations keep `precision`. Not with kTrainFull (frozen base only).
+  std::optional<QuantFormat> weight_format;
 };
 
 // InvalidArgument naming the first inconsistent field (sizes that the kind
