@@ -145,7 +145,12 @@ int RunCommand(const Invocation& inv, Console& console, const UploadSettings& up
     console.err << "localbench-agent: --memory-limit applies to the CPU backend only\n";
     return kExitUsage;
   }
-  auto suite = ApplyOptions(StandardSuite(kind), o);
+  auto standard = SuiteFor(o.suite, kind);
+  if (!standard.ok()) {
+    console.err << "localbench-agent: " << standard.status().message() << "\n";
+    return kExitUsage;
+  }
+  auto suite = ApplyOptions(*standard, o);
   if (!suite.ok()) {
     console.err << "localbench-agent: " << suite.status().message() << "\n";
     return kExitUsage;

@@ -149,8 +149,13 @@ Suite GpuSuite() {
   return s;
 }
 
-Suite StandardSuite(v1::Backend backend) {
-  return backend == v1::BACKEND_CPU ? CpuSuite2027() : GpuSuite2027();
+Suite StandardSuite(v1::Backend backend) { return backend == v1::BACKEND_CPU ? CpuSuite() : GpuSuite(); }
+
+absl::StatusOr<Suite> SuiteFor(std::string_view version, v1::Backend backend) {
+  if (version.empty() || version == "2026.12") return StandardSuite(backend);
+  if (version == "2027.01") return backend == v1::BACKEND_CPU ? CpuSuite2027() : GpuSuite2027();
+  return absl::InvalidArgumentError("--suite: unknown suite version \"" + std::string(version) +
+                                    "\" (known: 2026.12, 2027.01)");
 }
 
 absl::StatusOr<Suite> ApplyOptions(const Suite& standard, const RunOptions& o) {

@@ -18,6 +18,16 @@ TEST(AgentCli, RunWithNoArgumentsIsTheStandardSuite) {
   EXPECT_FALSE(r.invocation.run.connection.insecure);
 }
 
+TEST(AgentCli, SuiteVersionIsChosenByName) {
+  auto r = ParseCommandLine(std::vector<std::string>{"run", "--suite", "2027.01"});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.invocation.run.suite, "2027.01");
+  auto bad = ParseCommandLine(std::vector<std::string>{"run", "--suite", "2025.01"});
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.exit_code, kExitUsage);
+  EXPECT_NE(bad.error.find("--suite"), std::string::npos) << bad.error;
+}
+
 TEST(AgentCli, ParsesListsAndSizes) {
   auto r = ParseCommandLine(std::vector<std::string>{
       "run", "--device", "cpu", "--presets", "tiny-llama,tiny-qwen", "--workloads", "prefill,train-lora",

@@ -26,6 +26,9 @@ struct ConnectionOptions {
 // standard suite's choice".
 struct RunOptions {
   std::string device;  // "" = best found; "cpu", "cuda", "cuda:1", "hip:0"
+  // Suite version family: "" or "2026.12" = the standard suite; "2027.01" =
+  // 2026.12 plus the training dimensions and quantized decode (suite_2027.cc).
+  std::string suite;
   std::vector<std::string> presets;
   std::vector<v1::WorkloadKind> workloads;
   std::vector<v1::Precision> precisions;
