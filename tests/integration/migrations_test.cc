@@ -214,7 +214,7 @@ TEST_F(SchemaChecksTest, QuantizedPrecisionsAreStoredButNotForFullFineTunes) {
   // The same sweep as a full fine-tune: fine in bf16, refused in q4_0.
   const std::string full =
       "UPDATE sweeps SET kind = 'train_full', lora_rank = 0, prompt_tokens = 0, generated_tokens = 0, "
-      "sequence_tokens = 16, precision = ";
+      "sequence_tokens = 16, full_finetune_accounting = 'mixed', precision = ";
   EXPECT_TRUE(Rejected(full + "'q4_0'"));
   EXPECT_FALSE(Rejected(full + "'bf16'"));
 }
