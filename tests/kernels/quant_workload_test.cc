@@ -14,6 +14,7 @@
 #include "localbench/kernels/cpu_backend.h"
 #include "localbench/kernels/plan.h"
 #include "localbench/kernels/workload.h"
+#include "tiny_config.h"
 #include "workload_testing.h"
 
 namespace localbench::kernels {
@@ -21,19 +22,8 @@ namespace {
 
 WorkloadConfig QuantConfig(WorkloadKind kind, std::optional<QuantFormat> format, std::int64_t batch,
                            DType precision = DType::kBF16) {
-  WorkloadConfig c;
-  c.kind = kind;
-  c.preset = *FindPreset("tiny-quant");
-  c.precision = precision;
+  WorkloadConfig c = test::TinyConfig(kind, "tiny-quant", precision, batch);
   c.weight_format = format;
-  c.batch = batch;
-  switch (kind) {
-    case WorkloadKind::kPrefill: c.prompt_tokens = 7; break;
-    case WorkloadKind::kDecode: c.prompt_tokens = 5; c.generated_tokens = 3; break;
-    case WorkloadKind::kTrainLora: c.sequence_tokens = 6; c.lora_rank = 4; break;
-    case WorkloadKind::kTrainFull: c.sequence_tokens = 6; break;
-  }
-  c.seed = 7;
   return c;
 }
 

@@ -10,33 +10,20 @@
 #include "localbench/kernels/cpu_backend.h"
 #include "localbench/kernels/plan.h"
 #include "localbench/kernels/workload.h"
+#include "tiny_config.h"
 #include "workload_testing.h"
 
 namespace localbench::kernels {
 namespace {
 
-WorkloadConfig Config(WorkloadKind kind, const std::string& preset, DType precision, std::int64_t batch) {
-  WorkloadConfig c;
-  c.kind = kind;
-  c.preset = *FindPreset(preset);
-  c.precision = precision;
-  c.batch = batch;
-  switch (kind) {
-    case WorkloadKind::kPrefill: c.prompt_tokens = 7; break;
-    case WorkloadKind::kDecode: c.prompt_tokens = 5; c.generated_tokens = 3; break;
-    case WorkloadKind::kTrainLora: c.sequence_tokens = 6; c.lora_rank = 4; break;
-    case WorkloadKind::kTrainFull: c.sequence_tokens = 6; break;
-  }
-  c.seed = 7;
-  return c;
-}
+using test::TinyConfig;
 
 using PlanCase = std::tuple<WorkloadKind, std::string, DType>;
 class PlanEqualsArena : public ::testing::TestWithParam<PlanCase> {};
 
 TEST_P(PlanEqualsArena, BufferByBuffer) {
   const auto& [kind, preset, precision] = GetParam();
-  const WorkloadConfig config = Config(kind, preset, precision, 3);
+  const WorkloadConfig config = TinyConfig(kind, preset, precision, 3);
   CpuBackend backend;
   absl::StatusOr<std::unique_ptr<Workload>> w = Workload::Create(backend, config);
   ASSERT_TRUE(w.ok()) << w.status();
@@ -90,7 +77,7 @@ std::vector<double> TrainLosses(WorkloadKind kind, DType precision, int steps, i
   CpuDeviceOptions options;
   options.threads = threads;
   CpuBackend backend(options);
-  auto w = Workload::Create(backend, Config(kind, "tiny-llama", precision, 2));
+  auto w = Workload::Create(backend, TinyConfig(kind, "tiny-llama", precision, 2));
   EXPECT_TRUE(w.ok()) << w.status();
   std::vector<double> losses;
   for (int i = 0; i < steps; ++i) {
@@ -145,7 +132,7 @@ TEST(Plan, RealPresetsAddUp) {
 }
 
 TEST(Plan, MaxBatchForBudgetBracketsTheBudget) {
-  WorkloadConfig c = Config(WorkloadKind::kTrainLora, "llama-3.1-8b", DType::kBF16, 1);
+  WorkloadConfig c = TinyConfig(WorkloadKind::kTrainLora, "llama-3.1-8b", DType::kBF16, 1);
   c.sequence_tokens = 512;
   const std::uint64_t budget = std::uint64_t{24} << 30;
   absl::StatusOr<std::int64_t> max = MaxBatchForBudget(c, budget);
@@ -160,23 +147,23 @@ TEST(Plan, MaxBatchForBudgetBracketsTheBudget) {
 }
 
 TEST(Plan, InvalidConfigsAreRejected) {
-  WorkloadConfig c = Config(WorkloadKind::kDecode, "tiny-llama", DType::kBF16, 1);
+  WorkloadConfig c = TinyConfig(WorkloadKind::kDecode, "tiny-llama", DType::kBF16, 1);
   c.generated_tokens = 0;
   EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
-  c = Config(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 0);
+  c = TinyConfig(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 0);
   EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
-  c = Config(WorkloadKind::kTrainFull, "tiny-llama", DType::kBF16, 1);
+  c = TinyConfig(WorkloadKind::kTrainFull, "tiny-llama", DType::kBF16, 1);
   c.lora_rank = 8;
   EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
-  c = Config(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 1);
+  c = TinyConfig(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 1);
   c.preset.kv_heads = 3;  // 4 heads are not a multiple of 3
   EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(FindPreset("gpt-5").status().code(), absl::StatusCode::kNotFound);
   // Sizes whose buffers would overflow 64 bits are refused, not wrapped.
-  c = Config(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 1);
+  c = TinyConfig(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 1);
   c.preset.vocab = std::int64_t{1} << 40;
   EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
-  c = Config(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 1 << 20);
+  c = TinyConfig(WorkloadKind::kPrefill, "tiny-llama", DType::kBF16, 1 << 20);
   c.prompt_tokens = 1 << 20;
   EXPECT_EQ(PlanMemory(c).status().code(), absl::StatusCode::kInvalidArgument);
   // ... and the batch search stops at that bound instead of failing.
@@ -191,8 +178,8 @@ TEST(Plan, InvalidConfigsAreRejected) {
 // the prompt shares a step with: rows are independent.
 TEST(Workload, PrefillRowsAreIndependentOfBatch) {
   CpuBackend backend;
-  auto one = Workload::Create(backend, Config(WorkloadKind::kPrefill, "tiny-qwen", DType::kF32, 1));
-  auto three = Workload::Create(backend, Config(WorkloadKind::kPrefill, "tiny-qwen", DType::kF32, 3));
+  auto one = Workload::Create(backend, TinyConfig(WorkloadKind::kPrefill, "tiny-qwen", DType::kF32, 1));
+  auto three = Workload::Create(backend, TinyConfig(WorkloadKind::kPrefill, "tiny-qwen", DType::kF32, 3));
   ASSERT_TRUE(one.ok() && three.ok());
   ASSERT_TRUE((*one)->Step().ok());
   ASSERT_TRUE((*three)->Step().ok());
@@ -207,11 +194,11 @@ TEST(Workload, PrefillRowsAreIndependentOfBatch) {
 
 TEST(Workload, TokensPerStep) {
   CpuBackend backend;
-  auto decode = Workload::Create(backend, Config(WorkloadKind::kDecode, "tiny-qwen", DType::kBF16, 3));
+  auto decode = Workload::Create(backend, TinyConfig(WorkloadKind::kDecode, "tiny-qwen", DType::kBF16, 3));
   ASSERT_TRUE(decode.ok());
   EXPECT_EQ((*decode)->tokens_per_step(), 3 * 3);
   EXPECT_FALSE((*decode)->last_loss().has_value());
-  auto prefill = Workload::Create(backend, Config(WorkloadKind::kPrefill, "tiny-qwen", DType::kBF16, 2));
+  auto prefill = Workload::Create(backend, TinyConfig(WorkloadKind::kPrefill, "tiny-qwen", DType::kBF16, 2));
   ASSERT_TRUE(prefill.ok());
   EXPECT_EQ((*prefill)->tokens_per_step(), 2 * 7);
 }
