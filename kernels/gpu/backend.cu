@@ -17,6 +17,7 @@
 #include "localbench/kernels/gpu/gpu_backend.h"
 #include "localbench/kernels/gpu_discovery.h"
 #include "ops.cuh"
+#include "quant.cuh"
 #include "smi.h"
 #include "status_macros.h"
 
@@ -306,6 +307,24 @@ class GpuBackendImpl final : public gpu::GpuBackend {
     LB_RETURN_IF_ERROR(ctx_->Activate());
     if (x.cols() > INT32_MAX) return Bad("Argmax", "too many columns");
     return LaunchArgmax(CF(x), out, x.rows(), x.cols(), S());
+  }
+
+  // ---- quantized weights (quant.cu): the fused GEMV for decode-shaped
+  // products (no workspace, as QuantLinearWorkspaceBytes says), bf16 panels
+  // of W on the GEMM path otherwise ----
+  absl::Status QuantLinearImpl(QuantFormat format, bool trans_w, const Tensor& x, const void* w, std::int64_t n,
+                               std::int64_t k, float beta, Tensor y, Tensor workspace) override {
+    LB_RETURN_IF_ERROR(ctx_->Activate());
+    const std::int64_t m = x.rows();
+    if (trans_w && m <= kQuantGemvMaxRows) return LaunchQuantGemv(format, CF(x), m, w, n, k, F(y), beta, S());
+    return QuantLinearTiled(format, trans_w, CF(x), m, w, n, k, beta, F(y), workspace.data,
+                            workspace.present() ? workspace.bytes() : 0,
+                            [this](const GemmArgs& g) { return RunGemm(g); }, S());
+  }
+  absl::Status FillRandomQuantizedImpl(QuantFormat format, void* w, std::int64_t rows, std::int64_t cols,
+                                       std::uint64_t seed, float scale) override {
+    LB_RETURN_IF_ERROR(ctx_->Activate());
+    return LaunchFillRandomQuantized(format, w, rows, cols, seed, scale, S());
   }
 
   // ---- optimiser ----

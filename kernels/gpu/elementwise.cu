@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "ops.cuh"
+#include "random.cuh"
 
 namespace localbench::kernels::LB_GPU_NS {
 namespace {
@@ -14,21 +15,8 @@ __global__ void FillKernel(void* x, Elem e, std::int64_t n, float value) {
   for (std::int64_t i = GlobalThread(); i < n; i += GridStride()) StoreF(x, e, i, value);
 }
 
-// SplitMix64 finaliser over (seed, index): the counter-based generator the
-// CPU backend uses, so every backend fills identical weights.
-__device__ __forceinline__ std::uint64_t Mix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 __global__ void FillRandomKernel(void* x, Elem e, std::int64_t n, std::uint64_t seed, float scale) {
-  for (std::int64_t i = GlobalThread(); i < n; i += GridStride()) {
-    const std::uint64_t h = Mix64(seed * 0x9e3779b97f4a7c15ull + static_cast<std::uint64_t>(i) + 0x632be59bd9b4e019ull);
-    // Top 24 bits -> [0, 1) exactly representable, then [-scale, scale).
-    const float u = static_cast<float>(h >> 40) * (1.0f / 16777216.0f);
-    StoreF(x, e, i, (2.0f * u - 1.0f) * scale);
-  }
+  for (std::int64_t i = GlobalThread(); i < n; i += GridStride()) StoreF(x, e, i, SeededUniform(seed, i, scale));
 }
 
 __global__ void ConvertKernel(const void* src, Elem se, void* dst, Elem de, std::int64_t n) {

@@ -1,0 +1,2 @@
+// HIP build of quant.cu: the same source, compiled by Debian's HIP clang.
+#include "quant.cu"
