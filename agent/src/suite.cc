@@ -7,6 +7,7 @@
 
 #include "localbench/common/crypto.h"
 #include "localbench/kernels/presets.h"
+#include "suite_scoped.h"
 
 namespace localbench::agent {
 namespace {
@@ -76,6 +77,7 @@ std::string Suite::CanonicalText() const {
         << " sequence_tokens=" << t.sequence_tokens << " lora_rank=" << t.lora_rank << CanonicalTrainDims(t.train)
         << "\n";
   }
+  out << CanonicalScoped(*this);
   return out.str();
 }
 
@@ -242,6 +244,7 @@ absl::StatusOr<Suite> ApplyOptions(const Suite& standard, const RunOptions& o) {
   }
   if (o.repetitions != 0) s.repetitions = o.repetitions;
   if (o.memory_limit_bytes != 0) s.cpu_memory_limit_bytes = o.memory_limit_bytes;
+  NarrowScoped(standard, o, s);
   if (s.presets.empty() || s.templates.empty()) {
     return absl::InvalidArgumentError("the selection leaves nothing to run");
   }
@@ -256,7 +259,9 @@ std::vector<SuiteItem> Expand(const Suite& suite) {
   std::vector<SuiteItem> items;
   for (const auto& preset : suite.presets) {
     for (const auto& t : suite.templates) items.push_back({preset, t});
+    AppendScoped(suite, preset, items);
   }
+  for (const auto& preset : ScopedOnlyPresets(suite)) AppendScoped(suite, preset, items);
   return items;
 }
 

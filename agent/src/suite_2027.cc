@@ -2,6 +2,9 @@
 // templates, inherited by copying, so fixes to 2026.12's rules carry over)
 // plus new blocks per issue. Each block below is separate so the merges of
 // parallel work stay a union of blocks.
+#include <string>
+#include <vector>
+
 #include "localbench/agent/suite.h"
 
 namespace localbench::agent {
@@ -45,6 +48,21 @@ void AddQuantizedDecode(Suite& s) {
 }
 // ---- end of the quantized-weights block.
 
+// ---- GPU quantized block (issue 15, GPU half): 4-bit weights on GPUs, the
+// answer to "will Llama 3.1 8B run on my 8 GB card?". Q4_0 prefill and
+// decode (the bf16 templates' lengths, so the cells compare) for the 7-8B
+// presets and Llama 2 7B (the model of llama.cpp's published Q4_0 figures;
+// it runs only these), and QLoRA (NF4 base, fp32 adapters, the bf16 LoRA
+// template's shape) for Llama 3.1 8B: the seed's RTX 4090 case. Scoped to
+// those presets (Suite::scoped): the small presets need no 4-bit answer.
+void AddGpuQuantized(Suite& s) {
+  const std::vector<std::string> large = {"llama-3.1-8b", "qwen2.5-7b", "mistral-7b-v0.3", "llama-2-7b"};
+  s.scoped.push_back({large, {v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_Q4_0, 512, 0, 0, 0, {}}});
+  s.scoped.push_back({large, {v1::WORKLOAD_KIND_DECODE, v1::PRECISION_Q4_0, 512, 64, 0, 0, {}}});
+  s.scoped.push_back({{"llama-3.1-8b"}, {v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_NF4, 0, 0, 512, 16, {}}});
+}
+// ---- end of the GPU quantized block.
+
 }  // namespace
 
 Suite CpuSuite2027() {
@@ -59,6 +77,7 @@ Suite GpuSuite2027() {
   Suite s = GpuSuite();
   s.version = "2027.01-gpu";
   AddTrainingDimensions(s, /*gpu=*/true);
+  AddGpuQuantized(s);
   return s;
 }
 

@@ -128,6 +128,72 @@ TEST(AgentSuite, Suites2027CarryTheTrainingDimensions) {
   EXPECT_NE(gpu.CanonicalText().find("gradient_checkpointing=1"), std::string::npos);
 }
 
+// Suite 2027.01-gpu's quantized block (issue 15): Q4_0 prefill and decode on
+// the 7-8B presets and Llama 2 7B only, NF4 QLoRA on Llama 3.1 8B only;
+// Llama 2 7B runs nothing else and comes last (the first to give way to the
+// time budget); the run options narrow the block as they narrow templates.
+TEST(AgentSuite, Gpu2027QuantizedBlockIsScopedToTheLargePresets) {
+  const Suite gpu = GpuSuite2027();
+  const auto count = [](const Suite& s, const std::string& preset, v1::WorkloadKind kind, v1::Precision precision) {
+    int n = 0;
+    for (const SuiteItem& item : Expand(s))
+      if (item.preset == preset && item.shape.kind == kind && item.shape.precision == precision) ++n;
+    return n;
+  };
+  const std::vector<std::string> large = {"llama-3.1-8b", "qwen2.5-7b", "mistral-7b-v0.3", "llama-2-7b"};
+  for (const std::string& p : large) {
+    EXPECT_EQ(count(gpu, p, v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_Q4_0), 1) << p;
+    EXPECT_EQ(count(gpu, p, v1::WORKLOAD_KIND_DECODE, v1::PRECISION_Q4_0), 1) << p;
+  }
+  for (const std::string p : {"qwen2.5-0.5b", "llama-3.2-1b", "llama-3.2-3b"}) {
+    EXPECT_EQ(count(gpu, p, v1::WORKLOAD_KIND_DECODE, v1::PRECISION_Q4_0), 0) << p;
+    EXPECT_EQ(count(gpu, p, v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_Q4_0), 0) << p;
+    EXPECT_EQ(count(gpu, p, v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_NF4), 0) << p;
+  }
+  EXPECT_EQ(count(gpu, "qwen2.5-7b", v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_NF4), 0);
+  EXPECT_EQ(count(gpu, "llama-3.1-8b", v1::WORKLOAD_KIND_TRAIN_LORA, v1::PRECISION_NF4), 1);
+  const auto items = Expand(gpu);
+  EXPECT_EQ(items.size(), gpu.presets.size() * gpu.templates.size() + 2 * large.size() + 1);
+  ASSERT_GE(items.size(), 2u);
+  EXPECT_EQ(items[items.size() - 2].preset, "llama-2-7b");
+  EXPECT_EQ(items.back().preset, "llama-2-7b");
+  EXPECT_EQ(count(gpu, "llama-2-7b", v1::WORKLOAD_KIND_DECODE, v1::PRECISION_BF16), 0);
+  // Stated in the 2027.01-gpu text only: the other suites keep their hashes.
+  EXPECT_NE(gpu.CanonicalText().find("scoped presets=llama-3.1-8b,qwen2.5-7b,mistral-7b-v0.3,llama-2-7b workload "
+                                     "kind=decode precision=q4_0 prompt_tokens=512 generated_tokens=64"),
+            std::string::npos)
+      << gpu.CanonicalText();
+  EXPECT_EQ(CpuSuite2027().CanonicalText().find("scoped"), std::string::npos);
+  EXPECT_EQ(GpuSuite().CanonicalText().find("scoped"), std::string::npos);
+
+  RunOptions bf16;
+  bf16.precisions = {v1::PRECISION_BF16};
+  auto s = ApplyOptions(gpu, bf16);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->scoped.empty());
+
+  RunOptions decode;
+  decode.workloads = {v1::WORKLOAD_KIND_DECODE};
+  decode.generated_tokens = {128};
+  decode.presets = {"llama-2-7b", "llama-3.1-8b"};
+  s = ApplyOptions(gpu, decode);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->scoped.size(), 1u);
+  EXPECT_EQ(s->scoped[0].shape.generated_tokens, 128u);
+  EXPECT_EQ(s->scoped[0].presets, (std::vector<std::string>{"llama-3.1-8b", "llama-2-7b"}));
+  EXPECT_EQ(s->name, "custom");
+
+  // --precisions q4_0 turns the general templates into q4_0 too: a point
+  // both would run runs once.
+  RunOptions q4;
+  q4.precisions = {v1::PRECISION_Q4_0};
+  q4.presets = {"llama-2-7b"};
+  s = ApplyOptions(gpu, q4);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(count(*s, "llama-2-7b", v1::WORKLOAD_KIND_DECODE, v1::PRECISION_Q4_0), 1);
+  EXPECT_EQ(count(*s, "llama-2-7b", v1::WORKLOAD_KIND_PREFILL, v1::PRECISION_Q4_0), 1);
+}
+
 TEST(AgentSuite, TrainingReproduceCommandSelectsExactlyItsTemplate) {
   const Suite gpu = GpuSuite2027();
   SuiteItem item;

@@ -31,12 +31,25 @@ struct SuiteTemplate {
   bool operator==(const SuiteTemplate&) const = default;
 };
 
+// A template that runs on some presets only (suite_scoped.cc), e.g. the
+// 2027.01 GPU suite's 4-bit points for the 7-8B presets.
+struct ScopedTemplate {
+  std::vector<std::string> presets;  // in run order; may name presets outside Suite::presets
+  SuiteTemplate shape;
+
+  bool operator==(const ScopedTemplate&) const = default;
+};
+
 // A suite: presets x templates, and how each sweep runs.
 struct Suite {
   std::string name;        // "cpu", "gpu" or "custom"
   std::string version;     // human version, e.g. "2026.11-cpu"
   std::vector<std::string> presets;
   std::vector<SuiteTemplate> templates;
+  // Sweeps beyond presets x templates: each shape on its presets only. A
+  // preset named only here runs only its scoped shapes, after the others.
+  // Stated in the canonical text only when present (older hashes unchanged).
+  std::vector<ScopedTemplate> scoped;
   std::vector<std::uint32_t> batches;  // explicit list; empty = doubling sweep
   std::uint32_t max_batch = 0;         // cap of the doubling sweep (0 = none)
   std::uint32_t repetitions = 3;       // timed steps per point
@@ -94,7 +107,9 @@ struct SuiteItem {
   std::string preset;
   SuiteTemplate shape;
 };
-// The sweeps of a suite in run order: preset by preset, templates in order.
+// The sweeps of a suite in run order: preset by preset, templates in order
+// then the scoped shapes naming that preset; presets named only by scoped
+// shapes come last.
 std::vector<SuiteItem> Expand(const Suite& suite);
 
 }  // namespace localbench::agent
