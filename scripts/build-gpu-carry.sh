@@ -8,7 +8,7 @@
 #   gpu-carry/run.sh                    # GPU tests, the outside oracle, then the benchmark
 #   gpu-carry/run.sh tests [gtest args] # tests only
 #   gpu-carry/run.sh oracle             # the outside oracle's fixtures on the GPU
-#   gpu-carry/run.sh bench [--model=..] # benchmark only
+#   gpu-carry/run.sh bench [--model=..] # benchmark only (its quantized part alone: bench --quant)
 #
 # Libraries left out are those every CUDA machine has: the driver (libcuda,
 # libnvidia-*), the CUDA runtime and cuBLAS/cuBLASLt, and glibc itself.

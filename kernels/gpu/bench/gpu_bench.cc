@@ -3,6 +3,8 @@
 //   decode bytes/s     / copy bandwidth of our own streaming kernel (>= 0.8)
 //   portable GEMM      / cuBLASLt on the same shapes (>= 0.5; vendor ~ 1.0)
 //   prefill, LoRA step / dense bf16 peak of the device (MFU, from a table)
+//   quantized decode   / copy bandwidth; llama.cpp's published Q4_0 tg128
+//                        (gpu_bench_quant.cc; `--quant` runs only this part)
 //
 // Every ratio's denominator is measured in the same run (the peak excepted,
 // which is a datasheet number). Timing: device events after warm-up, median
@@ -19,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu_bench_quant.h"
 #include "localbench/kernels/gpu/gpu_backend.h"
 #include "localbench/kernels/plan.h"
 #include "localbench/kernels/presets.h"
@@ -33,6 +36,7 @@ struct Options {
   std::string model = "llama-3.2-1b";
   int reps = 5;
   int warmup = 2;
+  bool quant_only = false;  // --quant: the quantized decode figures only
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -129,8 +133,10 @@ int main(int argc, char** argv) {
       opt.model = a.substr(8);
     } else if (a.rfind("--reps=", 0) == 0) {
       opt.reps = std::max(1, std::atoi(a.c_str() + 7));
+    } else if (a == "--quant") {
+      opt.quant_only = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--model=PRESET] [--reps=N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--model=PRESET] [--reps=N] [--quant]\n", argv[0]);
       return 2;
     }
   }
@@ -154,6 +160,10 @@ int main(int argc, char** argv) {
 #endif
   if (!b) {
     std::printf("no GPU: nothing to benchmark (%s)\n", why_all.empty() ? "no GPU backend compiled in" : why_all.c_str());
+    return 0;
+  }
+  if (opt.quant_only) {
+    localbench_gpu_bench::RunQuantBench(*b, opt.reps);
     return 0;
   }
   lk::Device& dev = b->device();
@@ -294,6 +304,7 @@ int main(int argc, char** argv) {
                 preset.name.c_str(), 1024 / s, flops / s / 1e12, peak / 1e12, mfu(flops / s).c_str());
   }
   std::printf("\n");
+  localbench_gpu_bench::RunQuantBench(*b, opt.reps);
   PrintTelemetry(*b, "at end");
   return 0;
 }
