@@ -131,8 +131,9 @@ TEST_P(GpuQuantProduct, MatchesReferenceAndCpu) {
   //  GEMV: fp32 accumulation in any order, (in + 2) 2^-23.
   //  Panels: x and W each rounded to bf16 (2^-8 relative each) before the
   //  fp32-accumulated product: 2 2^-8 + 2^-16 + (in + 2) 2^-23.
-  //  CPU: its own test's bound, (in + 2) 2^-23 plus, for the AVX2 decode of
-  //  Q8_0 / Q4_0 (int8 activations), sum over blocks of amax/254 sum |w|.
+  //  CPU: its own test's bound, (in + 2) 2^-23 (mag + act) + act, where act,
+  //  for the AVX2 decode of Q8_0 / Q4_0 (int8 activations), is the sum over
+  //  blocks of amax/254 sum |w| (0 elsewhere).
   const double unit = std::ldexp(1.0, -23);
   const double gpu_rel = gemv ? (in + 2) * unit : 2 * std::ldexp(1.0, -8) + std::ldexp(1.0, -16) + (in + 2) * unit;
   const bool int8_cpu = gemv && c.format != QuantFormat::kNf4;
@@ -162,7 +163,7 @@ TEST_P(GpuQuantProduct, MatchesReferenceAndCpu) {
         mag += std::fabs(static_cast<double>(c.beta) * y0[at]);
       }
       const double gpu_bound = gpu_rel * mag + 1e-30;
-      const double cpu_bound = (in + 2) * unit * mag + act * (1.0 + 1e-4) + 1e-30;
+      const double cpu_bound = (in + 2) * unit * (mag + act) + act * (1.0 + 1e-4) + 1e-30;
       if (bad < 5) {
         EXPECT_NEAR(got[at], ref, gpu_bound) << "reference, y[" << r << ", " << j << "]";
         EXPECT_NEAR(got[at], cpu[at], gpu_bound + cpu_bound) << "CPU backend, y[" << r << ", " << j << "]";
@@ -268,10 +269,11 @@ std::vector<float> Logits(Backend& backend, Workload& w) {
   return v;
 }
 
-// The same seeded quantized model gives the CPU's logits: within 3% of the
-// logits' range (the panels round activations to bf16 per layer, the CPU's
+// The same seeded quantized model gives the CPU's logits: within 5% of the
+// largest logit (the panels round activations to bf16 per layer, the CPU's
 // AVX2 decode rounds them to int8 per block; both far below the 25% a 4-bit
-// model differs from its fp32 original on this preset).
+// model differs from its fp32 original on this preset, and the 5% the bf16
+// GPU-vs-CPU test allows).
 TEST(GpuQuantWorkload, LogitsTrackTheCpu) {
   LB_GPU_OR_SKIP(gpu);
   for (WorkloadKind kind : {WorkloadKind::kPrefill, WorkloadKind::kDecode}) {
@@ -293,7 +295,7 @@ TEST(GpuQuantWorkload, LogitsTrackTheCpu) {
         worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - want[i]));
       }
       ASSERT_GT(spread, 0.1);
-      EXPECT_LT(worst, 0.03 * spread);
+      EXPECT_LT(worst, 0.05 * spread);
     }
   }
 }
