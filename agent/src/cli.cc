@@ -39,7 +39,7 @@ ParseResult ParseCommandLine(int argc, const char* const* argv) {
   auto* run_cmd = app.add_subcommand("run", "Run the benchmark suite, show the results, then ask to publish");
   run_cmd->add_option("--device", run.device, "Device: cpu, cuda, cuda:N, hip, hip:N (default: best found)");
   run_cmd->add_option("--suite", run.suite,
-                      "Suite version: 2026.12 (default) or 2027.01 (adds training dimensions and 4/8-bit decode)")
+                      "Suite version: 2027.01 (default: training dimensions, 4/8-bit decode) or 2026.12 (the previous one)")
       ->check(CLI::IsMember({"2026.12", "2027.01"}));
   run_cmd->add_option("--presets", run.presets, "Model presets, comma-separated (default: the suite's)")
       ->delimiter(',');

@@ -151,11 +151,13 @@ Suite GpuSuite() {
   return s;
 }
 
-Suite StandardSuite(v1::Backend backend) { return backend == v1::BACKEND_CPU ? CpuSuite() : GpuSuite(); }
+Suite StandardSuite(v1::Backend backend) {
+  return backend == v1::BACKEND_CPU ? CpuSuite2027() : GpuSuite2027();
+}
 
 absl::StatusOr<Suite> SuiteFor(std::string_view version, v1::Backend backend) {
-  if (version.empty() || version == "2026.12") return StandardSuite(backend);
-  if (version == "2027.01") return backend == v1::BACKEND_CPU ? CpuSuite2027() : GpuSuite2027();
+  if (version.empty() || version == "2027.01") return StandardSuite(backend);
+  if (version == "2026.12") return backend == v1::BACKEND_CPU ? CpuSuite() : GpuSuite();
   return absl::InvalidArgumentError("--suite: unknown suite version \"" + std::string(version) +
                                     "\" (known: 2026.12, 2027.01)");
 }

@@ -13,6 +13,7 @@
 #include "localbench/v1/admin.grpc.pb.h"
 #include "localbench/v1/query.grpc.pb.h"
 #include "output.h"
+#include "training_flags.h"
 #include "views.h"
 
 namespace localbench::cli {
@@ -61,6 +62,7 @@ int ExitFor(grpc::StatusCode c) {
 struct WorkloadFlags {
   std::string preset, kind, precision;
   uint32_t prompt_tokens = 0, generated_tokens = 0, sequence_tokens = 0, lora_rank = 0;
+  TrainingFlags training;
 };
 
 void AddWorkloadFlags(CLI::App* cmd, WorkloadFlags* w, bool required) {
@@ -75,6 +77,7 @@ void AddWorkloadFlags(CLI::App* cmd, WorkloadFlags* w, bool required) {
   cmd->add_option("--generated-tokens", w->generated_tokens, "generated tokens (decode)");
   cmd->add_option("--sequence-tokens", w->sequence_tokens, "sequence length (training)");
   cmd->add_option("--lora-rank", w->lora_rank, "LoRA rank (train_lora)");
+  AddTrainingFlags(cmd, &w->training);
 }
 
 // Sets enum field `name` of `m` from `text` ("" leaves it); an error names the flag.
@@ -95,7 +98,7 @@ std::string FillWorkload(const WorkloadFlags& w, v1::WorkloadKey* k) {
   k->set_generated_tokens(w.generated_tokens);
   k->set_sequence_tokens(w.sequence_tokens);
   k->set_lora_rank(w.lora_rank);
-  return "";
+  return FillTrainingDims(w.training, k);
 }
 
 // Everything one invocation needs to send a request and print the answer.
@@ -225,6 +228,7 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err, bool colour
   t_oom->add_option("--kind", filter_w.kind, EnumChoices(*v1::WorkloadKind_descriptor()));
   t_oom->add_option("--precision", filter_w.precision, EnumChoices(*v1::Precision_descriptor()));
   t_oom->add_option("--length", length, "prompt (inference) or sequence (training) tokens");
+  AddTrainingFlags(t_oom, &filter_w.training);
   t_oom->add_option("--suite-version", *oom.mutable_filter()->mutable_suite_version(), "one suite version");
   t_oom->add_option("--agent-version", *oom.mutable_filter()->mutable_agent_version(), "one agent version");
   t_oom->add_option("--sort", *oom.mutable_page()->mutable_sort(), "column, '-' prefix for descending");
@@ -346,6 +350,7 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err, bool colour
                                       std::tuple{"precision", &filter_w.precision, "--precision"}}) {
       if (bad.empty()) bad = SetEnum(f, field, *value, flag);
     }
+    if (bad.empty()) bad = FillTrainingDims(filter_w.training, f);
     if (!bad.empty()) return usage(bad);
     action = [&] { return c.Call("GetOomTable", *c.query, &v1::Query::Stub::GetOomTable, oom, kOomView, false); };
   } else if (t_curve->parsed()) {

@@ -86,7 +86,9 @@ std::string ValueAt(const Message& m, const std::string& path) {
       cur = &r->GetMessage(*cur, f);
       continue;
     }
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !r->HasField(*cur, f)) return "";
+    // An absent message or optional scalar (a training dimension of an
+    // inference row) prints empty, not as a default value.
+    if (f->has_presence() && !r->HasField(*cur, f)) return "";
     return Scalar(*cur, f, 0);
   }
   return "";

@@ -41,11 +41,16 @@ const LB = (() => {
     return body;
   }
 
-  // A query string from an object; empty, zero and *_UNSPECIFIED values are left out.
+  // Fields whose zero is a value, not "any" (a served workload key's training dimensions).
+  const keepZero = new Set(['loss_chunks']);
+
+  // A query string from an object; empty, zero (but see keepZero) and *_UNSPECIFIED values are left out.
   function query(fields) {
     const q = new URLSearchParams();
     for (const [key, value] of Object.entries(fields)) {
-      if (value === undefined || value === null || value === '' || value === 0 || value === '0') continue;
+      if (value === undefined || value === null || value === '') continue;
+      // Zero is "any" for most fields; a training dimension states it (loss_chunks=0: whole loss).
+      if ((value === 0 || value === '0') && !keepZero.has(key)) continue;
       if (typeof value === 'string' && value.endsWith('_UNSPECIFIED')) continue;
       if (Array.isArray(value)) {
         if (value.length) q.set(key, value.join(','));
@@ -63,7 +68,26 @@ const LB = (() => {
       model_preset: w.model_preset, kind: w.kind, precision: w.precision,
       prompt_tokens: w.prompt_tokens, generated_tokens: w.generated_tokens,
       sequence_tokens: w.sequence_tokens, lora_rank: w.lora_rank,
+      // Training dimensions: present on training rows only, so a row's key
+      // selects exactly its own cell (checkpointing on and off are two cells).
+      activation_precision: w.activation_precision, gradient_checkpointing: w.gradient_checkpointing,
+      accumulation_steps: w.accumulation_steps, full_finetune_accounting: w.full_finetune_accounting,
+      loss_chunks: w.loss_chunks,
     };
+  }
+
+  // "bf16 act, ckpt, accum 4": the training dimensions away from the
+  // pre-2027.01 meaning (as the collector's chart titles word them).
+  function trainingLabel(w) {
+    const parts = [];
+    if (w.activation_precision && w.activation_precision !== 'PRECISION_FP32') {
+      parts.push(`${shortEnum(w.activation_precision)} act`);
+    }
+    if (w.gradient_checkpointing === true) parts.push('ckpt');
+    if (Number(w.accumulation_steps) > 1) parts.push(`accum ${w.accumulation_steps}`);
+    if (Number(w.loss_chunks) > 0) parts.push(`loss ${w.loss_chunks} chunks`);
+    if (w.full_finetune_accounting === 'FULL_FINETUNE_ACCOUNTING_MIXED') parts.push('mixed');
+    return parts.join(', ');
   }
 
   function shortEnum(name) {
@@ -76,7 +100,8 @@ const LB = (() => {
     if (w.sequence_tokens) parts.push(`seq ${w.sequence_tokens}`);
     if (w.prompt_tokens) parts.push(`prompt ${w.prompt_tokens}`);
     if (w.generated_tokens) parts.push(`gen ${w.generated_tokens}`);
-    return parts.filter(Boolean).join(' ');
+    const dims = trainingLabel(w);
+    return parts.filter(Boolean).join(' ') + (dims ? `, ${dims}` : '');
   }
 
   function gib(bytes) {

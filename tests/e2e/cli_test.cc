@@ -17,6 +17,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_split.h"
+
 #include "../integration/child_process.h"
 #include "../integration/tables_fixture.h"
 #include "localbench/v1/admin.pb.h"
@@ -177,6 +179,39 @@ TEST_F(CliTest, ReadCommandsInTableJsonAndCsvWithoutAToken) {
   EXPECT_EQ(at1.version().data_version(), 1);
   ASSERT_FALSE(at1.rows().empty());
   EXPECT_EQ(at1.rows(0).support().machine_count(), 1u);
+}
+
+TEST_F(CliTest, TrainingFlagsNarrowTablesAndShowInColumns) {
+  // Both machines ran training at the pre-2027.01 defaults: checkpointing off.
+  Output off = Cli({"tables", "oom", "--kind", "train_lora", "--gradient-checkpointing", "off", "--json"});
+  ASSERT_EQ(off.code, 0) << off.out;
+  v1::OomTable rows;
+  ASSERT_TRUE(ParsesAs(off.out, &rows)) << off.out;
+  ASSERT_EQ(rows.rows_size(), 1);
+  EXPECT_TRUE(rows.rows(0).workload().has_gradient_checkpointing());
+  EXPECT_FALSE(rows.rows(0).workload().gradient_checkpointing());
+  Output on = Cli({"tables", "oom", "--gradient-checkpointing", "on", "--json"});
+  ASSERT_EQ(on.code, 0);
+  v1::OomTable none;
+  ASSERT_TRUE(ParsesAs(on.out, &none)) << on.out;
+  EXPECT_EQ(none.rows_size(), 0);
+  // The terminal table names the dimensions; inference rows leave them empty.
+  Output table = Cli({"tables", "oom", "--preset", "llama-3.2-1b"});
+  ASSERT_EQ(table.code, 0);
+  EXPECT_NE(table.out.find("CKPT"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("ACCUM"), std::string::npos) << table.out;
+  int lora_lines = 0;
+  for (absl::string_view line : absl::StrSplit(table.out, '\n')) {
+    if (line.find("train_lora") == absl::string_view::npos) continue;
+    ++lora_lines;
+    EXPECT_NE(line.find("false"), absl::string_view::npos) << line;
+  }
+  EXPECT_EQ(lora_lines, 1) << table.out;
+  // Bad values: exit 2 (the collector's INVALID_ARGUMENT, or the flag's check).
+  EXPECT_EQ(Cli({"tables", "oom", "--accumulation-steps", "0"}).code, 2);
+  Output maybe = Cli({"tables", "curve", "--device-model", "rtx-4090-24gb", "--preset", "llama-3.2-1b", "--kind",
+                      "train_lora", "--gradient-checkpointing", "maybe"});
+  EXPECT_EQ(maybe.code, 2);
 }
 
 TEST_F(CliTest, EditorsModerateWriteVerdictsAndManageTokensInEveryFormat) {

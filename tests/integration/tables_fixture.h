@@ -138,6 +138,22 @@ inline v1::WorkloadKey KeyOf(const v1::Submission& s, int i) {
   k.set_generated_tokens(w.generated_tokens());
   k.set_sequence_tokens(w.sequence_tokens());
   k.set_lora_rank(w.lora_rank());
+  // Served keys state a training workload's dimensions (query.proto
+  // WorkloadKey 8-12), unset ones at their pre-2027.01 meaning; written out
+  // here rather than calling the collector's canonical form, so the tests
+  // check it.
+  if (w.kind() == v1::WORKLOAD_KIND_TRAIN_LORA || w.kind() == v1::WORKLOAD_KIND_TRAIN_FULL) {
+    k.set_activation_precision(w.activation_precision() == v1::PRECISION_UNSPECIFIED ? v1::PRECISION_FP32
+                                                                                    : w.activation_precision());
+    k.set_gradient_checkpointing(w.gradient_checkpointing());
+    k.set_accumulation_steps(w.accumulation_steps() == 0 ? 1 : w.accumulation_steps());
+    k.set_loss_chunks(w.loss_chunks());
+    if (w.kind() == v1::WORKLOAD_KIND_TRAIN_FULL) {
+      k.set_full_finetune_accounting(w.full_finetune_accounting() == v1::FULL_FINETUNE_ACCOUNTING_MIXED
+                                         ? v1::FULL_FINETUNE_ACCOUNTING_MIXED
+                                         : v1::FULL_FINETUNE_ACCOUNTING_LEAN);
+    }
+  }
   return k;
 }
 

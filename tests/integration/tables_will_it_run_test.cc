@@ -80,7 +80,8 @@ TEST_F(TablesTest, SeedExampleLlama8bLoraOn24GbCard) {
   EXPECT_TRUE(says_rank && says_reserve);
   EXPECT_EQ(four->measure_command(),
             "localbench-agent run --device cuda --presets llama-3.1-8b --workloads train-lora --precisions bf16 "
-            "--sequence-tokens 256 --batches 4");
+            "--sequence-tokens 256 --activation-precision fp32 --gradient-checkpointing off "
+            "--accumulation-steps 1 --loss-chunks 0 --batches 4");
   // No speed was measured anywhere: said so, not guessed.
   EXPECT_EQ(four->tokens_per_second().basis(), v1::BASIS_UNSPECIFIED);
   EXPECT_NE(four->tokens_per_second().method().find("unknown"), std::string::npos);

@@ -16,12 +16,16 @@ TEST(AgentCli, RunWithNoArgumentsIsTheStandardSuite) {
   EXPECT_TRUE(r.invocation.run.batches.empty());
   EXPECT_FALSE(r.invocation.run.yes);
   EXPECT_FALSE(r.invocation.run.connection.insecure);
+  EXPECT_EQ(r.invocation.run.suite, "");  // the standard suite (2027.01)
 }
 
 TEST(AgentCli, SuiteVersionIsChosenByName) {
   auto r = ParseCommandLine(std::vector<std::string>{"run", "--suite", "2027.01"});
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.invocation.run.suite, "2027.01");
+  auto previous = ParseCommandLine(std::vector<std::string>{"run", "--suite", "2026.12"});
+  ASSERT_TRUE(previous.ok) << previous.error;
+  EXPECT_EQ(previous.invocation.run.suite, "2026.12");
   auto bad = ParseCommandLine(std::vector<std::string>{"run", "--suite", "2025.01"});
   EXPECT_FALSE(bad.ok);
   EXPECT_EQ(bad.exit_code, kExitUsage);

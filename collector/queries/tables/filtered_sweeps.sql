@@ -6,7 +6,11 @@
 --   $8 precision, $9 length (prompt tokens for inference, sequence tokens for
 --   training), $10 suite version, $11 agent version, $12 backend,
 --   $13..$16 exact prompt, generated, sequence tokens and LoRA rank,
---   $17 batch size (point statements; 0: every batch).
+--   $17 batch size (point statements; 0: every batch), then the training
+--   dimensions (query.proto WorkloadKey fields 8-12), each selecting
+--   training rows only when set: $18 activation precision ('' any),
+--   $19 gradient checkpointing ('on', 'off'; '' any), $20 accumulation steps
+--   (0 any), $21 full fine-tune accounting ('' any), $22 loss chunks (-1 any).
 -- The small sides are MATERIALIZED so each is computed once (a slug per
 -- device, a visibility verdict per submission) and hash-joined, instead of
 -- being re-evaluated per sweep.
@@ -32,6 +36,8 @@ sw AS (
   SELECT dm.slug, s.machine_id, s.submission_id, s.data_version, s.driver_version, s.runtime_version,
          s.agent_version, s.suite_version, w.sweep_index, w.model_preset, w.kind, w.precision,
          w.prompt_tokens, w.generated_tokens, w.sequence_tokens, w.lora_rank,
+         w.activation_precision, w.gradient_checkpointing, w.accumulation_steps, w.full_finetune_accounting,
+         w.loss_chunks,
          w.largest_ok_batch, w.smallest_failed_batch, w.planned_max_batch
   FROM vis s
   JOIN dm ON dm.device_id = s.device_id
@@ -45,4 +51,10 @@ sw AS (
     AND ($14::bigint = 0 OR w.generated_tokens = $14::bigint)
     AND ($15::bigint = 0 OR w.sequence_tokens = $15::bigint)
     AND ($16::bigint = 0 OR w.lora_rank = $16::bigint)
+    AND ($18::text = '' OR (w.kind IN ('train_lora', 'train_full') AND w.activation_precision = $18::text))
+    AND ($19::text = '' OR (w.kind IN ('train_lora', 'train_full')
+                            AND w.gradient_checkpointing = ($19::text = 'on')))
+    AND ($20::bigint = 0 OR (w.kind IN ('train_lora', 'train_full') AND w.accumulation_steps = $20::bigint))
+    AND ($21::text = '' OR w.full_finetune_accounting = $21::text)
+    AND ($22::bigint < 0 OR (w.kind IN ('train_lora', 'train_full') AND w.loss_chunks = $22::bigint))
 )

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "localbench/collector/http/params.h"
+#include "localbench/collector/workload_key.h"
 
 namespace localbench::collector::http {
 namespace {
@@ -45,7 +46,7 @@ MemoryUnit UnitFor(double largest_bytes) {
   return {"KiB", 1024.0};
 }
 
-// "llama-3.2-1b decode bf16" (+ lengths) for titles.
+// "llama-3.2-1b decode bf16" (+ lengths, + training dimensions) for titles.
 std::string WorkloadLabel(const v1::WorkloadKey& w) {
   std::string label = absl::StrCat(w.model_preset(), " ", ShortEnumName(v1::WorkloadKind_descriptor()->FindValueByNumber(w.kind())));
   if (w.precision() != v1::PRECISION_UNSPECIFIED) {
@@ -54,6 +55,8 @@ std::string WorkloadLabel(const v1::WorkloadKey& w) {
   if (w.sequence_tokens() != 0) absl::StrAppend(&label, " seq ", w.sequence_tokens());
   if (w.prompt_tokens() != 0) absl::StrAppend(&label, " prompt ", w.prompt_tokens());
   if (w.generated_tokens() != 0) absl::StrAppend(&label, " gen ", w.generated_tokens());
+  // Training dimensions away from the pre-2027.01 meaning: ", bf16 act, ckpt".
+  if (const std::string dims = TrainingDimsLabel(w); !dims.empty()) absl::StrAppend(&label, ", ", dims);
   return label;
 }
 

@@ -18,14 +18,16 @@ std::vector<v1::OomRow> OomRows(Reader& rd, const Filter& f, const Directory& di
     v1::OomRow row;
     *row.mutable_device_model() = ModelOf(dir, r[0].as<std::string>());
     *row.mutable_workload() = WorkloadAt(r, 1);
-    if (auto s = SpreadAt(r, 10)) *row.mutable_largest_ok_batch() = *s;
-    if (auto s = SpreadAt(r, 15)) *row.mutable_smallest_failed_batch() = *s;
-    row.set_planned_max_batch(r[20].as<uint32_t>());
-    if (auto s = SpreadAt(r, 21)) *row.mutable_peak_bytes_at_batch_1() = *s;
-    row.set_planned_bytes_at_batch_1(r[26].as<uint64_t>());
-    SetSupport(rd.verify(), r[8].as<int64_t>(), r[9].as<int64_t>(),
+    // Columns after the key: see oom_cells.sql.
+    constexpr int k = 1 + kKeyColumns;
+    if (auto s = SpreadAt(r, k + 2)) *row.mutable_largest_ok_batch() = *s;
+    if (auto s = SpreadAt(r, k + 7)) *row.mutable_smallest_failed_batch() = *s;
+    row.set_planned_max_batch(r[k + 12].as<uint32_t>());
+    if (auto s = SpreadAt(r, k + 13)) *row.mutable_peak_bytes_at_batch_1() = *s;
+    row.set_planned_bytes_at_batch_1(r[k + 18].as<uint64_t>());
+    SetSupport(rd.verify(), r[k].as<int64_t>(), r[k + 1].as<int64_t>(),
                row.has_largest_ok_batch() ? &row.largest_ok_batch() : nullptr, row.mutable_support());
-    row.set_reproduce_command(r[27].as<std::string>());
+    row.set_reproduce_command(r[k + 19].as<std::string>());
     rows.push_back(std::move(row));
   }
   return rows;
@@ -37,14 +39,16 @@ std::vector<PointCell> PointCells(Reader& rd, const Filter& f) {
     PointCell c;
     c.slug = r[0].as<std::string>();
     c.workload = WorkloadAt(r, 1);
-    c.batch_size = r[8].as<uint32_t>();
-    c.machines = r[9].as<int64_t>();
-    c.submissions = r[10].as<int64_t>();
-    c.tokens_per_second = SpreadAt(r, 11);
-    c.peak_bytes = SpreadAt(r, 16);
-    c.planned_bytes = r[21].as<uint64_t>();
-    c.oom_machines = r[22].as<uint32_t>();
-    c.reproduce_command = r[23].as<std::string>();
+    // Columns after the key: see point_cells.sql.
+    constexpr int k = 1 + kKeyColumns;
+    c.batch_size = r[k].as<uint32_t>();
+    c.machines = r[k + 1].as<int64_t>();
+    c.submissions = r[k + 2].as<int64_t>();
+    c.tokens_per_second = SpreadAt(r, k + 3);
+    c.peak_bytes = SpreadAt(r, k + 8);
+    c.planned_bytes = r[k + 13].as<uint64_t>();
+    c.oom_machines = r[k + 14].as<uint32_t>();
+    c.reproduce_command = r[k + 15].as<std::string>();
     cells.push_back(std::move(c));
   }
   return cells;

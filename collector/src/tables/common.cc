@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -15,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "localbench/collector/store.h"
 #include "localbench/collector/tables.h"
+#include "localbench/collector/workload_key.h"
 #include "tables/queries.h"
 
 namespace localbench::collector::tables {
@@ -34,6 +36,38 @@ bool Matches(std::string_view s, const char* pattern) {
 
 absl::Status Invalid(const std::string& field, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+// Binds the training dimensions of a WorkloadKey or TableFilter (the same
+// field names in both); errors name the field under `field`.
+template <typename Message>
+absl::Status BindTrainingDims(const Message& m, const std::string& field, Filter* out) {
+  if (m.has_activation_precision()) {
+    const v1::Precision p = m.activation_precision();
+    if (p != v1::PRECISION_FP32 && p != v1::PRECISION_FP16 && p != v1::PRECISION_BF16) {
+      return Invalid(absl::StrCat(field, ".activation_precision"), "must be fp32, fp16 or bf16");
+    }
+    out->activation_precision = PrecisionName(p);
+  }
+  if (m.has_gradient_checkpointing()) out->checkpointing = m.gradient_checkpointing() ? "on" : "off";
+  if (m.has_accumulation_steps()) {
+    if (m.accumulation_steps() < 1 || m.accumulation_steps() > 1024) {
+      return Invalid(absl::StrCat(field, ".accumulation_steps"), "must be between 1 and 1024");
+    }
+    out->accumulation_steps = m.accumulation_steps();
+  }
+  if (m.has_full_finetune_accounting()) {
+    switch (m.full_finetune_accounting()) {
+      case v1::FULL_FINETUNE_ACCOUNTING_MIXED: out->accounting = "mixed"; break;
+      case v1::FULL_FINETUNE_ACCOUNTING_LEAN: out->accounting = "lean"; break;
+      default: return Invalid(absl::StrCat(field, ".full_finetune_accounting"), "must be mixed or lean");
+    }
+  }
+  if (m.has_loss_chunks()) {
+    if (m.loss_chunks() > 1024) return Invalid(absl::StrCat(field, ".loss_chunks"), "must be between 0 and 1024");
+    out->loss_chunks = m.loss_chunks();
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -103,6 +137,7 @@ absl::StatusOr<Filter> BindFilter(const v1::TableFilter& f, const std::string& f
   out.agent_version = f.agent_version();
   if (!v1::Backend_IsValid(f.backend())) return Invalid(absl::StrCat(field, ".backend"), "unknown backend");
   if (f.backend() != v1::BACKEND_UNSPECIFIED) out.backend = BackendName(f.backend());
+  if (auto ok = BindTrainingDims(f, field, &out); !ok.ok()) return ok;
   return out;
 }
 
@@ -126,7 +161,21 @@ absl::Status BindWorkload(const v1::WorkloadKey& w, const std::string& field, bo
   out->generated_tokens = w.generated_tokens();
   out->sequence_tokens = w.sequence_tokens();
   out->lora_rank = w.lora_rank();
-  return absl::OkStatus();
+  // A key's training dimensions belong to its kind: inference has none, and
+  // only a full fine-tune has an accounting.
+  if (w.kind() != v1::WORKLOAD_KIND_UNSPECIFIED) {
+    const bool training = IsTrainingKind(w.kind());
+    const std::pair<bool, const char*> dims[] = {
+        {w.has_activation_precision(), "activation_precision"}, {w.has_gradient_checkpointing(), "gradient_checkpointing"},
+        {w.has_accumulation_steps(), "accumulation_steps"},     {w.has_loss_chunks(), "loss_chunks"}};
+    for (const auto& [set, name] : dims) {
+      if (set && !training) return Invalid(absl::StrCat(field, ".", name), "only for training workloads");
+    }
+    if (w.has_full_finetune_accounting() && w.kind() != v1::WORKLOAD_KIND_TRAIN_FULL) {
+      return Invalid(absl::StrCat(field, ".full_finetune_accounting"), "only for train_full");
+    }
+  }
+  return BindTrainingDims(w, field, out);
 }
 
 void Reader::Prepare(const std::string& name, bool with_filter) {
@@ -201,12 +250,28 @@ v1::WorkloadKey WorkloadAt(const pqxx::row& row, int first) {
   w.set_generated_tokens(row[first + 4].as<uint32_t>());
   w.set_sequence_tokens(row[first + 5].as<uint32_t>());
   w.set_lora_rank(row[first + 6].as<uint32_t>());
-  return w;
+  // Stored normalised (rows.cc): inference rows hold the defaults, which
+  // CanonicalWorkloadKey drops again.
+  w.set_activation_precision(ParsePrecision(row[first + 7].as<std::string>()));
+  w.set_gradient_checkpointing(row[first + 8].as<bool>());
+  w.set_accumulation_steps(row[first + 9].as<uint32_t>());
+  const std::string accounting = row[first + 10].as<std::string>();
+  if (accounting == "mixed") w.set_full_finetune_accounting(v1::FULL_FINETUNE_ACCOUNTING_MIXED);
+  if (accounting == "lean") w.set_full_finetune_accounting(v1::FULL_FINETUNE_ACCOUNTING_LEAN);
+  w.set_loss_chunks(row[first + 11].as<uint32_t>());
+  return CanonicalWorkloadKey(std::move(w));
 }
 
-std::string KeyString(const v1::WorkloadKey& w) {
-  return absl::StrFormat("%s|%d|%d|%010u|%010u|%010u|%010u", w.model_preset(), w.kind(), w.precision(),
-                         w.prompt_tokens(), w.generated_tokens(), w.sequence_tokens(), w.lora_rank());
+std::string KeyString(const v1::WorkloadKey& key) {
+  const v1::WorkloadKey w = CanonicalWorkloadKey(key);
+  std::string s = absl::StrFormat("%s|%d|%d|%010u|%010u|%010u|%010u", w.model_preset(), w.kind(), w.precision(),
+                                  w.prompt_tokens(), w.generated_tokens(), w.sequence_tokens(), w.lora_rank());
+  // Inference keys keep the older form; training keys add their dimensions.
+  if (IsTrainingKind(w.kind())) {
+    absl::StrAppendFormat(&s, "|%d|%d|%04u|%d|%04u", w.activation_precision(), w.gradient_checkpointing() ? 1 : 0,
+                          w.accumulation_steps(), w.full_finetune_accounting(), w.loss_chunks());
+  }
+  return s;
 }
 
 v1::Vendor ParseVendor(std::string_view s) {
@@ -357,6 +422,7 @@ std::string MeasureCommand(const v1::WorkloadKey& w, uint32_t batch, const std::
   if (w.prompt_tokens()) absl::StrAppend(&cmd, " --prompt-tokens ", w.prompt_tokens());
   if (w.generated_tokens()) absl::StrAppend(&cmd, " --generated-tokens ", w.generated_tokens());
   if (w.sequence_tokens()) absl::StrAppend(&cmd, " --sequence-tokens ", w.sequence_tokens());
+  absl::StrAppend(&cmd, TrainingDimsFlags(w));
   absl::StrAppend(&cmd, " --batches ", batch);
   return cmd;
 }

@@ -49,6 +49,13 @@ struct Filter {
   int64_t sequence_tokens = 0;
   int64_t lora_rank = 0;
   int64_t batch_size = 0;        // points at this batch only (point queries)
+  // Training dimensions (WorkloadKey / TableFilter fields 8-12, 12-16); set,
+  // each selects training rows with that value only.
+  std::string activation_precision;  // "fp32", "fp16", "bf16"; "" any
+  std::string checkpointing;         // "on", "off"; "" any
+  int64_t accumulation_steps = 0;    // 1..1024; 0 any
+  std::string accounting;            // "mixed", "lean"; "" any
+  int64_t loss_chunks = -1;          // 0..1024; -1 any
 };
 
 // Validates and binds a TableFilter; errors name fields under `field`.
@@ -78,14 +85,15 @@ class Reader {
   v1::DataVersion Version() const;
 
   // Runs a table statement (filtered_sweeps.sql + NAME.sql) with the filter
-  // and then `extra` parameters ($18 on).
+  // and then `extra` parameters ($23 on).
   template <typename... Extra>
   pqxx::result Table(const std::string& name, const Filter& f, Extra&&... extra) {
     Prepare(name, true);
     return tx_.exec_prepared(name, version_, f.vendor, f.slugs, f.memory_min, f.memory_max, f.preset, f.kind,
                              f.precision, f.length, f.suite_version, f.agent_version, f.backend, f.prompt_tokens,
                              f.generated_tokens, f.sequence_tokens, f.lora_rank, f.batch_size,
-                             std::forward<Extra>(extra)...);
+                             f.activation_precision, f.checkpointing, f.accumulation_steps, f.accounting,
+                             f.loss_chunks, std::forward<Extra>(extra)...);
   }
   // Runs a standalone statement NAME.sql with `args` as $1, $2, ...
   template <typename... Args>
@@ -122,10 +130,16 @@ std::optional<v1::Spread> SpreadAt(const pqxx::row& row, int first);
 void SetSupport(const VerifyRule& verify, int64_t machines, int64_t submissions, const v1::Spread* headline,
                 v1::Support* support);
 
-// Reads the workload key from seven columns starting at `first` (preset,
-// kind, precision, prompt, generated, sequence, lora rank).
+// Columns a workload key spans in a table statement's row.
+inline constexpr int kKeyColumns = 12;
+// Reads the workload key from kKeyColumns columns starting at `first`
+// (preset, kind, precision, prompt, generated, sequence, lora rank, then the
+// stored training dimensions: activation precision, checkpointing,
+// accumulation steps, full fine-tune accounting, loss chunks), in its served
+// form (CanonicalWorkloadKey: dimensions set on training kinds only).
 v1::WorkloadKey WorkloadAt(const pqxx::row& row, int first);
-// A comparable string of a workload key (for grouping and choosing).
+// A comparable string of a workload key's canonical form (for grouping and
+// choosing): keys naming the same cell give the same string.
 std::string KeyString(const v1::WorkloadKey& w);
 
 // Enum names as SQL stores them, and back.

@@ -30,14 +30,25 @@ absl::StatusOr<std::string> ResolveModel(const tables::Directory& dir, const std
 }
 
 // True when some cell could be both `a` and `b`: same preset and kind, and
-// every other field equal where both name one.
+// every other field equal where both name one (training dimensions: where
+// both set one).
 bool Overlap(const v1::WorkloadKey& a, const v1::WorkloadKey& b) {
   auto same = [](uint32_t x, uint32_t y) { return x == 0 || y == 0 || x == y; };
+  auto both = [](bool has_x, auto x, bool has_y, auto y) { return !has_x || !has_y || x == y; };
   return a.model_preset() == b.model_preset() && a.kind() == b.kind() &&
          (a.precision() == v1::PRECISION_UNSPECIFIED || b.precision() == v1::PRECISION_UNSPECIFIED ||
           a.precision() == b.precision()) &&
          same(a.prompt_tokens(), b.prompt_tokens()) && same(a.generated_tokens(), b.generated_tokens()) &&
-         same(a.sequence_tokens(), b.sequence_tokens()) && same(a.lora_rank(), b.lora_rank());
+         same(a.sequence_tokens(), b.sequence_tokens()) && same(a.lora_rank(), b.lora_rank()) &&
+         both(a.has_activation_precision(), a.activation_precision(), b.has_activation_precision(),
+              b.activation_precision()) &&
+         both(a.has_gradient_checkpointing(), a.gradient_checkpointing(), b.has_gradient_checkpointing(),
+              b.gradient_checkpointing()) &&
+         both(a.has_accumulation_steps(), a.accumulation_steps(), b.has_accumulation_steps(),
+              b.accumulation_steps()) &&
+         both(a.has_full_finetune_accounting(), a.full_finetune_accounting(), b.has_full_finetune_accounting(),
+              b.full_finetune_accounting()) &&
+         both(a.has_loss_chunks(), a.loss_chunks(), b.has_loss_chunks(), b.loss_chunks());
 }
 
 }  // namespace

@@ -219,12 +219,14 @@ absl::StatusOr<v1::StackDeltaTable> TableService::GetStackDeltas(const v1::Stack
       const std::string key = tables::KeyString(w);
       keys[key] = w;
       v1::StackDeltaRow row;
-      row.set_driver_version(r[8].as<std::string>());
-      row.set_runtime_version(r[9].as<std::string>());
-      row.set_agent_version(r[10].as<std::string>());
-      if (auto s = tables::SpreadAt(r, 13)) *row.mutable_tokens_per_second() = *s;
-      tables::SetSupport(rd.verify(), r[11].as<int64_t>(), r[12].as<int64_t>(), &row.tokens_per_second(), row.mutable_support());
-      machines[key] += r[11].as<int64_t>();
+      constexpr int k = 1 + tables::kKeyColumns;  // columns after the key: see stack_cells.sql
+      row.set_driver_version(r[k].as<std::string>());
+      row.set_runtime_version(r[k + 1].as<std::string>());
+      row.set_agent_version(r[k + 2].as<std::string>());
+      if (auto s = tables::SpreadAt(r, k + 5)) *row.mutable_tokens_per_second() = *s;
+      tables::SetSupport(rd.verify(), r[k + 3].as<int64_t>(), r[k + 4].as<int64_t>(), &row.tokens_per_second(),
+                         row.mutable_support());
+      machines[key] += r[k + 3].as<int64_t>();
       by_key[key].push_back(std::move(row));
     }
     if (by_key.empty()) return out;
@@ -296,6 +298,16 @@ absl::StatusOr<v1::Table> TableService::GetTable(const v1::GetTableRequest& requ
       w->set_generated_tokens(c.workload.generated_tokens());
       w->set_sequence_tokens(c.workload.sequence_tokens());
       w->set_lora_rank(c.workload.lora_rank());
+      // Training dimensions in results.proto's form (fields 8-12), where the
+      // zero values carry the pre-2027.01 meaning: older rows stay as they were.
+      const v1::WorkloadKey& k = c.workload;
+      if (k.activation_precision() != v1::PRECISION_FP32) w->set_activation_precision(k.activation_precision());
+      w->set_gradient_checkpointing(k.gradient_checkpointing());
+      if (k.accumulation_steps() > 1) w->set_accumulation_steps(k.accumulation_steps());
+      if (k.full_finetune_accounting() == v1::FULL_FINETUNE_ACCOUNTING_MIXED) {
+        w->set_full_finetune_accounting(v1::FULL_FINETUNE_ACCOUNTING_MIXED);
+      }
+      w->set_loss_chunks(k.loss_chunks());
       row->set_batch_size(c.batch_size);
       row->set_submission_count(static_cast<uint32_t>(c.submissions));
       row->set_tokens_per_second_median(c.tokens_per_second->median());

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "localbench/collector/workload_key.h"
 #include "tables/cells.h"
 
 namespace localbench::collector::tables {
@@ -49,7 +50,9 @@ FigureMap FiguresAt(Reader& rd, const Directory& dir, const std::string& slugs) 
 }
 
 std::string CellName(const v1::WorkloadKey& w, uint32_t batch) {
-  return absl::StrCat(w.model_preset(), " ", KindName(w.kind()), " ", PrecisionName(w.precision()), " b", batch);
+  const std::string dims = TrainingDimsLabel(w);
+  return absl::StrCat(w.model_preset(), " ", KindName(w.kind()), " ", PrecisionName(w.precision()),
+                      dims.empty() ? "" : absl::StrCat(" (", dims, ")"), " b", batch);
 }
 
 // Fills the "now" fields of `c` from `now`, decides whether it moved, and
@@ -97,7 +100,28 @@ bool WorkloadCovers(const v1::WorkloadKey& judged, const v1::WorkloadKey& cell) 
   if (judged.prompt_tokens() != 0 && judged.prompt_tokens() != cell.prompt_tokens()) return false;
   if (judged.generated_tokens() != 0 && judged.generated_tokens() != cell.generated_tokens()) return false;
   if (judged.sequence_tokens() != 0 && judged.sequence_tokens() != cell.sequence_tokens()) return false;
-  return judged.lora_rank() == 0 || judged.lora_rank() == cell.lora_rank();
+  if (judged.lora_rank() != 0 && judged.lora_rank() != cell.lora_rank()) return false;
+  // A training dimension the verdict names must be the cell's (an inference
+  // cell has none); one it leaves unset covers every value (verdicts written
+  // before the dimensions existed keep covering what they covered).
+  const v1::WorkloadKey c = CanonicalWorkloadKey(cell);
+  if (judged.has_activation_precision() &&
+      (!c.has_activation_precision() || judged.activation_precision() != c.activation_precision())) {
+    return false;
+  }
+  if (judged.has_gradient_checkpointing() &&
+      (!c.has_gradient_checkpointing() || judged.gradient_checkpointing() != c.gradient_checkpointing())) {
+    return false;
+  }
+  if (judged.has_accumulation_steps() &&
+      (!c.has_accumulation_steps() || judged.accumulation_steps() != c.accumulation_steps())) {
+    return false;
+  }
+  if (judged.has_full_finetune_accounting() && (!c.has_full_finetune_accounting() ||
+                                                judged.full_finetune_accounting() != c.full_finetune_accounting())) {
+    return false;
+  }
+  return !judged.has_loss_chunks() || (c.has_loss_chunks() && judged.loss_chunks() == c.loss_chunks());
 }
 
 std::vector<CitedFigure> CiteCells(Reader& rd, const Directory& dir, const std::string& slug,

@@ -77,7 +77,33 @@ kernels::WorkloadConfig ConfigFor(const kernels::ModelPreset& preset, const v1::
   if (w.kind() == v1::WORKLOAD_KIND_DECODE) c.generated_tokens = w.generated_tokens();
   if (IsTraining(w.kind())) c.sequence_tokens = w.sequence_tokens();
   if (w.kind() == v1::WORKLOAD_KIND_TRAIN_LORA) c.lora_rank = w.lora_rank();
+  if (IsTraining(w.kind())) {  // the training dimensions, set by DefaultTrainingDims
+    c.train.activations = w.activation_precision() == v1::PRECISION_BF16   ? kernels::DType::kBF16
+                          : w.activation_precision() == v1::PRECISION_FP16 ? kernels::DType::kF16
+                                                                           : kernels::DType::kF32;
+    c.train.gradient_checkpointing = w.gradient_checkpointing();
+    c.train.accumulation_steps = std::max<uint32_t>(1, w.accumulation_steps());
+    c.train.loss_chunks = w.loss_chunks();
+    c.train.full_accounting = w.full_finetune_accounting() == v1::FULL_FINETUNE_ACCOUNTING_LEAN
+                                  ? kernels::FullFinetuneAccounting::kLean
+                                  : kernels::FullFinetuneAccounting::kMixed;
+  }
   return c;
+}
+
+// Sets the training dimensions a request leaves unset to what the agent runs
+// by default (the kernels' TrainOptions: fp32 activations, no checkpointing,
+// no accumulation, whole loss, MIXED accounting), so the plan and the
+// measured cells it is compared with are the same workload.
+void DefaultTrainingDims(v1::WorkloadKey* w) {
+  if (!IsTraining(w->kind())) return;
+  if (!w->has_activation_precision()) w->set_activation_precision(v1::PRECISION_FP32);
+  if (!w->has_gradient_checkpointing()) w->set_gradient_checkpointing(false);
+  if (!w->has_accumulation_steps()) w->set_accumulation_steps(1);
+  if (!w->has_loss_chunks()) w->set_loss_chunks(0);
+  if (w->kind() == v1::WORKLOAD_KIND_TRAIN_FULL && !w->has_full_finetune_accounting()) {
+    w->set_full_finetune_accounting(v1::FULL_FINETUNE_ACCOUNTING_MIXED);
+  }
 }
 
 // The runtime's memory beyond the plan, and how it is known.
@@ -174,6 +200,11 @@ absl::StatusOr<v1::WillItRunAnswer> TableService::WillItRun(const v1::WillItRunR
     *out.mutable_device_model() = model;
     v1::WorkloadKey w = request.workload();
     DefaultLengths(model.backend(), &w);
+    DefaultTrainingDims(&w);
+    if (auto plan = kernels::PlanMemory(ConfigFor(*preset, w, 1)); !plan.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("workload: the memory plan rejects these settings: ",
+                                                     plan.status().message()));
+    }
     const uint64_t memory = model.memory_bytes();
     const bool named = !request.device_model().empty();
 
@@ -183,7 +214,11 @@ absl::StatusOr<v1::WillItRunAnswer> TableService::WillItRun(const v1::WillItRunR
       auto p = kernels::PlanMemory(ConfigFor(*preset, key, b));
       return p.ok() ? p->total_bytes : UINT64_MAX;
     };
-    auto need_at = [&](int64_t b) { return plan_at(b, w) + overhead.bytes; };
+    // A batch the plan rejects (e.g. too large to size) never fits: no wrap-around.
+    auto need_at = [&](int64_t b) {
+      const uint64_t p = plan_at(b, w);
+      return p == UINT64_MAX ? UINT64_MAX : p + overhead.bytes;
+    };
     const uint64_t need = need_at(batch);
     if (need == UINT64_MAX) return absl::InvalidArgumentError("workload: the memory plan rejects these settings");
     out.set_margin_bytes(static_cast<int64_t>(memory) - static_cast<int64_t>(need));
@@ -330,9 +365,27 @@ absl::StatusOr<v1::WillItRunAnswer> TableService::WillItRun(const v1::WillItRunR
                                      " (weights, activations and KV cache stored at it; compute in fp32)"));
     if (IsTraining(w.kind())) {
       out.add_assumptions(absl::StrCat("sequence length ", w.sequence_tokens(), " tokens"));
-      out.add_assumptions("no activation checkpointing: every activation is kept for the backward pass");
+      out.add_assumptions(w.gradient_checkpointing()
+                              ? "gradient checkpointing per layer: each layer's input is kept and the rest "
+                                "recomputed in the backward pass"
+                              : "no activation checkpointing: every activation is kept for the backward pass");
+      out.add_assumptions(w.activation_precision() == v1::PRECISION_FP32
+                              ? std::string("saved activations in fp32")
+                              : absl::StrCat("saved activations in ", PrecisionName(w.activation_precision()),
+                                             " (norm statistics, softmax and loss in fp32)"));
+      if (w.accumulation_steps() > 1) {
+        out.add_assumptions(absl::StrCat("gradient accumulation over ", w.accumulation_steps(),
+                                         " micro-batches of the batch size (effective batch ",
+                                         batch * w.accumulation_steps(), "); memory is one micro-batch's"));
+      }
+      if (w.loss_chunks() > 0) {
+        out.add_assumptions(absl::StrCat("cross-entropy in ", w.loss_chunks(), " chunks of token rows"));
+      }
       out.add_assumptions(w.kind() == v1::WORKLOAD_KIND_TRAIN_LORA
                               ? absl::StrCat("LoRA rank ", w.lora_rank(), ", AdamW on the adapters only")
+                          : w.full_finetune_accounting() == v1::FULL_FINETUNE_ACCOUNTING_LEAN
+                              ? "AdamW on every weight, lean: weights and gradients in the run's precision, fp32 "
+                                "moments, no master copy (12 bytes per parameter for 16-bit weights)"
                               : "AdamW on every weight, mixed precision: fp32 master weights, gradients and "
                                 "moments (18 bytes per parameter for 16-bit weights)");
     } else {
@@ -412,11 +465,12 @@ absl::StatusOr<v1::StackUpAnswer> TableService::StackUp(const v1::StackUpRequest
     for (const auto& r : rd.Plain("stack_up", rd.version(), request.submission_id())) {
       v1::StackUpRow* row = out.add_rows();
       *row->mutable_workload() = tables::WorkloadAt(r, 0);
-      row->set_batch_size(r[7].as<uint32_t>());
-      row->set_tokens_per_second(r[8].as<double>());
-      const double n = r[9].as<double>();
-      row->set_machine_count(r[9].as<uint32_t>());
-      row->set_percentile(100.0 * (r[10].as<double>() + 0.5 * r[11].as<double>()) / n);
+      constexpr int k = tables::kKeyColumns;  // columns after the key: see stack_up.sql
+      row->set_batch_size(r[k].as<uint32_t>());
+      row->set_tokens_per_second(r[k + 1].as<double>());
+      const double n = r[k + 2].as<double>();
+      row->set_machine_count(r[k + 2].as<uint32_t>());
+      row->set_percentile(100.0 * (r[k + 3].as<double>() + 0.5 * r[k + 4].as<double>()) / n);
     }
     return out;
   });

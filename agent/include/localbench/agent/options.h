@@ -26,8 +26,9 @@ struct ConnectionOptions {
 // standard suite's choice".
 struct RunOptions {
   std::string device;  // "" = best found; "cpu", "cuda", "cuda:1", "hip:0"
-  // Suite version family: "" or "2026.12" = the standard suite; "2027.01" =
-  // 2026.12 plus the training dimensions and quantized decode (suite_2027.cc).
+  // Suite version family: "" or "2027.01" = the standard suite (2026.12 plus
+  // the training dimensions and quantized decode, suite_2027.cc); "2026.12" =
+  // the previous one.
   std::string suite;
   std::vector<std::string> presets;
   std::vector<v1::WorkloadKind> workloads;

@@ -87,13 +87,13 @@ Suite GpuSuite();
 // GPU, mixed-precision full fine-tune accounting).
 Suite CpuSuite2027();
 Suite GpuSuite2027();
-// The standard suite for a backend: CpuSuite for the CPU, else GpuSuite.
-// 2026.12 stays the default until the served tables tell the 2027.01
-// training dimensions apart (a LoRA cell with checkpointing on and off would
-// otherwise merge); `version` "2027.01" picks CpuSuite2027/GpuSuite2027.
+// The standard suite for a backend: CpuSuite2027 for the CPU, else
+// GpuSuite2027 (the served tables tell their training dimensions apart, so
+// LoRA with checkpointing on and off publish as two cells).
 Suite StandardSuite(v1::Backend backend);
-// The suite family `version` ("" or "2026.12", "2027.01") for a backend;
-// InvalidArgument naming the version otherwise.
+// The suite family `version` ("" or "2027.01": the standard suite;
+// "2026.12": CpuSuite/GpuSuite) for a backend; InvalidArgument naming the
+// version otherwise.
 absl::StatusOr<Suite> SuiteFor(std::string_view version, v1::Backend backend);
 
 // The suite `options` ask for: the standard one restricted or extended by
