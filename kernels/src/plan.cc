@@ -113,18 +113,20 @@ class Planner {
   std::uint64_t GemmWorkspace(std::int64_t n_tokens, std::int64_t head_rows, bool training,
                               DType grad = DType::kF32, DType act = DType::kF32,
                               DType agrad = DType::kF32) const {
-    if (c_.weight_format) return quant::QuantGemmWorkspace(c_, n_tokens, head_rows, training);
     const DType w = c_.precision, f = DType::kF32;
     const bool full = c_.kind == WorkloadKind::kTrainFull;
-    std::uint64_t need = 0;
+    // Quantized weights: QuantLinear's panels (fp32 activations, staged by
+    // the workload), plus the 16-bit adapter and tied-head products below.
+    const bool quantized = c_.weight_format.has_value();
+    std::uint64_t need = quantized ? quant::QuantGemmWorkspace(c_, n_tokens, head_rows, training) : 0;
     auto gemm = [&](std::int64_t m, std::int64_t n, std::int64_t k, DType a, DType b, DType c) {
       need = std::max(need, GemmWorkspaceBytes(m, n, k, a, b, c));
     };
     for (const Projection& pr : Projections(p_)) {
-      gemm(n_tokens, pr.out, pr.in, act, w, act);  // y = x W^T
+      if (!quantized) gemm(n_tokens, pr.out, pr.in, act, w, act);  // y = x W^T
       if (!training) continue;
-      gemm(n_tokens, pr.in, pr.out, agrad, w, agrad);      // dx = dy W
-      if (full) gemm(pr.out, pr.in, n_tokens, agrad, act, grad);  // dW += dy^T x
+      if (!quantized) gemm(n_tokens, pr.in, pr.out, agrad, w, agrad);  // dx = dy W
+      if (full) gemm(pr.out, pr.in, n_tokens, agrad, act, grad);      // dW += dy^T x
       if (full) continue;
       // LoRA's adapter products (fp32 adapters, workload.cc Project and
       // ProjectBackward): mid = x A^T, y += mid B^T, d_mid = dy B,
@@ -139,6 +141,7 @@ class Planner {
     }
     // LM head: logits = xn W^T (fp32 logits), d_xn = d_logits W, a full
     // fine-tune's dW += d_logits^T xn.
+    if (quantized && !p_.tied_embeddings) return need;
     gemm(head_rows, p_.vocab, p_.hidden, act, w, f);
     if (training) {
       gemm(head_rows, p_.hidden, p_.vocab, f, w, agrad);
@@ -260,6 +263,12 @@ class Planner {
             GemmWorkspace(static_cast<std::int64_t>(N), static_cast<std::int64_t>(head_rows), true,
                           mixed ? DType::kF32 : c_.precision, t.activations, agrad),
             1);
+        if (c_.weight_format && t.activations != DType::kF32) {
+          // QLoRA with 16-bit activations: fp32 staging for QuantLinear.
+          const std::uint64_t widest = std::max({H, Q, I});
+          Add("quant_x", X, N * widest, 4);
+          Add("quant_y", X, N * widest, 4);
+        }
         break;
       }
     }

@@ -177,14 +177,27 @@ class Engine : public Workload {
   }
 
   // y = x op(W) + beta y for a weight W [out, in]: op(W) = W^T (trans_w,
-  // forward) or W (backward). Quantized weights go through QuantLinear.
+  // forward) or W (backward). Quantized weights go through QuantLinear,
+  // whose activations are fp32: 16-bit ones (QLoRA with bf16 activations)
+  // convert at the boundary through the planned quant_x / quant_y.
   absl::Status WeightGemm(bool trans_w, const Tensor& x, const Tensor& w, float beta, Tensor y) {
-    if (auto q = quant_.find(w.data); q != quant_.end())
-      return backend_.QuantLinear(q->second, trans_w, x, w.data, w.rows(), w.cols(), beta, y, gemm_ws_);
-    return backend_.Gemm(false, trans_w, 1.0f, x, w, beta, y, gemm_ws_);
+    auto q = quant_.find(w.data);
+    if (q == quant_.end()) return backend_.Gemm(false, trans_w, 1.0f, x, w, beta, y, gemm_ws_);
+    Tensor x32 = x, y32 = y;
+    if (x.dtype != DType::kF32) {
+      x32 = Tensor::Of(quant_x_.data, DType::kF32, {x.rows(), x.cols()});
+      LB_RETURN_IF_ERROR(backend_.Convert(x, x32));
+    }
+    if (y.dtype != DType::kF32) {
+      y32 = Tensor::Of(quant_y_.data, DType::kF32, {y.rows(), y.cols()});
+      if (beta != 0.0f) LB_RETURN_IF_ERROR(backend_.Convert(y, y32));
+    }
+    LB_RETURN_IF_ERROR(backend_.QuantLinear(q->second, trans_w, x32, w.data, w.rows(), w.cols(), beta, y32, gemm_ws_));
+    return y.dtype == DType::kF32 ? absl::OkStatus() : backend_.Convert(y32, y);
   }
 
   Tensor gemm_ws_;
+  Tensor quant_x_, quant_y_;  // fp32 staging of 16-bit activations for QuantLinear
   std::map<std::string, Tensor> named_;
   std::map<const void*, QuantFormat> quant_;  // quantized weights by data pointer
 };
@@ -516,6 +529,13 @@ class TrainWorkload final : public Engine {
     targets_ = AllocIds("targets", steps_ * N);
     losses_ = Alloc("losses", f, {steps_ * N});
     gemm_ws_ = AllocGemmWorkspace();
+    if (config_.weight_format && act_ != f) {
+      // QLoRA with 16-bit activations: the widest projection input and
+      // output, staged in fp32 (WeightGemm).
+      const std::int64_t widest = std::max({H, Q, I});
+      quant_x_ = Alloc("quant_x", f, {N, widest});
+      quant_y_ = Alloc("quant_y", f, {N, widest});
+    }
 
     LB_RETURN_IF_ERROR(InitWeights(w_));
     if (lora_) {
