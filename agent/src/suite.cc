@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "localbench/common/crypto.h"
+#include "localbench/common/names.h"
 #include "localbench/kernels/presets.h"
 #include "suite_scoped.h"
 
@@ -218,9 +219,11 @@ absl::StatusOr<Suite> ApplyOptions(const Suite& standard, const RunOptions& o) {
   for (auto& t : templates) {
     if (!IsTraining(t.kind)) continue;
     if (o.activation_precision) {
-      if (*o.activation_precision != v1::PRECISION_FP32 && *o.activation_precision != t.precision) {
+      // A run over quantized weights computes in bf16 (QLoRA): bf16 there.
+      const v1::Precision run16 = IsQuantized(t.precision) ? v1::PRECISION_BF16 : t.precision;
+      if (*o.activation_precision != v1::PRECISION_FP32 && *o.activation_precision != run16) {
         return absl::InvalidArgumentError("--activation-precision must be fp32 or the run's precision (" +
-                                          std::string(PrecisionName(t.precision)) + ")");
+                                          std::string(PrecisionName(run16)) + ")");
       }
       t.train.activation_precision =
           *o.activation_precision == v1::PRECISION_FP32 ? v1::PRECISION_UNSPECIFIED : *o.activation_precision;

@@ -224,7 +224,7 @@ absl::Status CheckSoftware(const v1::Software& s) {
 
 
 // Workload fields 8-12 (issue 13): training only, each in range; 16-bit
-// activations only in a run of that precision; the accounting exactly for
+// activations only in a run of that precision (bf16 over quantized weights); the accounting exactly for
 // TRAIN_FULL (UNSPECIFIED there = an agent before 2027.01: lean).
 absl::Status CheckTrainingDimensions(const std::string& p, const v1::Workload& w) {
   const bool training = w.kind() == v1::WORKLOAD_KIND_TRAIN_LORA || w.kind() == v1::WORKLOAD_KIND_TRAIN_FULL;
@@ -246,9 +246,16 @@ absl::Status CheckTrainingDimensions(const std::string& p, const v1::Workload& w
     }
     if (w.loss_chunks() != 0) return Invalid(absl::StrCat(p, ".loss_chunks"), "must be unset for inference");
   }
+  if (IsQuantized(w.activation_precision())) {
+    return Invalid(absl::StrCat(p, ".activation_precision"), "must be UNSPECIFIED, FP32, FP16 or BF16");
+  }
+  // A run over quantized weights computes in bf16: its activations may be
+  // bf16 (QLoRA as bitsandbytes runs it; schema/0009).
+  const v1::Precision run16 = IsQuantized(w.precision()) ? v1::PRECISION_BF16 : w.precision();
   if (w.activation_precision() != v1::PRECISION_UNSPECIFIED && w.activation_precision() != v1::PRECISION_FP32 &&
-      w.activation_precision() != w.precision()) {
-    return Invalid(absl::StrCat(p, ".activation_precision"), "must be FP32 or the workload's precision");
+      w.activation_precision() != run16) {
+    return Invalid(absl::StrCat(p, ".activation_precision"),
+                   "must be FP32 or the workload's precision (BF16 over quantized weights)");
   }
   LB_RETURN_IF_ERROR(CheckCount(absl::StrCat(p, ".accumulation_steps"), w.accumulation_steps(), 1024));
   LB_RETURN_IF_ERROR(CheckCount(absl::StrCat(p, ".loss_chunks"), w.loss_chunks(), 1024));

@@ -53,14 +53,22 @@ struct Shape {
   float scale;
 };
 
+// delta_i = dO_i . O_i parks in the first 4 bytes of d_q's row i (element
+// offset `row_elem`) as an fp32, whatever d_q's storage type, so 16-bit
+// gradients lose no precision there (16-bit rows need an even D: checked
+// by the launcher).
+__device__ __forceinline__ float* DeltaSlot(DevBuf d_q, std::int64_t row_elem) {
+  return reinterpret_cast<float*>(static_cast<char*>(d_q.p) + row_elem * static_cast<std::int64_t>(ElemBytes(d_q.e)));
+}
+
 // Element offset of (b, pos, head) in a [B, T, H, D] tensor.
 __device__ __forceinline__ std::int64_t Row(int b, int pos, int head, int t, int h, int d) {
   return ((static_cast<std::int64_t>(b) * t + pos) * h + head) * d;
 }
 
 // ---- forward ----------------------------------------------------------------
-__global__ void __launch_bounds__(kWarps * 64) AttnForwardKernel(const float* q, const float* k, const float* v,
-                                                                 float* out, float* lse, Shape s) {
+__global__ void __launch_bounds__(kWarps * 64) AttnForwardKernel(DevBuf q, DevBuf k, DevBuf v, DevBuf out, float* lse,
+                                                                 Shape s) {
   extern __shared__ float smem[];
   const int D = s.d, TK = s.tile, R = s.rows;
   float* ks = smem;                       // [TK][D + 1]
@@ -76,7 +84,7 @@ __global__ void __launch_bounds__(kWarps * 64) AttnForwardKernel(const float* q,
 
   for (int e = static_cast<int>(threadIdx.x); e < block_rows * D; e += static_cast<int>(blockDim.x)) {
     const int r = e / D, dd = e % D, qi = q0 + r;
-    qs[e] = qi < s.t ? q[Row(b, qi, h, s.t, s.hq, D) + dd] : 0.f;
+    qs[e] = qi < s.t ? q.Get(Row(b, qi, h, s.t, s.hq, D) + dd) : 0.f;
   }
   float m[kMaxRows], l[kMaxRows], o[kMaxRows][kDimSlots];
 #pragma unroll
@@ -92,8 +100,8 @@ __global__ void __launch_bounds__(kWarps * 64) AttnForwardKernel(const float* q,
     for (int e = static_cast<int>(threadIdx.x); e < TK * D; e += static_cast<int>(blockDim.x)) {
       const int j = e / D, dd = e % D, kj = k0 + j;
       const bool ok = kj < s.t;
-      ks[j * (D + 1) + dd] = ok ? k[Row(b, kj, hk, s.t, s.hkv, D) + dd] : 0.f;
-      vs[j * (D + 1) + dd] = ok ? v[Row(b, kj, hk, s.t, s.hkv, D) + dd] : 0.f;
+      ks[j * (D + 1) + dd] = ok ? k.Get(Row(b, kj, hk, s.t, s.hkv, D) + dd) : 0.f;
+      vs[j * (D + 1) + dd] = ok ? v.Get(Row(b, kj, hk, s.t, s.hkv, D) + dd) : 0.f;
     }
     __syncthreads();
 #pragma unroll
@@ -133,33 +141,32 @@ __global__ void __launch_bounds__(kWarps * 64) AttnForwardKernel(const float* q,
     const int qi = q0 + warp * R + r;
     if (r >= R || qi >= s.t) continue;
     const float inv = 1.f / l[r];
-    float* orow = out + Row(b, qi, h, s.t, s.hq, D);
+    const std::int64_t orow = Row(b, qi, h, s.t, s.hq, D);
 #pragma unroll
     for (int c = 0; c < kDimSlots; ++c) {
       const int dd = lane + c * LB_WARP_SIZE;
-      if (dd < D) orow[dd] = o[r][c] * inv;
+      if (dd < D) out.Set(orow + dd, o[r][c] * inv);
     }
     if (lane == 0) lse[(static_cast<std::int64_t>(b) * s.hq + h) * s.t + qi] = m[r] + logf(l[r]);
   }
 }
 
 // ---- backward 1: delta = rowsum(dO * O) into d_q[..., 0] --------------------
-__global__ void AttnDeltaKernel(const float* out, const float* d_out, float* d_q, std::int64_t rows, int d) {
+__global__ void AttnDeltaKernel(DevBuf out, DevBuf d_out, DevBuf d_q, std::int64_t rows, int d) {
   const int lane = static_cast<int>(threadIdx.x) % LB_WARP_SIZE;
   const std::int64_t row =
       static_cast<std::int64_t>(blockIdx.x) * (blockDim.x / LB_WARP_SIZE) + threadIdx.x / LB_WARP_SIZE;
   if (row >= rows) return;  // whole warp
   float acc = 0.f;
-  for (int dd = lane; dd < d; dd += LB_WARP_SIZE) acc = fmaf(out[row * d + dd], d_out[row * d + dd], acc);
+  for (int dd = lane; dd < d; dd += LB_WARP_SIZE) acc = fmaf(out.Get(row * d + dd), d_out.Get(row * d + dd), acc);
   acc = WarpSum(acc);
-  if (lane == 0) d_q[row * d] = acc;
+  if (lane == 0) *DeltaSlot(d_q, row * d) = acc;
 }
 
 // ---- backward 2: dK, dV -------------------------------------------------------
-__global__ void __launch_bounds__(kWarps * 64) AttnBackwardKvKernel(const float* q, const float* k, const float* v,
-                                                                    const float* lse, const float* d_out,
-                                                                    const float* delta_in_dq, float* d_k,
-                                                                    float* d_v, Shape s) {
+__global__ void __launch_bounds__(kWarps * 64) AttnBackwardKvKernel(DevBuf q, DevBuf k, DevBuf v, const float* lse,
+                                                                    DevBuf d_out, DevBuf delta_in_dq, DevBuf d_k, DevBuf d_v,
+                                                                    Shape s) {
   extern __shared__ float smem[];
   const int D = s.d, TQ = s.tile, R = s.rows;
   float* qs = smem;                      // [TQ][D + 1] queries of the tile
@@ -180,8 +187,8 @@ __global__ void __launch_bounds__(kWarps * 64) AttnBackwardKvKernel(const float*
   for (int e = static_cast<int>(threadIdx.x); e < block_rows * D; e += static_cast<int>(blockDim.x)) {
     const int r = e / D, dd = e % D, kj = k0 + r;
     const bool ok = kj < s.t;
-    kb[e] = ok ? k[Row(b, kj, hk, s.t, s.hkv, D) + dd] : 0.f;
-    vb[e] = ok ? v[Row(b, kj, hk, s.t, s.hkv, D) + dd] : 0.f;
+    kb[e] = ok ? k.Get(Row(b, kj, hk, s.t, s.hkv, D) + dd) : 0.f;
+    vb[e] = ok ? v.Get(Row(b, kj, hk, s.t, s.hkv, D) + dd) : 0.f;
   }
   float dk[kMaxRows][kDimSlots], dv[kMaxRows][kDimSlots];
 #pragma unroll
@@ -197,13 +204,13 @@ __global__ void __launch_bounds__(kWarps * 64) AttnBackwardKvKernel(const float*
       for (int e = static_cast<int>(threadIdx.x); e < TQ * D; e += static_cast<int>(blockDim.x)) {
         const int i = e / D, dd = e % D, qi = qt + i;
         const bool ok = qi < s.t;
-        qs[i * (D + 1) + dd] = ok ? q[Row(b, qi, h, s.t, s.hq, D) + dd] : 0.f;
-        dos[i * (D + 1) + dd] = ok ? d_out[Row(b, qi, h, s.t, s.hq, D) + dd] : 0.f;
+        qs[i * (D + 1) + dd] = ok ? q.Get(Row(b, qi, h, s.t, s.hq, D) + dd) : 0.f;
+        dos[i * (D + 1) + dd] = ok ? d_out.Get(Row(b, qi, h, s.t, s.hq, D) + dd) : 0.f;
       }
       for (int i = static_cast<int>(threadIdx.x); i < TQ; i += static_cast<int>(blockDim.x)) {
         const int qi = qt + i;
         lse_t[i] = qi < s.t ? lse[(static_cast<std::int64_t>(b) * s.hq + h) * s.t + qi] : 0.f;
-        delta_t[i] = qi < s.t ? delta_in_dq[Row(b, qi, h, s.t, s.hq, D)] : 0.f;
+        delta_t[i] = qi < s.t ? *DeltaSlot(delta_in_dq, Row(b, qi, h, s.t, s.hq, D)) : 0.f;
       }
       __syncthreads();
 #pragma unroll
@@ -256,17 +263,16 @@ __global__ void __launch_bounds__(kWarps * 64) AttnBackwardKvKernel(const float*
     for (int c = 0; c < kDimSlots; ++c) {
       const int dd = lane + c * LB_WARP_SIZE;
       if (dd < D) {
-        d_k[base + dd] = dk[r][c] * s.scale;
-        d_v[base + dd] = dv[r][c];
+        d_k.Set(base + dd, dk[r][c] * s.scale);
+        d_v.Set(base + dd, dv[r][c]);
       }
     }
   }
 }
 
 // ---- backward 3: dQ -------------------------------------------------------------
-__global__ void __launch_bounds__(kWarps * 64) AttnBackwardQKernel(const float* q, const float* k, const float* v,
-                                                                   const float* lse, const float* d_out, float* d_q,
-                                                                   Shape s) {
+__global__ void __launch_bounds__(kWarps * 64) AttnBackwardQKernel(DevBuf q, DevBuf k, DevBuf v, const float* lse,
+                                                                   DevBuf d_out, DevBuf d_q, Shape s) {
   extern __shared__ float smem[];
   const int D = s.d, TK = s.tile, R = s.rows;
   float* ks = smem;                      // [TK][D + 1]
@@ -284,8 +290,8 @@ __global__ void __launch_bounds__(kWarps * 64) AttnBackwardQKernel(const float* 
   for (int e = static_cast<int>(threadIdx.x); e < block_rows * D; e += static_cast<int>(blockDim.x)) {
     const int r = e / D, dd = e % D, qi = q0 + r;
     const bool ok = qi < s.t;
-    qb[e] = ok ? q[Row(b, qi, h, s.t, s.hq, D) + dd] : 0.f;
-    dob[e] = ok ? d_out[Row(b, qi, h, s.t, s.hq, D) + dd] : 0.f;
+    qb[e] = ok ? q.Get(Row(b, qi, h, s.t, s.hq, D) + dd) : 0.f;
+    dob[e] = ok ? d_out.Get(Row(b, qi, h, s.t, s.hq, D) + dd) : 0.f;
   }
   float lse_r[kMaxRows], delta_r[kMaxRows], dq[kMaxRows][kDimSlots];
 #pragma unroll
@@ -293,7 +299,7 @@ __global__ void __launch_bounds__(kWarps * 64) AttnBackwardQKernel(const float* 
     const int qi = q0 + warp * R + r;
     const bool ok = r < R && qi < s.t;
     lse_r[r] = ok ? lse[(static_cast<std::int64_t>(b) * s.hq + h) * s.t + qi] : 0.f;
-    delta_r[r] = ok ? d_q[Row(b, qi, h, s.t, s.hq, D)] : 0.f;  // parked by AttnDeltaKernel
+    delta_r[r] = ok ? *DeltaSlot(d_q, Row(b, qi, h, s.t, s.hq, D)) : 0.f;  // parked by AttnDeltaKernel
 #pragma unroll
     for (int c = 0; c < kDimSlots; ++c) dq[r][c] = 0.f;
   }
@@ -303,8 +309,8 @@ __global__ void __launch_bounds__(kWarps * 64) AttnBackwardQKernel(const float* 
     for (int e = static_cast<int>(threadIdx.x); e < TK * D; e += static_cast<int>(blockDim.x)) {
       const int j = e / D, dd = e % D, kj = k0 + j;
       const bool ok = kj < s.t;
-      ks[j * (D + 1) + dd] = ok ? k[Row(b, kj, hk, s.t, s.hkv, D) + dd] : 0.f;
-      vs[j * (D + 1) + dd] = ok ? v[Row(b, kj, hk, s.t, s.hkv, D) + dd] : 0.f;
+      ks[j * (D + 1) + dd] = ok ? k.Get(Row(b, kj, hk, s.t, s.hkv, D) + dd) : 0.f;
+      vs[j * (D + 1) + dd] = ok ? v.Get(Row(b, kj, hk, s.t, s.hkv, D) + dd) : 0.f;
     }
     __syncthreads();
 #pragma unroll
@@ -344,11 +350,11 @@ __global__ void __launch_bounds__(kWarps * 64) AttnBackwardQKernel(const float* 
   for (int r = 0; r < kMaxRows; ++r) {
     const int qi = q0 + warp * R + r;
     if (r >= R || qi >= s.t) continue;
-    float* dqr = d_q + Row(b, qi, h, s.t, s.hq, D);
+    const std::int64_t dqr = Row(b, qi, h, s.t, s.hq, D);
 #pragma unroll
     for (int c = 0; c < kDimSlots; ++c) {
       const int dd = lane + c * LB_WARP_SIZE;
-      if (dd < D) dqr[dd] = dq[r][c] * s.scale;
+      if (dd < D) d_q.Set(dqr + dd, dq[r][c] * s.scale);
     }
   }
 }
@@ -453,7 +459,7 @@ int WarpWidth() {
 
 }  // namespace
 
-absl::Status LaunchAttentionForward(const float* q, const float* k, const float* v, float* out, float* lse,
+absl::Status LaunchAttentionForward(DevBuf q, DevBuf k, DevBuf v, DevBuf out, float* lse,
                                     int batch, int t, int hq, int hkv, int d, gpuStream_t st) {
   if (absl::Status c = CheckShape(t, hq, hkv, d); !c.ok()) return c;
   if (batch == 0 || t == 0) return absl::OkStatus();
@@ -464,10 +470,12 @@ absl::Status LaunchAttentionForward(const float* q, const float* k, const float*
   return LaunchStatus("AttnForwardKernel");
 }
 
-absl::Status LaunchAttentionBackward(const float* q, const float* k, const float* v, const float* out,
-                                     const float* lse, const float* d_out, float* d_q, float* d_k, float* d_v,
-                                     int batch, int t, int hq, int hkv, int d, gpuStream_t st) {
+absl::Status LaunchAttentionBackward(DevBuf q, DevBuf k, DevBuf v, DevBuf out, const float* lse, DevBuf d_out, DevBuf d_q, DevBuf d_k,
+                                     DevBuf d_v, int batch, int t, int hq, int hkv, int d, gpuStream_t st) {
   if (absl::Status c = CheckShape(t, hq, hkv, d); !c.ok()) return c;
+  if (ElemBytes(d_q.e) * static_cast<std::size_t>(d) % 4 != 0) {
+    return absl::InvalidArgumentError("attention backward: 16-bit gradients need an even head dim");
+  }
   if (batch == 0 || t == 0) return absl::OkStatus();
   const Shape s = MakeShape(batch, t, hq, hkv, d);
   const std::size_t shared = SharedFloats(d, s.tile, s.rows) * sizeof(float);

@@ -46,6 +46,8 @@ absl::Status Bad(const char* op, const std::string& what) {
 }
 float* F(const Tensor& t) { return static_cast<float*>(t.data); }
 const float* CF(const Tensor& t) { return static_cast<const float*>(t.data); }
+// An activation that may be 16-bit (training's working set, backend.h).
+DevBuf B(const Tensor& t) { return DevBuf{t.data, ToElem(t.dtype)}; }
 
 class GpuBackendImpl final : public gpu::GpuBackend {
  public:
@@ -172,18 +174,18 @@ class GpuBackendImpl final : public gpu::GpuBackend {
   }
   absl::Status AddBiasImpl(Tensor x, const Tensor& bias) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
-    return LaunchAddBias(F(x), bias.data, ToElem(bias.dtype), x.rows(), x.cols(), S());
+    return LaunchAddBias(B(x), bias.data, ToElem(bias.dtype), x.rows(), x.cols(), S());
   }
   absl::Status BiasBackwardImpl(const Tensor& d_out, Tensor d_bias) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
-    return LaunchColumnSum(CF(d_out), nullptr, nullptr, d_bias.data, ToElem(d_bias.dtype), d_out.rows(),
+    return LaunchColumnSum(B(d_out), DevBuf{nullptr, Elem::kF32}, nullptr, d_bias.data, ToElem(d_bias.dtype), d_out.rows(),
                            d_out.cols(), S());
   }
 
   // ---- embedding (ids checked by the kernel: IndexError) ----
   absl::Status EmbeddingForwardImpl(const Tensor& table, const std::int32_t* ids, Tensor out) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
-    return LaunchEmbeddingForward(table.data, ToElem(table.dtype), table.rows(), ids, F(out), out.rows(), out.cols(),
+    return LaunchEmbeddingForward(table.data, ToElem(table.dtype), table.rows(), ids, B(out), out.rows(), out.cols(),
                                   ctx_->index_error(), S());
   }
   absl::Status EmbeddingBackwardImpl(const Tensor& d_out, const std::int32_t* ids, Tensor d_table) override {
@@ -196,16 +198,16 @@ class GpuBackendImpl final : public gpu::GpuBackend {
   absl::Status RmsNormForwardImpl(const Tensor& x, const Tensor& weight, float eps, Tensor out,
                                   Tensor rstd) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
-    return LaunchRmsNormForward(CF(x), weight.data, ToElem(weight.dtype), eps, F(out), F(rstd), x.rows(), x.cols(),
+    return LaunchRmsNormForward(B(x), weight.data, ToElem(weight.dtype), eps, B(out), F(rstd), x.rows(), x.cols(),
                                 S());
   }
   absl::Status RmsNormBackwardImpl(const Tensor& d_out, const Tensor& x, const Tensor& weight, const Tensor& rstd,
                                    Tensor d_x, Tensor d_weight) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
-    LB_RETURN_IF_ERROR(LaunchRmsNormBackwardX(CF(d_out), CF(x), weight.data, ToElem(weight.dtype), CF(rstd), F(d_x),
+    LB_RETURN_IF_ERROR(LaunchRmsNormBackwardX(B(d_out), B(x), weight.data, ToElem(weight.dtype), CF(rstd), F(d_x),
                                               x.rows(), x.cols(), S()));
     if (!d_weight.present()) return absl::OkStatus();
-    return LaunchColumnSum(CF(d_out), CF(x), CF(rstd), d_weight.data, ToElem(d_weight.dtype), x.rows(), x.cols(),
+    return LaunchColumnSum(B(d_out), B(x), CF(rstd), d_weight.data, ToElem(d_weight.dtype), x.rows(), x.cols(),
                            S());
   }
 
@@ -213,12 +215,12 @@ class GpuBackendImpl final : public gpu::GpuBackend {
   absl::Status RopeForwardImpl(Tensor x, std::int64_t seq_len, std::int64_t position_offset,
                                float theta) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
-    return LaunchRope(F(x), x.dim(0), x.dim(1), x.dim(2), seq_len, position_offset, theta, 1.f, S());
+    return LaunchRope(B(x), x.dim(0), x.dim(1), x.dim(2), seq_len, position_offset, theta, 1.f, S());
   }
   absl::Status RopeBackwardImpl(Tensor d_x, std::int64_t seq_len, std::int64_t position_offset,
                                 float theta) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
-    return LaunchRope(F(d_x), d_x.dim(0), d_x.dim(1), d_x.dim(2), seq_len, position_offset, theta, -1.f, S());
+    return LaunchRope(B(d_x), d_x.dim(0), d_x.dim(1), d_x.dim(2), seq_len, position_offset, theta, -1.f, S());
   }
 
   // ---- attention ----
@@ -226,7 +228,7 @@ class GpuBackendImpl final : public gpu::GpuBackend {
                                     Tensor lse) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
     LB_RETURN_IF_ERROR(AttnLimits("AttentionForward", q));
-    return LaunchAttentionForward(CF(q), CF(k), CF(v), F(out), F(lse), I(q.dim(0)), I(q.dim(1)), I(q.dim(2)),
+    return LaunchAttentionForward(B(q), B(k), B(v), B(out), F(lse), I(q.dim(0)), I(q.dim(1)), I(q.dim(2)),
                                   I(k.dim(2)), I(q.dim(3)), S());
   }
   absl::Status AttentionBackwardImpl(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
@@ -234,7 +236,7 @@ class GpuBackendImpl final : public gpu::GpuBackend {
                                      Tensor d_v) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
     LB_RETURN_IF_ERROR(AttnLimits("AttentionBackward", q));
-    return LaunchAttentionBackward(CF(q), CF(k), CF(v), CF(out), CF(lse), CF(d_out), F(d_q), F(d_k), F(d_v),
+    return LaunchAttentionBackward(B(q), B(k), B(v), B(out), CF(lse), B(d_out), B(d_q), B(d_k), B(d_v),
                                    I(q.dim(0)), I(q.dim(1)), I(q.dim(2)), I(k.dim(2)), I(q.dim(3)), S());
   }
   absl::Status KvCacheWriteImpl(const Tensor& src, Tensor cache, std::int64_t position) override {
@@ -256,12 +258,12 @@ class GpuBackendImpl final : public gpu::GpuBackend {
   // ---- MLP ----
   absl::Status SwiGluForwardImpl(const Tensor& gate, const Tensor& up, Tensor out) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
-    return LaunchSwiGluForward(CF(gate), CF(up), F(out), out.numel(), S());
+    return LaunchSwiGluForward(B(gate), B(up), B(out), out.numel(), S());
   }
   absl::Status SwiGluBackwardImpl(const Tensor& d_out, const Tensor& gate, const Tensor& up, Tensor d_gate,
                                   Tensor d_up) override {
     LB_RETURN_IF_ERROR(ctx_->Activate());
-    return LaunchSwiGluBackward(CF(d_out), CF(gate), CF(up), F(d_gate), F(d_up), gate.numel(), S());
+    return LaunchSwiGluBackward(B(d_out), B(gate), B(up), B(d_gate), B(d_up), gate.numel(), S());
   }
 
   // ---- GEMM ----

@@ -81,6 +81,16 @@ __device__ __forceinline__ void St(void* p, std::size_t i, float v) {
   }
 }
 
+// A device buffer with its storage type: activations (and their gradients)
+// may be 16-bit in a 16-bit training run (backend.h). Loads give fp32,
+// stores round once.
+struct DevBuf {
+  void* p;
+  Elem e;
+  __device__ __forceinline__ float Get(std::size_t i) const { return LoadF(p, e, i); }
+  __device__ __forceinline__ void Set(std::size_t i, float v) const { StoreF(p, e, i, v); }
+};
+
 // Sum over the warp (wavefront); every lane gets the result.
 __device__ __forceinline__ float WarpSum(float v) {
 #pragma unroll

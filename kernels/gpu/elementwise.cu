@@ -42,16 +42,16 @@ __global__ void ScaleKernel(void* x, Elem e, std::int64_t n, float alpha) {
   for (std::int64_t i = GlobalThread(); i < n; i += GridStride()) StoreF(x, e, i, LoadF(x, e, i) * alpha);
 }
 
-__global__ void AddBiasKernel(float* x, const void* bias, Elem be, std::int64_t rows, std::int64_t cols) {
+__global__ void AddBiasKernel(DevBuf x, const void* bias, Elem be, std::int64_t rows, std::int64_t cols) {
   const std::int64_t n = rows * cols;
-  for (std::int64_t i = GlobalThread(); i < n; i += GridStride()) x[i] += LoadF(bias, be, i % cols);
+  for (std::int64_t i = GlobalThread(); i < n; i += GridStride()) x.Set(i, x.Get(i) + LoadF(bias, be, i % cols));
 }
 
 // Column sums: a block owns 32 columns; its 8 row groups each sum a strided
 // share of the rows, then the partial sums are added in row-group order.
 constexpr int kColTile = 32, kRowGroups = 8;
-__global__ void ColumnSumKernel(const float* d_out, const float* x, const float* rstd, void* d_bias, Elem be,
-                                std::int64_t rows, std::int64_t cols) {
+__global__ void ColumnSumKernel(DevBuf d_out, DevBuf x, const float* rstd, void* d_bias, Elem be, std::int64_t rows,
+                                std::int64_t cols) {
   __shared__ float partial[kRowGroups][kColTile];
   const int tc = static_cast<int>(threadIdx.x) % kColTile, tr = static_cast<int>(threadIdx.x) / kColTile;
   const std::int64_t c = static_cast<std::int64_t>(blockIdx.x) * kColTile + tc;
@@ -59,7 +59,7 @@ __global__ void ColumnSumKernel(const float* d_out, const float* x, const float*
   if (c < cols) {
     for (std::int64_t r = tr; r < rows; r += kRowGroups) {
       const std::int64_t i = r * cols + c;
-      acc += x != nullptr ? d_out[i] * x[i] * rstd[r] : d_out[i];
+      acc += x.p != nullptr ? d_out.Get(i) * x.Get(i) * rstd[r] : d_out.Get(i);
     }
   }
   partial[tr][tc] = acc;
@@ -125,14 +125,14 @@ absl::Status LaunchScale(void* x, Elem e, std::int64_t n, float alpha, gpuStream
   return LaunchStatus("ScaleKernel");
 }
 
-absl::Status LaunchAddBias(float* x, const void* bias, Elem be, std::int64_t rows, std::int64_t cols,
+absl::Status LaunchAddBias(DevBuf x, const void* bias, Elem be, std::int64_t rows, std::int64_t cols,
                            gpuStream_t s) {
   if (rows * cols == 0) return absl::OkStatus();
   AddBiasKernel<<<GridFor(rows * cols), kThreads, 0, s>>>(x, bias, be, rows, cols);
   return LaunchStatus("AddBiasKernel");
 }
 
-absl::Status LaunchColumnSum(const float* d_out, const float* x, const float* rstd, void* d_bias, Elem be,
+absl::Status LaunchColumnSum(DevBuf d_out, DevBuf x, const float* rstd, void* d_bias, Elem be,
                              std::int64_t rows, std::int64_t cols, gpuStream_t s) {
   if (cols == 0) return absl::OkStatus();
   ColumnSumKernel<<<CeilDiv(cols, kColTile), kColTile * kRowGroups, 0, s>>>(d_out, x, rstd, d_bias, be, rows,

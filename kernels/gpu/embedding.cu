@@ -10,17 +10,17 @@ namespace localbench::kernels::LB_GPU_NS {
 namespace {
 
 __global__ void EmbeddingForwardKernel(const void* table, Elem te, std::int64_t vocab, const std::int32_t* ids,
-                                       float* out, std::int64_t rows, std::int64_t hidden, IndexError* err) {
+                                       DevBuf out, std::int64_t rows, std::int64_t hidden, IndexError* err) {
   const std::int64_t n = rows * hidden;
   for (std::int64_t i = GlobalThread(); i < n; i += GridStride()) {
     const std::int64_t r = i / hidden, h = i % hidden;
     const std::int32_t id = ids[r];
     if (id < 0 || id >= vocab) {
       if (h == 0) ReportIndexError(err, IndexOp::kEmbeddingForward, r, id, vocab);
-      out[i] = 0.f;
+      out.Set(i, 0.f);
       continue;
     }
-    out[i] = LoadF(table, te, static_cast<std::int64_t>(id) * hidden + h);
+    out.Set(i, LoadF(table, te, static_cast<std::int64_t>(id) * hidden + h));
   }
 }
 
@@ -45,7 +45,7 @@ __global__ void EmbeddingBackwardKernel(const float* d_out, const std::int32_t* 
 }  // namespace
 
 absl::Status LaunchEmbeddingForward(const void* table, Elem te, std::int64_t vocab, const std::int32_t* ids,
-                                    float* out, std::int64_t rows, std::int64_t hidden, IndexError* err,
+                                    DevBuf out, std::int64_t rows, std::int64_t hidden, IndexError* err,
                                     gpuStream_t s) {
   if (rows * hidden == 0) return absl::OkStatus();
   EmbeddingForwardKernel<<<GridFor(rows * hidden), kThreads, 0, s>>>(table, te, vocab, ids, out, rows, hidden, err);

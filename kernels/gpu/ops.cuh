@@ -1,7 +1,8 @@
 // Launchers of every op family's kernels, grouped by the file that defines
 // them (kernels/gpu/<family>.cu). Raw pointers, arguments already checked by
 // the op contract (kernels/src/backend.cc), every launch on `s`. Activations
-// are fp32 (`float*`); parameter-like operands carry their storage type (Elem).
+// that may be 16-bit in training are `DevBuf` (pointer + Elem); fp32-only ones
+// `float*`; parameter-like operands carry their storage type (Elem).
 #pragma once
 
 #include <cstdint>
@@ -28,11 +29,12 @@ absl::Status LaunchAxpy(float alpha, const void* x, Elem xe, void* y, Elem ye, s
 // x[i] *= alpha.
 absl::Status LaunchScale(void* x, Elem e, std::int64_t n, float alpha, gpuStream_t s);
 // x[n, c] += bias[c].
-absl::Status LaunchAddBias(float* x, const void* bias, Elem be, std::int64_t rows, std::int64_t cols,
+absl::Status LaunchAddBias(DevBuf x, const void* bias, Elem be, std::int64_t rows, std::int64_t cols,
                            gpuStream_t s);
 // d_bias[c] += sum_n d_out[n, c]; with `x` and `rstd` non-null the summand
-// is d_out[n, c] * x[n, c] * rstd[n] (RMSNorm's weight gradient).
-absl::Status LaunchColumnSum(const float* d_out, const float* x, const float* rstd, void* d_bias, Elem be,
+// is d_out[n, c] * x[n, c] * rstd[n] (RMSNorm's weight gradient; x.p null
+// otherwise).
+absl::Status LaunchColumnSum(DevBuf d_out, DevBuf x, const float* rstd, void* d_bias, Elem be,
                              std::int64_t rows, std::int64_t cols, gpuStream_t s);
 // Streaming copy of `bytes` (multiple of 16, aligned): the bandwidth probe.
 absl::Status LaunchCopy(void* dst, const void* src, std::uint64_t bytes, int sm_count, gpuStream_t s);
@@ -41,7 +43,7 @@ absl::Status LaunchCopy(void* dst, const void* src, std::uint64_t bytes, int sm_
 // out[n, :] = table[ids[n], :] for ids in [0, vocab); another id is recorded
 // in `err` and its row zeroed.
 absl::Status LaunchEmbeddingForward(const void* table, Elem te, std::int64_t vocab, const std::int32_t* ids,
-                                    float* out, std::int64_t rows, std::int64_t hidden, IndexError* err,
+                                    DevBuf out, std::int64_t rows, std::int64_t hidden, IndexError* err,
                                     gpuStream_t s);
 // d_table[ids[n], :] += d_out[n, :], n ascending per column: deterministic;
 // an id outside [0, vocab) is recorded in `err` and skipped.
@@ -51,22 +53,22 @@ absl::Status LaunchEmbeddingBackward(const float* d_out, const std::int32_t* ids
 
 // ---- rmsnorm.cu ----------------------------------------------------------------------
 // RMSNorm forward: out, rstd.
-absl::Status LaunchRmsNormForward(const float* x, const void* w, Elem we, float eps, float* out, float* rstd,
+absl::Status LaunchRmsNormForward(DevBuf x, const void* w, Elem we, float eps, DevBuf out, float* rstd,
                                   std::int64_t rows, std::int64_t hidden, gpuStream_t s);
 // RMSNorm input gradient, accumulated into d_x.
-absl::Status LaunchRmsNormBackwardX(const float* d_out, const float* x, const void* w, Elem we,
+absl::Status LaunchRmsNormBackwardX(DevBuf d_out, DevBuf x, const void* w, Elem we,
                                     const float* rstd, float* d_x, std::int64_t rows, std::int64_t hidden,
                                     gpuStream_t s);
 // ---- rope.cu ---------------------------------------------------------------------------
 // Rotate-half RoPE in place over x [rows, heads, dim]; `sign` -1 undoes it.
-absl::Status LaunchRope(float* x, std::int64_t rows, std::int64_t heads, std::int64_t dim, std::int64_t seq_len,
+absl::Status LaunchRope(DevBuf x, std::int64_t rows, std::int64_t heads, std::int64_t dim, std::int64_t seq_len,
                         std::int64_t position_offset, float theta, float sign, gpuStream_t s);
 // ---- swiglu.cu --------------------------------------------------------------------------
 // out = silu(gate) * up.
-absl::Status LaunchSwiGluForward(const float* gate, const float* up, float* out, std::int64_t n, gpuStream_t s);
+absl::Status LaunchSwiGluForward(DevBuf gate, DevBuf up, DevBuf out, std::int64_t n, gpuStream_t s);
 // d_gate, d_up from d_out.
-absl::Status LaunchSwiGluBackward(const float* d_out, const float* gate, const float* up, float* d_gate,
-                                  float* d_up, std::int64_t n, gpuStream_t s);
+absl::Status LaunchSwiGluBackward(DevBuf d_out, DevBuf gate, DevBuf up, DevBuf d_gate, DevBuf d_up, std::int64_t n,
+                                  gpuStream_t s);
 // ---- cross_entropy.cu --------------------------------------------------------------------
 // Row-wise softmax.
 absl::Status LaunchSoftmax(const float* x, float* out, std::int64_t rows, std::int64_t cols, gpuStream_t s);
@@ -88,11 +90,12 @@ absl::Status LaunchAdamW(void* param, Elem pe, const void* grad, Elem ge, float*
 absl::Status LaunchKvCacheWrite(const float* src, void* cache, Elem ce, std::int64_t batch, std::int64_t t,
                                 std::int64_t t_max, std::int64_t row, std::int64_t position, gpuStream_t s);
 // Causal GQA forward: q [B, T, Hq, D], k/v [B, T, Hkv, D], out like q, lse [B, Hq, T].
-absl::Status LaunchAttentionForward(const float* q, const float* k, const float* v, float* out, float* lse,
+absl::Status LaunchAttentionForward(DevBuf q, DevBuf k, DevBuf v, DevBuf out, float* lse,
                                     int batch, int t, int hq, int hkv, int d, gpuStream_t s);
-// Its gradients (overwritten).
-absl::Status LaunchAttentionBackward(const float* q, const float* k, const float* v, const float* out,
-                                     const float* lse, const float* d_out, float* d_q, float* d_k, float* d_v,
+// Its gradients (overwritten); q, k, v, out share one Elem, d_out, d_q,
+// d_k, d_v another.
+absl::Status LaunchAttentionBackward(DevBuf q, DevBuf k, DevBuf v, DevBuf out, const float* lse, DevBuf d_out, DevBuf d_q, DevBuf d_k,
+                                     DevBuf d_v,
                                      int batch, int t, int hq, int hkv, int d, gpuStream_t s);
 // Decode: q [B, Hq, D] against caches [B, Tmax, Hkv, D] (storage `ce`), first `length` positions.
 absl::Status LaunchAttentionDecode(const float* q, const void* k_cache, const void* v_cache, Elem ce,

@@ -11,7 +11,7 @@ namespace {
 // One thread per (row, head, pair i < D/2): rotates (x[i], x[i + D/2]).
 // The angle is formed in double and reduced modulo 2*pi before the fp32
 // sine/cosine, so long positions keep full precision.
-__global__ void RopeKernel(float* x, std::int64_t rows, std::int64_t heads, std::int64_t dim, std::int64_t seq_len,
+__global__ void RopeKernel(DevBuf x, std::int64_t rows, std::int64_t heads, std::int64_t dim, std::int64_t seq_len,
                            std::int64_t position_offset, float theta, float sign) {
   const std::int64_t half = dim / 2;
   const std::int64_t n = rows * heads * half;
@@ -25,16 +25,16 @@ __global__ void RopeKernel(float* x, std::int64_t rows, std::int64_t heads, std:
     float sn, cs;
     sincosf(static_cast<float>(angle), &sn, &cs);
     sn *= sign;
-    float* base = x + rh * dim;
-    const float x1 = base[i], x2 = base[i + half];
-    base[i] = x1 * cs - x2 * sn;
-    base[i + half] = x2 * cs + x1 * sn;
+    const std::int64_t base = rh * dim;
+    const float x1 = x.Get(base + i), x2 = x.Get(base + i + half);
+    x.Set(base + i, x1 * cs - x2 * sn);
+    x.Set(base + i + half, x2 * cs + x1 * sn);
   }
 }
 
 }  // namespace
 
-absl::Status LaunchRope(float* x, std::int64_t rows, std::int64_t heads, std::int64_t dim, std::int64_t seq_len,
+absl::Status LaunchRope(DevBuf x, std::int64_t rows, std::int64_t heads, std::int64_t dim, std::int64_t seq_len,
                         std::int64_t position_offset, float theta, float sign, gpuStream_t s) {
   const std::int64_t n = rows * heads * (dim / 2);
   if (n == 0) return absl::OkStatus();

@@ -37,11 +37,12 @@ absl::Status Present(absl::string_view op, absl::string_view name, const Tensor&
   return absl::OkStatus();
 }
 
-// Activations (and their gradients) are present fp32 tensors.
+// Operands that stay fp32 where numerics need it (statistics, losses,
+// logits, the residual gradient; backend.h's dtype rules).
 absl::Status F32(absl::string_view op, absl::string_view name, const Tensor& t) {
   LB_RETURN_IF_ERROR(Present(op, name, t));
   if (t.dtype != DType::kF32) {
-    return Invalid(op, absl::StrCat(name, " must be f32 (activations are fp32), is ", std::string(DTypeName(t.dtype))));
+    return Invalid(op, absl::StrCat(name, " must be f32 (kept fp32 for numerics), is ", std::string(DTypeName(t.dtype))));
   }
   return absl::OkStatus();
 }
@@ -57,11 +58,23 @@ absl::Status F32Numel(absl::string_view op, absl::string_view name, const Tensor
   return Numel(op, name, t, n);
 }
 
+// An operand that must share `ref`'s dtype (one storage type per group of an
+// op's activations, or of their gradients) and have n elements.
+absl::Status SameNumel(absl::string_view op, absl::string_view name, const Tensor& t, const Tensor& ref,
+                       absl::string_view ref_name, std::int64_t n) {
+  LB_RETURN_IF_ERROR(Numel(op, name, t, n));
+  if (t.dtype != ref.dtype) {
+    return Invalid(op, absl::StrCat(name, " must have ", ref_name, "'s dtype (", std::string(DTypeName(ref.dtype)),
+                                    "), is ", std::string(DTypeName(t.dtype))));
+  }
+  return absl::OkStatus();
+}
+
 // q [B, T, Hq, D] and k, v [B, T, Hkv, D], Hq a multiple of Hkv.
 absl::Status AttentionShapes(absl::string_view op, const Tensor& q, const Tensor& k, const Tensor& v) {
-  LB_RETURN_IF_ERROR(F32(op, "q", q));
-  LB_RETURN_IF_ERROR(F32(op, "k", k));
-  LB_RETURN_IF_ERROR(F32(op, "v", v));
+  LB_RETURN_IF_ERROR(Present(op, "q", q));
+  LB_RETURN_IF_ERROR(SameNumel(op, "k", k, q, "q", k.numel()));
+  LB_RETURN_IF_ERROR(SameNumel(op, "v", v, q, "q", v.numel()));
   if (q.rank != 4 || k.rank != 4 || v.rank != 4) return Invalid(op, "q, k, v must be rank 4 [B, T, H, D]");
   if (k.dims != v.dims) return Invalid(op, "k and v shapes differ");
   if (q.dim(0) != k.dim(0) || q.dim(1) != k.dim(1) || q.dim(3) != k.dim(3)) {
@@ -74,7 +87,7 @@ absl::Status AttentionShapes(absl::string_view op, const Tensor& q, const Tensor
 }
 
 absl::Status RopeShape(absl::string_view op, const Tensor& x, std::int64_t seq_len, std::int64_t offset) {
-  LB_RETURN_IF_ERROR(F32(op, "x", x));
+  LB_RETURN_IF_ERROR(Present(op, "x", x));
   if (x.rank != 3 || x.dim(2) % 2 != 0) return Invalid(op, "x must be [N, heads, D] with D even");
   if (seq_len < 1) return Invalid(op, absl::StrCat("seq_len must be >= 1, is ", seq_len));
   if (offset < 0) return Invalid(op, absl::StrCat("position_offset must be >= 0, is ", offset));
@@ -134,13 +147,13 @@ absl::Status Backend::Scale(Tensor x, float alpha) {
 }
 
 absl::Status Backend::AddBias(Tensor x, const Tensor& bias) {
-  LB_RETURN_IF_ERROR(F32("AddBias", "x", x));
+  LB_RETURN_IF_ERROR(Present("AddBias", "x", x));
   LB_RETURN_IF_ERROR(Numel("AddBias", "bias", bias, x.cols()));
   return AddBiasImpl(x, bias);
 }
 
 absl::Status Backend::BiasBackward(const Tensor& d_out, Tensor d_bias) {
-  LB_RETURN_IF_ERROR(F32("BiasBackward", "d_out", d_out));
+  LB_RETURN_IF_ERROR(Present("BiasBackward", "d_out", d_out));
   LB_RETURN_IF_ERROR(Numel("BiasBackward", "d_bias", d_bias, d_out.cols()));
   return BiasBackwardImpl(d_out, d_bias);
 }
@@ -148,7 +161,7 @@ absl::Status Backend::BiasBackward(const Tensor& d_out, Tensor d_bias) {
 // ---- embedding ------------------------------------------------------------------
 absl::Status Backend::EmbeddingForward(const Tensor& table, const std::int32_t* ids, Tensor out) {
   constexpr absl::string_view kOp = "EmbeddingForward";
-  LB_RETURN_IF_ERROR(F32(kOp, "out", out));
+  LB_RETURN_IF_ERROR(Present(kOp, "out", out));
   LB_RETURN_IF_ERROR(Present(kOp, "table", table));
   if (table.rank < 2 || table.cols() != out.cols()) return Invalid(kOp, "table must be [V, H] with out [N, H]");
   LB_RETURN_IF_ERROR(CheckIndices(kOp, "ids", ids, out.rows(), table.rows()));
@@ -169,8 +182,8 @@ absl::Status Backend::EmbeddingBackward(const Tensor& d_out, const std::int32_t*
 // ---- RMSNorm ---------------------------------------------------------------------
 absl::Status Backend::RmsNormForward(const Tensor& x, const Tensor& weight, float eps, Tensor out, Tensor rstd) {
   constexpr absl::string_view kOp = "RmsNormForward";
-  LB_RETURN_IF_ERROR(F32(kOp, "x", x));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "out", out, x.numel()));
+  LB_RETURN_IF_ERROR(Present(kOp, "x", x));
+  LB_RETURN_IF_ERROR(SameNumel(kOp, "out", out, x, "x", x.numel()));
   LB_RETURN_IF_ERROR(F32Numel(kOp, "rstd", rstd, x.rows()));
   LB_RETURN_IF_ERROR(Numel(kOp, "weight", weight, x.cols()));
   if (!(eps >= 0.0f) || !std::isfinite(eps)) return Invalid(kOp, "eps must be finite and >= 0");
@@ -180,8 +193,8 @@ absl::Status Backend::RmsNormForward(const Tensor& x, const Tensor& weight, floa
 absl::Status Backend::RmsNormBackward(const Tensor& d_out, const Tensor& x, const Tensor& weight,
                                       const Tensor& rstd, Tensor d_x, Tensor d_weight) {
   constexpr absl::string_view kOp = "RmsNormBackward";
-  LB_RETURN_IF_ERROR(F32(kOp, "x", x));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "d_out", d_out, x.numel()));
+  LB_RETURN_IF_ERROR(Present(kOp, "x", x));
+  LB_RETURN_IF_ERROR(Numel(kOp, "d_out", d_out, x.numel()));
   LB_RETURN_IF_ERROR(F32Numel(kOp, "d_x", d_x, x.numel()));
   LB_RETURN_IF_ERROR(F32Numel(kOp, "rstd", rstd, x.rows()));
   LB_RETURN_IF_ERROR(Numel(kOp, "weight", weight, x.cols()));
@@ -204,7 +217,7 @@ absl::Status Backend::RopeBackward(Tensor d_x, std::int64_t seq_len, std::int64_
 absl::Status Backend::AttentionForward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor out, Tensor lse) {
   constexpr absl::string_view kOp = "AttentionForward";
   LB_RETURN_IF_ERROR(AttentionShapes(kOp, q, k, v));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "out", out, q.numel()));
+  LB_RETURN_IF_ERROR(SameNumel(kOp, "out", out, q, "q", q.numel()));
   LB_RETURN_IF_ERROR(F32Numel(kOp, "lse", lse, q.dim(0) * q.dim(1) * q.dim(2)));
   return AttentionForwardImpl(q, k, v, out, lse);
 }
@@ -214,12 +227,12 @@ absl::Status Backend::AttentionBackward(const Tensor& q, const Tensor& k, const 
                                         Tensor d_v) {
   constexpr absl::string_view kOp = "AttentionBackward";
   LB_RETURN_IF_ERROR(AttentionShapes(kOp, q, k, v));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "out", out, q.numel()));
+  LB_RETURN_IF_ERROR(SameNumel(kOp, "out", out, q, "q", q.numel()));
   LB_RETURN_IF_ERROR(F32Numel(kOp, "lse", lse, q.dim(0) * q.dim(1) * q.dim(2)));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "d_out", d_out, q.numel()));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "d_q", d_q, q.numel()));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "d_k", d_k, k.numel()));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "d_v", d_v, v.numel()));
+  LB_RETURN_IF_ERROR(Numel(kOp, "d_out", d_out, q.numel()));
+  LB_RETURN_IF_ERROR(SameNumel(kOp, "d_q", d_q, d_out, "d_out", q.numel()));
+  LB_RETURN_IF_ERROR(SameNumel(kOp, "d_k", d_k, d_out, "d_out", k.numel()));
+  LB_RETURN_IF_ERROR(SameNumel(kOp, "d_v", d_v, d_out, "d_out", v.numel()));
   return AttentionBackwardImpl(q, k, v, out, lse, d_out, d_q, d_k, d_v);
 }
 
@@ -269,20 +282,20 @@ absl::Status Backend::Softmax(const Tensor& x, Tensor out) {
 
 // ---- MLP ---------------------------------------------------------------------------------
 absl::Status Backend::SwiGluForward(const Tensor& gate, const Tensor& up, Tensor out) {
-  LB_RETURN_IF_ERROR(F32("SwiGluForward", "gate", gate));
-  LB_RETURN_IF_ERROR(F32Numel("SwiGluForward", "up", up, gate.numel()));
-  LB_RETURN_IF_ERROR(F32Numel("SwiGluForward", "out", out, gate.numel()));
+  LB_RETURN_IF_ERROR(Present("SwiGluForward", "gate", gate));
+  LB_RETURN_IF_ERROR(SameNumel("SwiGluForward", "up", up, gate, "gate", gate.numel()));
+  LB_RETURN_IF_ERROR(SameNumel("SwiGluForward", "out", out, gate, "gate", gate.numel()));
   return SwiGluForwardImpl(gate, up, out);
 }
 
 absl::Status Backend::SwiGluBackward(const Tensor& d_out, const Tensor& gate, const Tensor& up, Tensor d_gate,
                                      Tensor d_up) {
   constexpr absl::string_view kOp = "SwiGluBackward";
-  LB_RETURN_IF_ERROR(F32(kOp, "gate", gate));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "d_out", d_out, gate.numel()));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "up", up, gate.numel()));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "d_gate", d_gate, gate.numel()));
-  LB_RETURN_IF_ERROR(F32Numel(kOp, "d_up", d_up, gate.numel()));
+  LB_RETURN_IF_ERROR(Present(kOp, "gate", gate));
+  LB_RETURN_IF_ERROR(Numel(kOp, "d_out", d_out, gate.numel()));
+  LB_RETURN_IF_ERROR(SameNumel(kOp, "up", up, gate, "gate", gate.numel()));
+  LB_RETURN_IF_ERROR(SameNumel(kOp, "d_gate", d_gate, d_out, "d_out", gate.numel()));
+  LB_RETURN_IF_ERROR(SameNumel(kOp, "d_up", d_up, d_out, "d_out", gate.numel()));
   return SwiGluBackwardImpl(d_out, gate, up, d_gate, d_up);
 }
 

@@ -107,22 +107,46 @@ class Planner {
   }
 
   // GEMM workspace: the largest need over the workload's products.
-  // `grad` is the dtype of full fine-tune weight gradients.
+  // `grad` is the dtype of full fine-tune weight gradients; `act` and
+  // `agrad` those of training activations and their gradients (16-bit
+  // operands are converted through the workspace, GemmWorkspaceBytes).
   std::uint64_t GemmWorkspace(std::int64_t n_tokens, std::int64_t head_rows, bool training,
-                              DType grad = DType::kF32) const {
-    if (c_.weight_format) return quant::QuantGemmWorkspace(c_, n_tokens, head_rows, training);
+                              DType grad = DType::kF32, DType act = DType::kF32,
+                              DType agrad = DType::kF32) const {
     const DType w = c_.precision, f = DType::kF32;
-    std::uint64_t need = 0;
-    auto fwd = [&](std::int64_t m, std::int64_t out, std::int64_t in) {
-      need = std::max(need, GemmWorkspaceBytes(m, out, in, f, w, f));  // y = x W^T
-      if (training) {
-        need = std::max(need, GemmWorkspaceBytes(m, in, out, f, w, f));  // dx = dy W
-        if (c_.kind == WorkloadKind::kTrainFull)
-          need = std::max(need, GemmWorkspaceBytes(out, in, m, f, f, grad));  // dW += dy^T x
-      }
+    const bool full = c_.kind == WorkloadKind::kTrainFull;
+    // Quantized weights: QuantLinear's panels (fp32 activations, staged by
+    // the workload), plus the 16-bit adapter and tied-head products below.
+    const bool quantized = c_.weight_format.has_value();
+    std::uint64_t need = quantized ? quant::QuantGemmWorkspace(c_, n_tokens, head_rows, training) : 0;
+    auto gemm = [&](std::int64_t m, std::int64_t n, std::int64_t k, DType a, DType b, DType c) {
+      need = std::max(need, GemmWorkspaceBytes(m, n, k, a, b, c));
     };
-    for (const Projection& pr : Projections(p_)) fwd(n_tokens, pr.out, pr.in);
-    fwd(head_rows, p_.vocab, p_.hidden);
+    for (const Projection& pr : Projections(p_)) {
+      if (!quantized) gemm(n_tokens, pr.out, pr.in, act, w, act);  // y = x W^T
+      if (!training) continue;
+      if (!quantized) gemm(n_tokens, pr.in, pr.out, agrad, w, agrad);  // dx = dy W
+      if (full) gemm(pr.out, pr.in, n_tokens, agrad, act, grad);      // dW += dy^T x
+      if (full) continue;
+      // LoRA's adapter products (fp32 adapters, workload.cc Project and
+      // ProjectBackward): mid = x A^T, y += mid B^T, d_mid = dy B,
+      // dB += dy^T mid, dA += d_mid^T x, dx += d_mid A.
+      const std::int64_t r = c_.lora_rank;
+      gemm(n_tokens, r, pr.in, act, f, act);
+      gemm(n_tokens, pr.out, r, act, f, act);
+      gemm(n_tokens, r, pr.out, agrad, f, agrad);
+      gemm(pr.out, r, n_tokens, agrad, act, f);
+      gemm(r, pr.in, n_tokens, agrad, act, f);
+      gemm(n_tokens, pr.in, r, agrad, f, agrad);
+    }
+    // LM head: logits = xn W^T (fp32 logits), d_xn = d_logits W, a full
+    // fine-tune's dW += d_logits^T xn.
+    if (quantized && !p_.tied_embeddings) return need;
+    gemm(head_rows, p_.vocab, p_.hidden, act, w, f);
+    if (training) {
+      gemm(head_rows, p_.hidden, p_.vocab, f, w, agrad);
+      if (full) gemm(p_.vocab, p_.hidden, head_rows, f, act, grad);
+    }
     return need;
   }
 
@@ -177,10 +201,11 @@ class Planner {
         if (lora) LoraAdapters("", W);
         // One layer's activations, saved per layer or (checkpointing) one
         // shared set that the backward recomputes layer by layer. 16-bit
-        // activations: saved in that type (statistics fp32) and one fp32
-        // working layer ("work.") that every op computes in.
-        const bool act16 = t.activations != DType::kF32;
+        // activations: all of them in that type, statistics fp32; their
+        // gradients bf16 in a bf16 run, else fp32 (workload.cc says why).
         const std::uint64_t a = DTypeSize(t.activations);
+        const DType agrad = t.activations == DType::kBF16 ? DType::kBF16 : DType::kF32;
+        const std::uint64_t g = DTypeSize(agrad);
         auto layer_set = [&](const std::string& L, std::uint64_t e) {
           Add(L + "attn_rstd", S, N, 4);
           Add(L + "xn1", S, N * H, e);
@@ -204,27 +229,22 @@ class Planner {
           Add(L + "x_in", S, N * H, a);
           if (!ckpt) layer_set(L, a);
         }
-        if (act16) {
-          Add("work.x_in", S, N * H, 4);
-          layer_set("work.", 4);
-        } else if (ckpt) {
-          layer_set("recompute.", 4);
-        }
-        Add("x_final", S, N * H, 4);
+        if (ckpt) layer_set("recompute.", a);
+        Add("x_final", S, N * H, a);
         Add("final_rstd", S, N, 4);
-        Add("xn_final", S, N * H, 4);
+        Add("xn_final", S, N * H, a);
         Add("logits", LG, head_rows * V, 4);
-        Add("d_x", G, N * H, 4);
-        Add("d_xn", G, N * H, 4);
-        Add("d_q", G, N * Q, 4);
-        Add("d_k", G, N * KV, 4);
-        Add("d_v", G, N * KV, 4);
-        Add("d_att", G, N * Q, 4);
-        Add("d_gate", G, N * I, 4);
-        Add("d_up", G, N * I, 4);
-        Add("d_h", G, N * I, 4);
+        Add("d_x", G, N * H, 4);  // the residual gradient stays fp32
+        Add("d_xn", G, N * H, g);
+        Add("d_q", G, N * Q, g);
+        Add("d_k", G, N * KV, g);
+        Add("d_v", G, N * KV, g);
+        Add("d_att", G, N * Q, g);
+        Add("d_gate", G, N * I, g);
+        Add("d_up", G, N * I, g);
+        Add("d_h", G, N * I, g);
         if (lora) {
-          Add("d_lora_mid", G, N * r, 4);
+          Add("d_lora_mid", G, N * r, g);
           LoraAdapters("grad.", G);
           LoraAdapters("adam_m.", O);
           LoraAdapters("adam_v.", O);
@@ -241,8 +261,14 @@ class Planner {
         Add("losses", X, steps * N, 4);
         Add("gemm_workspace", X,
             GemmWorkspace(static_cast<std::int64_t>(N), static_cast<std::int64_t>(head_rows), true,
-                          mixed ? DType::kF32 : c_.precision),
+                          mixed ? DType::kF32 : c_.precision, t.activations, agrad),
             1);
+        if (c_.weight_format && t.activations != DType::kF32) {
+          // QLoRA with 16-bit activations: fp32 staging for QuantLinear.
+          const std::uint64_t widest = std::max({H, Q, I});
+          Add("quant_x", X, N * widest, 4);
+          Add("quant_y", X, N * widest, 4);
+        }
         break;
       }
     }

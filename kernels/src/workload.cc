@@ -177,14 +177,27 @@ class Engine : public Workload {
   }
 
   // y = x op(W) + beta y for a weight W [out, in]: op(W) = W^T (trans_w,
-  // forward) or W (backward). Quantized weights go through QuantLinear.
+  // forward) or W (backward). Quantized weights go through QuantLinear,
+  // whose activations are fp32: 16-bit ones (QLoRA with bf16 activations)
+  // convert at the boundary through the planned quant_x / quant_y.
   absl::Status WeightGemm(bool trans_w, const Tensor& x, const Tensor& w, float beta, Tensor y) {
-    if (auto q = quant_.find(w.data); q != quant_.end())
-      return backend_.QuantLinear(q->second, trans_w, x, w.data, w.rows(), w.cols(), beta, y, gemm_ws_);
-    return backend_.Gemm(false, trans_w, 1.0f, x, w, beta, y, gemm_ws_);
+    auto q = quant_.find(w.data);
+    if (q == quant_.end()) return backend_.Gemm(false, trans_w, 1.0f, x, w, beta, y, gemm_ws_);
+    Tensor x32 = x, y32 = y;
+    if (x.dtype != DType::kF32) {
+      x32 = Tensor::Of(quant_x_.data, DType::kF32, {x.rows(), x.cols()});
+      LB_RETURN_IF_ERROR(backend_.Convert(x, x32));
+    }
+    if (y.dtype != DType::kF32) {
+      y32 = Tensor::Of(quant_y_.data, DType::kF32, {y.rows(), y.cols()});
+      if (beta != 0.0f) LB_RETURN_IF_ERROR(backend_.Convert(y, y32));
+    }
+    LB_RETURN_IF_ERROR(backend_.QuantLinear(q->second, trans_w, x32, w.data, w.rows(), w.cols(), beta, y32, gemm_ws_));
+    return y.dtype == DType::kF32 ? absl::OkStatus() : backend_.Convert(y32, y);
   }
 
   Tensor gemm_ws_;
+  Tensor quant_x_, quant_y_;  // fp32 staging of 16-bit activations for QuantLinear
   std::map<std::string, Tensor> named_;
   std::map<const void*, QuantFormat> quant_;  // quantized weights by data pointer
 };
@@ -397,7 +410,7 @@ class TrainWorkload final : public Engine {
         steps_(c.train.accumulation_steps),
         ckpt_(c.train.gradient_checkpointing),
         act_(c.train.activations),
-        act16_(c.train.activations != DType::kF32),
+        grad_act_(c.train.activations == DType::kBF16 ? DType::kBF16 : DType::kF32),
         head_rows_(LossChunkRows(c.train, n_)),
         mixed_(!lora_ && c.train.full_accounting == FullFinetuneAccounting::kMixed),
         master_(mixed_ && c.precision != DType::kF32) {}
@@ -406,11 +419,12 @@ class TrainWorkload final : public Engine {
   std::int32_t* MicroIds() const { return ids_ + micro_ * n_; }
   std::int32_t* MicroTargets() const { return targets_ + micro_ * n_; }
   Tensor MicroLosses() const { return RowsOf(losses_, micro_ * n_, n_); }
-  // Rows [first, first + count) of a row-major fp32 tensor.
+  // Rows [first, first + count) of a row-major tensor (any dtype).
   static Tensor RowsOf(const Tensor& t, std::int64_t first, std::int64_t count) {
     const std::int64_t cols = t.numel() / t.dims[0];
-    if (t.rank == 1) return Tensor::Of(static_cast<float*>(t.data) + first, DType::kF32, {count});
-    return Tensor::Of(static_cast<float*>(t.data) + first * cols, DType::kF32, {count, cols});
+    void* at = static_cast<char*>(t.data) + static_cast<std::uint64_t>(first * cols) * DTypeSize(t.dtype);
+    if (t.rank == 1) return Tensor::Of(at, t.dtype, {count});
+    return Tensor::Of(at, t.dtype, {count, cols});
   }
 
   static constexpr const char* kProj[] = {"q", "k", "v", "o", "gate", "up", "down"};
@@ -445,8 +459,13 @@ class TrainWorkload final : public Engine {
     saved_.resize(static_cast<std::size_t>(p().layers));
     // One layer's activations; with checkpointing one shared set (after
     // every layer's input) that the backward recomputes layer by layer.
-    // 16-bit activations: per-layer copies in that type (store_, statistics
-    // fp32) and one fp32 working layer that saved_ points to everywhere.
+    // 16-bit activations: every activation, saved or recomputed, is in that
+    // type and the ops compute on it directly (fp32 inside); fp32 where
+    // numerics need it: the norms' rstd and attention's lse (statistics),
+    // the logits and losses (softmax, loss), the residual gradient d_x
+    // (summed over every layer). Activation gradients are bf16 in a bf16 run;
+    // an f16 run keeps them fp32: unscaled gradients underflow f16's range
+    // (trainers add loss scaling for f16; bf16 has fp32's exponent).
     auto layer_set = [&](Saved& sv, const std::string& L, DType a) {
       sv.attn_rstd = Alloc(L + "attn_rstd", f, {N});
       sv.xn1 = Alloc(L + "xn1", a, {N, H});
@@ -471,36 +490,31 @@ class TrainWorkload final : public Engine {
       sv.x_in = Alloc(L + "x_in", act_, {N, H});
       if (!ckpt_) layer_set(sv, L, act_);
     }
-    if (act16_) {
-      Saved work;
-      work.x_in = Alloc("work.x_in", f, {N, H});
-      layer_set(work, "work.", f);
-      store_ = saved_;
-      for (Saved& sv : saved_) sv = work;
-    } else if (ckpt_) {
+    if (ckpt_) {
       Saved shared;
-      layer_set(shared, "recompute.", f);
+      layer_set(shared, "recompute.", act_);
       for (Saved& sv : saved_) {
         const Tensor x_in = sv.x_in;
         sv = shared;
         sv.x_in = x_in;
       }
     }
-    x_final_ = Alloc("x_final", f, {N, H});
+    const DType act = act_, g = grad_act_;
+    x_final_ = Alloc("x_final", act, {N, H});
     final_rstd_ = Alloc("final_rstd", f, {N});
-    xn_final_ = Alloc("xn_final", f, {N, H});
+    xn_final_ = Alloc("xn_final", act, {N, H});
     logits_ = Alloc("logits", f, {head_rows_, p().vocab});
     d_x_ = Alloc("d_x", f, {N, H});
-    d_xn_ = Alloc("d_xn", f, {N, H});
-    d_q_ = Alloc("d_q", f, {N, Q});
-    d_k_ = Alloc("d_k", f, {N, KV});
-    d_v_ = Alloc("d_v", f, {N, KV});
-    d_att_ = Alloc("d_att", f, {N, Q});
-    d_gate_ = Alloc("d_gate", f, {N, I});
-    d_up_ = Alloc("d_up", f, {N, I});
-    d_h_ = Alloc("d_h", f, {N, I});
+    d_xn_ = Alloc("d_xn", g, {N, H});
+    d_q_ = Alloc("d_q", g, {N, Q});
+    d_k_ = Alloc("d_k", g, {N, KV});
+    d_v_ = Alloc("d_v", g, {N, KV});
+    d_att_ = Alloc("d_att", g, {N, Q});
+    d_gate_ = Alloc("d_gate", g, {N, I});
+    d_up_ = Alloc("d_up", g, {N, I});
+    d_h_ = Alloc("d_h", g, {N, I});
     if (lora_) {
-      d_mid_ = Alloc("d_lora_mid", f, {N, r});
+      d_mid_ = Alloc("d_lora_mid", g, {N, r});
       AllocAdapters(grad_adapters_, "grad.");
       AllocAdapters(m_adapters_, "adam_m.");
       AllocAdapters(v_adapters_, "adam_v.");
@@ -515,6 +529,13 @@ class TrainWorkload final : public Engine {
     targets_ = AllocIds("targets", steps_ * N);
     losses_ = Alloc("losses", f, {steps_ * N});
     gemm_ws_ = AllocGemmWorkspace();
+    if (config_.weight_format && act_ != f) {
+      // QLoRA with 16-bit activations: the widest projection input and
+      // output, staged in fp32 (WeightGemm).
+      const std::int64_t widest = std::max({H, Q, I});
+      quant_x_ = Alloc("quant_x", f, {N, widest});
+      quant_y_ = Alloc("quant_y", f, {N, widest});
+    }
 
     LB_RETURN_IF_ERROR(InitWeights(w_));
     if (lora_) {
@@ -579,10 +600,10 @@ class TrainWorkload final : public Engine {
   }
 
   Tensor Heads(const Tensor& t, std::int64_t heads) const {
-    return Tensor::Of(t.data, DType::kF32, {n_, heads, p().head_dim});
+    return Tensor::Of(t.data, t.dtype, {n_, heads, p().head_dim});
   }
   Tensor Seq(const Tensor& t, std::int64_t heads) const {
-    return Tensor::Of(t.data, DType::kF32, {config_.batch, t_, heads, p().head_dim});
+    return Tensor::Of(t.data, t.dtype, {config_.batch, t_, heads, p().head_dim});
   }
   absl::Status Copy(const Tensor& dst, const Tensor& src) {
     return backend_.device().CopyDeviceToDevice(dst.data, src.data, src.bytes());
@@ -602,14 +623,7 @@ class TrainWorkload final : public Engine {
   absl::Status ForwardLoss(bool backward = true) {
     const float eps = p().rms_eps;
     LB_RETURN_IF_ERROR(backend_.EmbeddingForward(w_.tok_embeddings, MicroIds(), saved_[0].x_in));
-    for (std::size_t l = 0; l < saved_.size(); ++l) {
-      if (act16_) LB_RETURN_IF_ERROR(Stash(store_[l].x_in, saved_[l].x_in));
-      LB_RETURN_IF_ERROR(LayerForward(l, false));
-      if (act16_ && !ckpt_) {
-        const std::vector<Tensor*> from = Fields(saved_[l]), to = Fields(store_[l]);
-        for (std::size_t i = 0; i < from.size(); ++i) LB_RETURN_IF_ERROR(Stash(*to[i], *from[i]));
-      }
-    }
+    for (std::size_t l = 0; l < saved_.size(); ++l) LB_RETURN_IF_ERROR(LayerForward(l, false));
     LB_RETURN_IF_ERROR(backend_.RmsNormForward(x_final_, w_.final_norm, eps, xn_final_, final_rstd_));
     return HeadLoss(backward);
   }
@@ -675,19 +689,6 @@ class TrainWorkload final : public Engine {
     return absl::OkStatus();
   }
 
-  // A layer's saved tensors other than x_in, in one order.
-  static std::vector<Tensor*> Fields(Saved& s) {
-    std::vector<Tensor*> out = {&s.attn_rstd, &s.xn1, &s.q,        &s.k,   &s.v,  &s.att, &s.lse,
-                                &s.x_mid,     &s.mlp_rstd, &s.xn2, &s.gate, &s.up, &s.h};
-    for (Tensor& t : s.lora_mid) out.push_back(&t);
-    return out;
-  }
-  // dst = src, converting between fp32 and the 16-bit activation type.
-  absl::Status Stash(const Tensor& dst, const Tensor& src) {
-    if (dst.dtype == src.dtype) return Copy(dst, src);
-    return backend_.Convert(src, dst);
-  }
-
   // Once per effective batch: every micro-batch's backward accumulates.
   absl::Status ZeroGradients() {
     if (!lora_) {
@@ -719,14 +720,6 @@ class TrainWorkload final : public Engine {
       const LayerWeights& lw = w_.layers[l];
       LayerWeights* gw = full ? &grad_.layers[l] : nullptr;
       Saved& s = saved_[l];
-      if (act16_) {
-        // The fp32 working layer from the 16-bit copies (or the recompute).
-        LB_RETURN_IF_ERROR(Stash(s.x_in, store_[l].x_in));
-        if (!ckpt_) {
-          const std::vector<Tensor*> from = Fields(store_[l]), to = Fields(s);
-          for (std::size_t i = 0; i < from.size(); ++i) LB_RETURN_IF_ERROR(Stash(*to[i], *from[i]));
-        }
-      }
       if (ckpt_) LB_RETURN_IF_ERROR(LayerForward(l, true));
       // MLP: out = x_mid + down(swiglu(gate(xn2), up(xn2))).
       LB_RETURN_IF_ERROR(ProjectBackward(6, l, s.h, lw.w_down, gw ? gw->w_down : none, d_x_, d_h_, 0.0f));
@@ -791,8 +784,8 @@ class TrainWorkload final : public Engine {
   std::int64_t t_, n_;
   std::int64_t steps_;      // micro-batches per update (accumulation_steps)
   bool ckpt_;               // gradient checkpointing
-  DType act_;               // saved activations' dtype
-  bool act16_;              // 16-bit saved activations (store_), fp32 working layer (saved_)
+  DType act_;               // activations' dtype (saved and working set)
+  DType grad_act_;          // activation gradients' dtype (bf16 in a bf16 run, else fp32)
   std::int64_t head_rows_;  // logits rows at once (n_ unless the loss is chunked)
   bool mixed_, master_;     // full fine-tune: fp32 gradients; fp32 master weights
   std::int64_t micro_ = 0;  // the micro-batch being run
@@ -800,7 +793,6 @@ class TrainWorkload final : public Engine {
   Weights w_, grad_, m_, v_, fp32_master_;
   std::vector<LayerAdapters> adapters_, grad_adapters_, m_adapters_, v_adapters_;
   std::vector<Saved> saved_;
-  std::vector<Saved> store_;  // 16-bit activations: the per-layer copies
   Tensor x_final_, final_rstd_, xn_final_, logits_, losses_;
   Tensor d_x_, d_xn_, d_q_, d_k_, d_v_, d_att_, d_gate_, d_up_, d_h_, d_mid_;
   std::int32_t* ids_ = nullptr;

@@ -28,18 +28,22 @@ std::string Name(DType d) { return std::string(DTypeName(d)); }
 
 // One row of the table. `shape` is read by the op's runner as documented
 // in kRunners; `dtype` is the storage type of the op's parameter-like
-// operand; outputs are compared as |cpu - gpu| <= atol + rtol |cpu|.
+// operand; `act` that of the activations and their gradients where the op
+// accepts 16-bit ones (a 16-bit training run's working set, issue 13);
+// outputs are compared as |cpu - gpu| <= atol + rtol |cpu|.
 struct OpCase {
   std::string op;
   std::vector<std::int64_t> shape;
   DType dtype;
   double atol, rtol;
+  DType act = DType::kF32;
 };
 
 using Runner = std::function<void(gpu::GpuBackend&, const OpCase&)>;
 
 std::string Tag(const OpCase& c) {
   std::string t = c.op + " " + Name(c.dtype);
+  if (c.act != DType::kF32) t += " act " + Name(c.act);
   for (std::int64_t d : c.shape) t += " " + std::to_string(d);
   return t;
 }
@@ -91,10 +95,11 @@ void RunAxpyScaleBias(gpu::GpuBackend& g, const OpCase& c) {
   ASSERT_TRUE(g.Scale(y.gpu.t, -1.5f).ok());
   ExpectClose(y.cpu.Download(), y.gpu.Download(), c.atol, c.rtol, "Scale " + Tag(c));
   Dual bias(g, c.dtype, {n}, Random(static_cast<std::size_t>(n), 4));
-  ASSERT_TRUE(cpu.AddBias(x.cpu.t, bias.cpu.t).ok());
-  ASSERT_TRUE(g.AddBias(x.gpu.t, bias.gpu.t).ok());
-  ExpectClose(x.cpu.Download(), x.gpu.Download(), 1e-6, 1e-6, "AddBias " + Tag(c));
-  Dual d_out(g, DType::kF32, {131, n}, Random(static_cast<std::size_t>(131 * n), 5));
+  Dual xa(g, c.act, {r, n}, Random(rn, 2));
+  ASSERT_TRUE(cpu.AddBias(xa.cpu.t, bias.cpu.t).ok());
+  ASSERT_TRUE(g.AddBias(xa.gpu.t, bias.gpu.t).ok());
+  ExpectClose(xa.cpu.Download(), xa.gpu.Download(), 1e-6, 1e-6, "AddBias " + Tag(c));
+  Dual d_out(g, c.act, {131, n}, Random(static_cast<std::size_t>(131 * n), 5));
   ASSERT_TRUE(cpu.BiasBackward(d_out.cpu.t, bias.cpu.t).ok());
   ASSERT_TRUE(g.BiasBackward(d_out.gpu.t, bias.gpu.t).ok());
   ExpectClose(bias.cpu.Download(), bias.gpu.Download(), 1e-4, c.rtol, "BiasBackward " + Tag(c));
@@ -109,7 +114,7 @@ void RunEmbedding(gpu::GpuBackend& g, const OpCase& c) {
   ids[3 % n] = static_cast<std::int32_t>(vocab - 1);
   IntBuf ids_cpu(cpu, ids), ids_gpu(g, ids);
   Dual table(g, c.dtype, {vocab, hidden}, Random(static_cast<std::size_t>(vocab * hidden), 6));
-  Dual out(g, DType::kF32, {n, hidden}, std::vector<float>(static_cast<std::size_t>(n * hidden), 0.f));
+  Dual out(g, c.act, {n, hidden}, std::vector<float>(static_cast<std::size_t>(n * hidden), 0.f));
   ASSERT_TRUE(cpu.EmbeddingForward(table.cpu.t, ids_cpu.data, out.cpu.t).ok());
   ASSERT_TRUE(g.EmbeddingForward(table.gpu.t, ids_gpu.data, out.gpu.t).ok());
   ExpectClose(out.cpu.Download(), out.gpu.Download(), 0, 0, "EmbeddingForward " + Tag(c));
@@ -142,15 +147,17 @@ void RunRmsNorm(gpu::GpuBackend& g, const OpCase& c) {
   CpuBackend& cpu = SharedCpu();
   const std::int64_t n = c.shape[0], hidden = c.shape[1];
   const std::size_t nh = static_cast<std::size_t>(n * hidden);
-  Dual x(g, DType::kF32, {n, hidden}, Random(nh, 8, 2.f));
+  Dual x(g, c.act, {n, hidden}, Random(nh, 8, 2.f));
   Dual w(g, c.dtype, {hidden}, Random(static_cast<std::size_t>(hidden), 9));
-  Dual out(g, DType::kF32, {n, hidden}, std::vector<float>(nh, 0.f));
+  Dual out(g, c.act, {n, hidden}, std::vector<float>(nh, 0.f));
+  // A 16-bit output may differ by its last bit (one rounding of two fp32 sums).
+  const double out_rtol = c.act == DType::kBF16 ? 8e-3 : (c.act == DType::kF16 ? 1e-3 : 1e-4);
   Dual rstd(g, DType::kF32, {n}, std::vector<float>(static_cast<std::size_t>(n), 0.f));
   ASSERT_TRUE(cpu.RmsNormForward(x.cpu.t, w.cpu.t, 1e-5f, out.cpu.t, rstd.cpu.t).ok());
   ASSERT_TRUE(g.RmsNormForward(x.gpu.t, w.gpu.t, 1e-5f, out.gpu.t, rstd.gpu.t).ok());
-  ExpectClose(out.cpu.Download(), out.gpu.Download(), 1e-5, 1e-4, "RmsNormForward out " + Tag(c));
+  ExpectClose(out.cpu.Download(), out.gpu.Download(), 1e-5, out_rtol, "RmsNormForward out " + Tag(c));
   ExpectClose(rstd.cpu.Download(), rstd.gpu.Download(), 0, 1e-5, "RmsNormForward rstd " + Tag(c));
-  Dual d_out(g, DType::kF32, {n, hidden}, Random(nh, 10));
+  Dual d_out(g, c.act, {n, hidden}, Random(nh, 10));
   Dual d_x(g, DType::kF32, {n, hidden}, Random(nh, 11));  // accumulates
   Dual d_w(g, c.dtype, {hidden}, Random(static_cast<std::size_t>(hidden), 12));
   ASSERT_TRUE(cpu.RmsNormBackward(d_out.cpu.t, x.cpu.t, w.cpu.t, rstd.cpu.t, d_x.cpu.t, d_w.cpu.t).ok());
@@ -166,7 +173,7 @@ void RunRope(gpu::GpuBackend& g, const OpCase& c) {
   CpuBackend& cpu = SharedCpu();
   const std::int64_t rows = c.shape[0], heads = c.shape[1], dim = c.shape[2], seq = c.shape[3], off = c.shape[4];
   const float theta = static_cast<float>(c.shape[5]);
-  Dual x(g, DType::kF32, {rows, heads, dim}, Random(static_cast<std::size_t>(rows * heads * dim), 13));
+  Dual x(g, c.act, {rows, heads, dim}, Random(static_cast<std::size_t>(rows * heads * dim), 13));
   ASSERT_TRUE(cpu.RopeForward(x.cpu.t, seq, off, theta).ok());
   ASSERT_TRUE(g.RopeForward(x.gpu.t, seq, off, theta).ok());
   ExpectClose(x.cpu.Download(), x.gpu.Download(), c.atol, c.rtol, "RopeForward " + Tag(c));
@@ -180,19 +187,20 @@ void RunAttention(gpu::GpuBackend& g, const OpCase& c) {
   CpuBackend& cpu = SharedCpu();
   const std::int64_t b = c.shape[0], t = c.shape[1], hq = c.shape[2], hkv = c.shape[3], d = c.shape[4];
   const std::size_t nq = static_cast<std::size_t>(b * t * hq * d), nk = static_cast<std::size_t>(b * t * hkv * d);
-  Dual q(g, DType::kF32, {b, t, hq, d}, Random(nq, 20, 2.f));
-  Dual k(g, DType::kF32, {b, t, hkv, d}, Random(nk, 21, 2.f));
-  Dual v(g, DType::kF32, {b, t, hkv, d}, Random(nk, 22));
-  Dual out(g, DType::kF32, {b, t, hq, d}, std::vector<float>(nq, 0.f));
+  Dual q(g, c.act, {b, t, hq, d}, Random(nq, 20, 2.f));
+  Dual k(g, c.act, {b, t, hkv, d}, Random(nk, 21, 2.f));
+  Dual v(g, c.act, {b, t, hkv, d}, Random(nk, 22));
+  Dual out(g, c.act, {b, t, hq, d}, std::vector<float>(nq, 0.f));
+  const double out_rtol = c.act == DType::kBF16 ? 8e-3 : (c.act == DType::kF16 ? 1e-3 : 1e-4);
   Dual lse(g, DType::kF32, {b, hq, t}, std::vector<float>(static_cast<std::size_t>(b * hq * t), 0.f));
   ASSERT_TRUE(cpu.AttentionForward(q.cpu.t, k.cpu.t, v.cpu.t, out.cpu.t, lse.cpu.t).ok());
   ASSERT_TRUE(g.AttentionForward(q.gpu.t, k.gpu.t, v.gpu.t, out.gpu.t, lse.gpu.t).ok());
-  ExpectClose(out.cpu.Download(), out.gpu.Download(), 1e-5, 1e-4, "attention out " + Tag(c));
+  ExpectClose(out.cpu.Download(), out.gpu.Download(), 1e-5, out_rtol, "attention out " + Tag(c));
   ExpectClose(lse.cpu.Download(), lse.gpu.Download(), 1e-5, 1e-5, "attention lse " + Tag(c));
-  Dual d_out(g, DType::kF32, {b, t, hq, d}, Random(nq, 23));
-  Dual d_q(g, DType::kF32, {b, t, hq, d}, Random(nq, 24));  // overwritten
-  Dual d_k(g, DType::kF32, {b, t, hkv, d}, Random(nk, 25));
-  Dual d_v(g, DType::kF32, {b, t, hkv, d}, Random(nk, 26));
+  Dual d_out(g, c.act, {b, t, hq, d}, Random(nq, 23));
+  Dual d_q(g, c.act, {b, t, hq, d}, Random(nq, 24));  // overwritten
+  Dual d_k(g, c.act, {b, t, hkv, d}, Random(nk, 25));
+  Dual d_v(g, c.act, {b, t, hkv, d}, Random(nk, 26));
   ASSERT_TRUE(cpu.AttentionBackward(q.cpu.t, k.cpu.t, v.cpu.t, out.cpu.t, lse.cpu.t, d_out.cpu.t, d_q.cpu.t,
                                     d_k.cpu.t, d_v.cpu.t)
                   .ok());
@@ -288,15 +296,15 @@ void RunSwiGlu(gpu::GpuBackend& g, const OpCase& c) {
   CpuBackend& cpu = SharedCpu();
   const std::int64_t r = c.shape[0], cols = c.shape[1];
   const std::size_t n = static_cast<std::size_t>(r * cols);
-  Dual gate(g, DType::kF32, {r, cols}, Random(n, 50, 6.f));
-  Dual up(g, DType::kF32, {r, cols}, Random(n, 51));
-  Dual out(g, DType::kF32, {r, cols}, std::vector<float>(n, 0.f));
+  Dual gate(g, c.act, {r, cols}, Random(n, 50, 6.f));
+  Dual up(g, c.act, {r, cols}, Random(n, 51));
+  Dual out(g, c.act, {r, cols}, std::vector<float>(n, 0.f));
   ASSERT_TRUE(cpu.SwiGluForward(gate.cpu.t, up.cpu.t, out.cpu.t).ok());
   ASSERT_TRUE(g.SwiGluForward(gate.gpu.t, up.gpu.t, out.gpu.t).ok());
   ExpectClose(out.cpu.Download(), out.gpu.Download(), c.atol, c.rtol, "SwiGluForward " + Tag(c));
-  Dual d_out(g, DType::kF32, {r, cols}, Random(n, 52));
-  Dual d_gate(g, DType::kF32, {r, cols}, std::vector<float>(n, 0.f));
-  Dual d_up(g, DType::kF32, {r, cols}, std::vector<float>(n, 0.f));
+  Dual d_out(g, c.act, {r, cols}, Random(n, 52));
+  Dual d_gate(g, c.act, {r, cols}, std::vector<float>(n, 0.f));
+  Dual d_up(g, c.act, {r, cols}, std::vector<float>(n, 0.f));
   ASSERT_TRUE(cpu.SwiGluBackward(d_out.cpu.t, gate.cpu.t, up.cpu.t, d_gate.cpu.t, d_up.cpu.t).ok());
   ASSERT_TRUE(g.SwiGluBackward(d_out.gpu.t, gate.gpu.t, up.gpu.t, d_gate.gpu.t, d_up.gpu.t).ok());
   ExpectClose(d_gate.cpu.Download(), d_gate.gpu.Download(), c.atol, c.rtol, "SwiGluBackward d_gate " + Tag(c));
@@ -385,6 +393,20 @@ const std::vector<OpCase>& Cases() {
       {"AdamW", {999}, kF32, 1e-6, 1e-4},
       {"AdamW", {999}, kBF16, 1e-6, 1.6e-2},
       {"AdamW", {999}, kF16, 1e-6, 2e-3},
+      // 16-bit activations and gradients (a 16-bit training run's working
+      // set): both sides compute in fp32 and round once, so outputs agree to
+      // about one 16-bit ulp.
+      {"AxpyScaleBias", {13, 45}, kBF16, 1e-3, 1.6e-2, kBF16},
+      {"Embedding", {97, 45, 23}, kBF16, 1e-6, 1.6e-2, kBF16},
+      {"RmsNorm", {13, 1000}, kBF16, 1e-3, 1.6e-2, kBF16},
+      {"RmsNorm", {13, 2051}, kF16, 1e-3, 4e-3, kF16},
+      {"Rope", {37, 3, 24, 5, 7, 10000}, kF32, 1e-3, 1.6e-2, kBF16},
+      {"Rope", {6, 8, 128, 6, 4090, 500000}, kF32, 1e-3, 4e-3, kF16},
+      {"Attention", {2, 37, 4, 4, 40}, kF32, 1e-2, 3e-2, kBF16},
+      {"Attention", {2, 70, 8, 2, 64}, kF32, 1e-2, 3e-2, kBF16},
+      {"Attention", {1, 45, 7, 1, 128}, kF32, 2e-3, 5e-3, kF16},
+      {"SwiGlu", {7, 143}, kF32, 1e-3, 1.6e-2, kBF16},
+      {"SwiGlu", {7, 143}, kF32, 1e-3, 4e-3, kF16},
   };
   return cases;
 }
@@ -401,6 +423,7 @@ TEST_P(GpuOp, MatchesCpu) {
 
 std::string OpCaseName(const ::testing::TestParamInfo<OpCase>& info) {
   std::string name = std::to_string(info.index) + "_" + info.param.op + "_" + Name(info.param.dtype);
+  if (info.param.act != DType::kF32) name += "_act_" + Name(info.param.act);
   for (std::int64_t d : info.param.shape) name += "_" + std::to_string(d);
   return name;
 }

@@ -219,5 +219,16 @@ TEST_F(SchemaChecksTest, QuantizedPrecisionsAreStoredButNotForFullFineTunes) {
   EXPECT_FALSE(Rejected(full + "'bf16'"));
 }
 
+// 0009 (issue 13): QLoRA over quantized weights may keep bf16 activations
+// (it computes in bf16); fp16 ones stay refused there, as before.
+TEST_F(SchemaChecksTest, QloraMayHaveBf16Activations) {
+  const std::string qlora =
+      "UPDATE sweeps SET kind = 'train_lora', lora_rank = 8, sequence_tokens = 64, prompt_tokens = 0, "
+      "generated_tokens = 0, precision = 'nf4', activation_precision = ";
+  EXPECT_FALSE(Rejected(qlora + "'bf16'"));
+  EXPECT_TRUE(Rejected(qlora + "'fp16'"));
+  EXPECT_FALSE(Rejected(qlora + "'fp32'"));
+}
+
 }  // namespace
 }  // namespace localbench::test_support

@@ -49,14 +49,24 @@ TEST(Contract, ShapeErrorsNameTheField) {
   EXPECT_EQ(a.message(), "AttentionForward: Hq (3) must be a multiple of Hkv (2)");
 }
 
-TEST(Contract, ActivationsMustBeF32) {
+TEST(Contract, ActivationsShareOneDtypePerGroup) {
+  // 16-bit activations are allowed (issue 13), but an op's activations share
+  // one storage type: a bf16 gate with an fp32 up is refused, naming both.
   CpuBackend backend;
   std::vector<std::uint16_t> gate(8);
   std::vector<float> up(8), out(8);
   const absl::Status s = backend.SwiGluForward(Tensor::Of(gate.data(), DType::kBF16, {8}),
                                                Tensor::Of(up.data(), DType::kF32, {8}),
                                                Tensor::Of(out.data(), DType::kF32, {8}));
-  EXPECT_EQ(s.message(), "SwiGluForward: gate must be f32 (activations are fp32), is bf16");
+  EXPECT_EQ(s.message(), "SwiGluForward: up must have gate's dtype (bf16), is f32");
+  // Numerics that stay fp32 (statistics, losses) still refuse 16-bit.
+  std::vector<std::uint16_t> x(8), xn(8), rstd16(2);
+  std::vector<float> w(4, 1.0f);
+  const absl::Status r = backend.RmsNormForward(Tensor::Of(x.data(), DType::kBF16, {2, 4}),
+                                                Tensor::Of(w.data(), DType::kF32, {4}), 1e-5f,
+                                                Tensor::Of(xn.data(), DType::kBF16, {2, 4}),
+                                                Tensor::Of(rstd16.data(), DType::kBF16, {2}));
+  EXPECT_EQ(r.message(), "RmsNormForward: rstd must be f32 (kept fp32 for numerics), is bf16");
 }
 
 }  // namespace

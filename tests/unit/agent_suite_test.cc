@@ -249,6 +249,20 @@ TEST(AgentSuite, TrainDimsReachTheResultAndTheKernels) {
   RunOptions bad;
   bad.activation_precision = v1::PRECISION_FP16;
   EXPECT_FALSE(ApplyOptions(GpuSuite2027(), bad).ok());
+  // QLoRA (train-lora over nf4) computes in bf16: bf16 activations apply.
+  RunOptions qlora;
+  qlora.precisions = {v1::PRECISION_NF4};
+  qlora.activation_precision = v1::PRECISION_BF16;
+  auto q = ApplyOptions(CpuSuite2027(), qlora);
+  ASSERT_TRUE(q.ok()) << q.status();
+  int trained = 0;
+  for (const SuiteTemplate& t : q->templates) {
+    if (t.kind != v1::WORKLOAD_KIND_TRAIN_LORA) continue;
+    EXPECT_EQ(t.precision, v1::PRECISION_NF4);
+    EXPECT_EQ(t.train.activation_precision, v1::PRECISION_BF16);
+    ++trained;
+  }
+  EXPECT_GT(trained, 0);
 }
 
 TEST(AgentProgress, EstimatesFromThePaceSoFar) {

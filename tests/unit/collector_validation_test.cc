@@ -80,6 +80,16 @@ TEST(ValidationTest, QuantizedPrecisionsAreValid) {
   s.mutable_sweeps(1)->mutable_workload()->set_precision(v1::PRECISION_Q8_0);
   s.mutable_sweeps(2)->mutable_workload()->set_precision(v1::PRECISION_NF4);
   EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+  // QLoRA computes in bf16: bf16 activations over NF4 are valid (issue 13,
+  // schema/0009); f16 ones, or a quantized "activation precision", are not.
+  s.mutable_sweeps(2)->mutable_workload()->set_activation_precision(v1::PRECISION_BF16);
+  EXPECT_TRUE(ValidateSubmission(s, kNow).ok()) << ValidateSubmission(s, kNow);
+  for (v1::Precision bad : {v1::PRECISION_FP16, v1::PRECISION_NF4}) {
+    s.mutable_sweeps(2)->mutable_workload()->set_activation_precision(bad);
+    const absl::Status st = ValidateSubmission(s, kNow);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(st.message().find("sweeps[2].workload.activation_precision"), std::string::npos) << st;
+  }
 }
 
 TEST(ValidationTest, OomBelowLargestOkStaysAPoint) {

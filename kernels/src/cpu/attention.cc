@@ -16,16 +16,27 @@ float* F(const Tensor& t) { return static_cast<float*>(t.data); }
 
 absl::Status CpuBackend::AttentionForwardImpl(const Tensor& q, const Tensor& k, const Tensor& v, Tensor out,
                                               Tensor lse) {
-  cpu::AttentionForward(*pool_, F(q), F(k), F(v), F(out), F(lse), q.dim(0), q.dim(1), q.dim(2), k.dim(2),
-                        q.dim(3));
+  cpu::WithElementType(q.dtype, q.data, [&](auto* qs) {
+    using X = std::remove_pointer_t<decltype(qs)>;
+    cpu::AttentionForward(*pool_, qs, static_cast<const X*>(k.data), static_cast<const X*>(v.data),
+                          static_cast<X*>(out.data), F(lse), q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3));
+  });
   return absl::OkStatus();
 }
 
 absl::Status CpuBackend::AttentionBackwardImpl(const Tensor& q, const Tensor& k, const Tensor& v,
                                                const Tensor& out, const Tensor& lse, const Tensor& d_out,
                                                Tensor d_q, Tensor d_k, Tensor d_v) {
-  cpu::AttentionBackward(*pool_, F(q), F(k), F(v), F(out), F(lse), F(d_out), F(d_q), F(d_k), F(d_v), q.dim(0),
-                         q.dim(1), q.dim(2), k.dim(2), q.dim(3));
+  cpu::WithElementType(q.dtype, q.data, [&](auto* qs) {
+    using X = std::remove_pointer_t<decltype(qs)>;
+    cpu::WithElementType(d_out.dtype, d_out.data, [&](auto* dy) {
+      using G = std::remove_pointer_t<decltype(dy)>;
+      cpu::AttentionBackward(*pool_, qs, static_cast<const X*>(k.data), static_cast<const X*>(v.data),
+                             static_cast<const X*>(out.data), F(lse), dy, static_cast<G*>(d_q.data),
+                             static_cast<G*>(d_k.data), static_cast<G*>(d_v.data), q.dim(0), q.dim(1), q.dim(2),
+                             k.dim(2), q.dim(3));
+    });
+  });
   return absl::OkStatus();
 }
 

@@ -2,7 +2,9 @@
 // decode against a KV cache (CPU reference kernels).
 //
 // Templated on the compute type T (float in the backend, double in the
-// gradient checks) and the storage type W of parameter-like operands; `par`
+// gradient checks), the storage types X/G of activations and their
+// gradients (16-bit in a 16-bit training run's working set) and W of
+// parameter-like operands (KV caches); `par`
 // is anything with For(n, fn(begin, end), grain) (ThreadPool, Serial). Each
 // output element is written from one index range and sums run in a fixed
 // order, so results do not depend on the thread count.
@@ -18,24 +20,26 @@
 
 namespace localbench::kernels::cpu {
 
-// q [B,T,Hq,D], k/v [B,T,Hkv,D], out [B,T,Hq,D], lse [B,Hq,T].
-template <typename T, typename Par>
-void AttentionForward(const Par& par, const T* q, const T* k, const T* v, T* out, T* lse,
+// q [B,T,Hq,D], k/v [B,T,Hkv,D], out [B,T,Hq,D] of storage type X; lse
+// [B,Hq,T] in the compute type T. Each output row accumulates in T and is
+// stored once.
+template <typename T, typename X, typename Par>
+void AttentionForward(const Par& par, const X* q, const X* k, const X* v, X* out, T* lse,
                       std::int64_t batch, std::int64_t t_len, std::int64_t hq, std::int64_t hkv,
                       std::int64_t d) {
   const std::int64_t group = hq / hkv;
   const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d)));
   par.For(batch * hq, [&](std::int64_t w0, std::int64_t w1) {
-    std::vector<T> p(static_cast<std::size_t>(t_len));
+    std::vector<T> p(static_cast<std::size_t>(t_len)), o(static_cast<std::size_t>(d));
     for (std::int64_t w = w0; w < w1; ++w) {
       const std::int64_t b = w / hq, h = w % hq, g = h / group;
       for (std::int64_t t = 0; t < t_len; ++t) {
-        const T* qr = q + ((b * t_len + t) * hq + h) * d;
+        const X* qr = q + ((b * t_len + t) * hq + h) * d;
         T mx = -std::numeric_limits<T>::infinity();
         for (std::int64_t j = 0; j <= t; ++j) {
-          const T* kr = k + ((b * t_len + j) * hkv + g) * d;
+          const X* kr = k + ((b * t_len + j) * hkv + g) * d;
           T s = 0;
-          for (std::int64_t i = 0; i < d; ++i) s += qr[i] * kr[i];
+          for (std::int64_t i = 0; i < d; ++i) s += Ld<T>(qr[i]) * Ld<T>(kr[i]);
           s *= scale;
           p[static_cast<std::size_t>(j)] = s;
           mx = std::max(mx, s);
@@ -46,65 +50,75 @@ void AttentionForward(const Par& par, const T* q, const T* k, const T* v, T* out
           e = std::exp(e - mx);
           sum += e;
         }
-        T* o = out + ((b * t_len + t) * hq + h) * d;
-        for (std::int64_t i = 0; i < d; ++i) o[i] = 0;
+        std::fill(o.begin(), o.end(), T(0));
         const T inv = T(1) / sum;
         for (std::int64_t j = 0; j <= t; ++j) {
           const T pj = p[static_cast<std::size_t>(j)] * inv;
-          const T* vr = v + ((b * t_len + j) * hkv + g) * d;
-          for (std::int64_t i = 0; i < d; ++i) o[i] += pj * vr[i];
+          const X* vr = v + ((b * t_len + j) * hkv + g) * d;
+          for (std::int64_t i = 0; i < d; ++i) o[static_cast<std::size_t>(i)] += pj * Ld<T>(vr[i]);
         }
+        X* orow = out + ((b * t_len + t) * hq + h) * d;
+        for (std::int64_t i = 0; i < d; ++i) Store(orow[i], o[static_cast<std::size_t>(i)]);
         lse[(b * hq + h) * t_len + t] = mx + std::log(sum);
       }
     }
   }, 1);
 }
 
-// Gradients; dq, dk, dv overwritten. One task owns one (batch, kv head), so
-// the accumulation into dk/dv has a fixed order.
-template <typename T, typename Par>
-void AttentionBackward(const Par& par, const T* q, const T* k, const T* v, const T* out, const T* lse,
-                       const T* dout, T* dq, T* dk, T* dv, std::int64_t batch, std::int64_t t_len,
+// Gradients; dq, dk, dv overwritten. q, k, v, out of storage type X; dout,
+// dq, dk, dv of G; lse in T. One task owns one (batch, kv head), so the
+// accumulation into dk/dv (in T, stored once at the end) has a fixed order.
+template <typename T, typename X, typename G, typename Par>
+void AttentionBackward(const Par& par, const X* q, const X* k, const X* v, const X* out, const T* lse,
+                       const G* dout, G* dq, G* dk, G* dv, std::int64_t batch, std::int64_t t_len,
                        std::int64_t hq, std::int64_t hkv, std::int64_t d) {
   const std::int64_t group = hq / hkv;
   const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d)));
   par.For(batch * hkv, [&](std::int64_t w0, std::int64_t w1) {
+    std::vector<T> dk_acc(static_cast<std::size_t>(t_len * d)), dv_acc(static_cast<std::size_t>(t_len * d)),
+        dq_acc(static_cast<std::size_t>(d));
     for (std::int64_t w = w0; w < w1; ++w) {
       const std::int64_t b = w / hkv, g = w % hkv;
-      for (std::int64_t t = 0; t < t_len; ++t) {
-        T* dkr = dk + ((b * t_len + t) * hkv + g) * d;
-        T* dvr = dv + ((b * t_len + t) * hkv + g) * d;
-        for (std::int64_t i = 0; i < d; ++i) dkr[i] = dvr[i] = 0;
-      }
+      std::fill(dk_acc.begin(), dk_acc.end(), T(0));
+      std::fill(dv_acc.begin(), dv_acc.end(), T(0));
       for (std::int64_t h = g * group; h < (g + 1) * group; ++h) {
         for (std::int64_t t = 0; t < t_len; ++t) {
           const std::int64_t row = (b * t_len + t) * hq + h;
-          const T* qr = q + row * d;
-          const T* dor = dout + row * d;
-          const T* orow = out + row * d;
-          T* dqr = dq + row * d;
+          const X* qr = q + row * d;
+          const G* dor = dout + row * d;
+          const X* orow = out + row * d;
           T di = 0;
-          for (std::int64_t i = 0; i < d; ++i) di += dor[i] * orow[i];
-          for (std::int64_t i = 0; i < d; ++i) dqr[i] = 0;
+          for (std::int64_t i = 0; i < d; ++i) di += Ld<T>(dor[i]) * Ld<T>(orow[i]);
+          std::fill(dq_acc.begin(), dq_acc.end(), T(0));
           const T l = lse[(b * hq + h) * t_len + t];
           for (std::int64_t j = 0; j <= t; ++j) {
-            const T* kr = k + ((b * t_len + j) * hkv + g) * d;
-            const T* vr = v + ((b * t_len + j) * hkv + g) * d;
+            const X* kr = k + ((b * t_len + j) * hkv + g) * d;
+            const X* vr = v + ((b * t_len + j) * hkv + g) * d;
             T s = 0, dp = 0;
             for (std::int64_t i = 0; i < d; ++i) {
-              s += qr[i] * kr[i];
-              dp += dor[i] * vr[i];
+              s += Ld<T>(qr[i]) * Ld<T>(kr[i]);
+              dp += Ld<T>(dor[i]) * Ld<T>(vr[i]);
             }
             const T pj = std::exp(s * scale - l);
             const T ds = pj * (dp - di) * scale;
-            T* dkr = dk + ((b * t_len + j) * hkv + g) * d;
-            T* dvr = dv + ((b * t_len + j) * hkv + g) * d;
+            T* dkr = dk_acc.data() + j * d;
+            T* dvr = dv_acc.data() + j * d;
             for (std::int64_t i = 0; i < d; ++i) {
-              dqr[i] += ds * kr[i];
-              dkr[i] += ds * qr[i];
-              dvr[i] += pj * dor[i];
+              dq_acc[static_cast<std::size_t>(i)] += ds * Ld<T>(kr[i]);
+              dkr[i] += ds * Ld<T>(qr[i]);
+              dvr[i] += pj * Ld<T>(dor[i]);
             }
           }
+          G* dqr = dq + row * d;
+          for (std::int64_t i = 0; i < d; ++i) Store(dqr[i], dq_acc[static_cast<std::size_t>(i)]);
+        }
+      }
+      for (std::int64_t t = 0; t < t_len; ++t) {
+        G* dkr = dk + ((b * t_len + t) * hkv + g) * d;
+        G* dvr = dv + ((b * t_len + t) * hkv + g) * d;
+        for (std::int64_t i = 0; i < d; ++i) {
+          Store(dkr[i], dk_acc[static_cast<std::size_t>(t * d + i)]);
+          Store(dvr[i], dv_acc[static_cast<std::size_t>(t * d + i)]);
         }
       }
     }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "localbench/kernels/dtype.h"
 
@@ -96,6 +97,17 @@ inline void Store(F16& d, double v) { d.bits = F32ToF16Bits(static_cast<float>(v
 inline void Store(float& d, float v) { d = v; }
 inline void Store(Bf16& d, float v) { d.bits = F32ToBf16Bits(v); }
 inline void Store(F16& d, float v) { d.bits = F32ToF16Bits(v); }
+
+// The compute type for activations stored as X: double in the gradient
+// checks (X = double), fp32 for every storage type of the backend.
+template <typename X>
+using ComputeOf = std::conditional_t<std::is_same_v<X, double>, double, float>;
+
+// Reads an element of any storage type as compute type T.
+template <typename T, typename X>
+inline T Ld(const X& v) {
+  return static_cast<T>(Load(v));
+}
 
 // Calls fn(T*) with the tensor's pointer cast to its element type.
 template <typename Fn>

@@ -57,14 +57,16 @@ absl::Status CpuBackend::ScaleImpl(Tensor x, float alpha) {
 
 absl::Status CpuBackend::AddBiasImpl(Tensor x, const Tensor& bias) {
   WithElementType(bias.dtype, bias.data, [&](auto* b) {
-    cpu::AddBias(*pool_, static_cast<float*>(x.data), b, x.rows(), x.cols());
+    WithElementType(x.dtype, x.data, [&](auto* xs) { cpu::AddBias(*pool_, xs, b, x.rows(), x.cols()); });
   });
   return absl::OkStatus();
 }
 
 absl::Status CpuBackend::BiasBackwardImpl(const Tensor& d_out, Tensor d_bias) {
   WithElementType(d_bias.dtype, d_bias.data, [&](auto* b) {
-    cpu::BiasBackward(*pool_, static_cast<const float*>(d_out.data), b, d_out.rows(), d_out.cols());
+    WithElementType(d_out.dtype, d_out.data, [&](auto* dy) {
+      cpu::BiasBackward(*pool_, dy, b, d_out.rows(), d_out.cols());
+    });
   });
   return absl::OkStatus();
 }

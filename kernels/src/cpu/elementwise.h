@@ -29,20 +29,24 @@ inline float HashUniform(std::uint64_t seed, std::uint64_t i, float scale) {
 }
 
 
-template <typename T, typename W, typename Par>
-void AddBias(const Par& par, T* x, const W* bias, std::int64_t rows, std::int64_t cols) {
+// x of storage type X (activations: fp32, 16-bit or double).
+template <typename X, typename W, typename Par>
+void AddBias(const Par& par, X* x, const W* bias, std::int64_t rows, std::int64_t cols) {
+  using T = ComputeOf<X>;
   par.For(rows, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r)
-      for (std::int64_t c = 0; c < cols; ++c) x[r * cols + c] += static_cast<T>(Load(bias[c]));
+      for (std::int64_t c = 0; c < cols; ++c) Store(x[r * cols + c], Ld<T>(x[r * cols + c]) + Ld<T>(bias[c]));
   }, 16);
 }
 
-template <typename T, typename W, typename Par>
-void BiasBackward(const Par& par, const T* dout, W* dbias, std::int64_t rows, std::int64_t cols) {
+// dout of storage type G (activation gradients).
+template <typename G, typename W, typename Par>
+void BiasBackward(const Par& par, const G* dout, W* dbias, std::int64_t rows, std::int64_t cols) {
+  using T = ComputeOf<G>;
   par.For(cols, [&](std::int64_t c0, std::int64_t c1) {
     for (std::int64_t c = c0; c < c1; ++c) {
       T acc = 0;
-      for (std::int64_t r = 0; r < rows; ++r) acc += dout[r * cols + c];
+      for (std::int64_t r = 0; r < rows; ++r) acc += Ld<T>(dout[r * cols + c]);
       Store(dbias[c], static_cast<T>(Load(dbias[c])) + acc);
     }
   }, 16);

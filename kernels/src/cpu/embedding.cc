@@ -8,7 +8,9 @@ namespace localbench::kernels {
 
 absl::Status CpuBackend::EmbeddingForwardImpl(const Tensor& table, const std::int32_t* ids, Tensor out) {
   cpu::WithElementType(table.dtype, table.data, [&](auto* t) {
-    cpu::EmbeddingForward(*pool_, t, ids, static_cast<float*>(out.data), out.rows(), out.cols());
+    cpu::WithElementType(out.dtype, out.data, [&](auto* o) {
+      cpu::EmbeddingForward(*pool_, t, ids, o, out.rows(), out.cols());
+    });
   });
   return absl::OkStatus();
 }

@@ -18,13 +18,15 @@
 
 namespace localbench::kernels::cpu {
 
-template <typename T, typename W, typename Par>
-void EmbeddingForward(const Par& par, const W* table, const std::int32_t* ids, T* out, std::int64_t n,
+// out of storage type X (16-bit in a 16-bit training run).
+template <typename X, typename W, typename Par>
+void EmbeddingForward(const Par& par, const W* table, const std::int32_t* ids, X* out, std::int64_t n,
                       std::int64_t h) {
+  using T = ComputeOf<X>;
   par.For(n, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
       const W* src = table + static_cast<std::int64_t>(ids[r]) * h;
-      for (std::int64_t i = 0; i < h; ++i) out[r * h + i] = static_cast<T>(Load(src[i]));
+      for (std::int64_t i = 0; i < h; ++i) Store(out[r * h + i], Ld<T>(src[i]));
     }
   }, 1);
 }

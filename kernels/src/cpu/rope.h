@@ -18,9 +18,11 @@
 
 namespace localbench::kernels::cpu {
 
-template <typename T, typename Par>
-void Rope(const Par& par, T* x, std::int64_t rows, std::int64_t heads, std::int64_t d,
+// x of storage type X, rotated in ComputeOf<X>.
+template <typename X, typename Par>
+void Rope(const Par& par, X* x, std::int64_t rows, std::int64_t heads, std::int64_t d,
           std::int64_t seq_len, std::int64_t offset, double theta, double direction) {
+  using T = ComputeOf<X>;
   const std::int64_t half = d / 2;
   par.For(rows, [&](std::int64_t r0, std::int64_t r1) {
     std::vector<T> cs(static_cast<std::size_t>(half)), sn(static_cast<std::size_t>(half));
@@ -33,12 +35,12 @@ void Rope(const Par& par, T* x, std::int64_t rows, std::int64_t heads, std::int6
         sn[static_cast<std::size_t>(i)] = static_cast<T>(direction * std::sin(angle));
       }
       for (std::int64_t hh = 0; hh < heads; ++hh) {
-        T* v = x + (r * heads + hh) * d;
+        X* v = x + (r * heads + hh) * d;
         for (std::int64_t i = 0; i < half; ++i) {
-          const T a = v[i], b = v[i + half];
+          const T a = Ld<T>(v[i]), b = Ld<T>(v[i + half]);
           const T c = cs[static_cast<std::size_t>(i)], s = sn[static_cast<std::size_t>(i)];
-          v[i] = a * c - b * s;
-          v[i + half] = a * s + b * c;
+          Store(v[i], a * c - b * s);
+          Store(v[i + half], a * s + b * c);
         }
       }
     }

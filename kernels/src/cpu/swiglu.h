@@ -18,28 +18,32 @@
 
 namespace localbench::kernels::cpu {
 
-template <typename T, typename Par>
-void SwiGluForward(const Par& par, const T* gate, const T* up, T* out, std::int64_t n) {
+// gate, up, out of storage type X (computed in ComputeOf<X>).
+template <typename X, typename Par>
+void SwiGluForward(const Par& par, const X* gate, const X* up, X* out, std::int64_t n) {
+  using T = ComputeOf<X>;
   par.For(n, [&](std::int64_t i0, std::int64_t i1) {
     for (std::int64_t i = i0; i < i1; ++i) {
-      const T g = gate[i];
-      out[i] = g / (T(1) + std::exp(-g)) * up[i];
+      const T g = Ld<T>(gate[i]);
+      Store(out[i], g / (T(1) + std::exp(-g)) * Ld<T>(up[i]));
     }
   }, 4096);
 }
 
-template <typename T, typename Par>
-void SwiGluBackward(const Par& par, const T* dout, const T* gate, const T* up, T* dgate, T* dup,
+// gate, up of X; dout, dgate, dup of G.
+template <typename X, typename G, typename Par>
+void SwiGluBackward(const Par& par, const G* dout, const X* gate, const X* up, G* dgate, G* dup,
                     std::int64_t n) {
+  using T = ComputeOf<X>;
   par.For(n, [&](std::int64_t i0, std::int64_t i1) {
     for (std::int64_t i = i0; i < i1; ++i) {
-      const T g = gate[i];
+      const T g = Ld<T>(gate[i]);
       const T sig = T(1) / (T(1) + std::exp(-g));
       const T silu = g * sig;
-      const T d = dout[i];
-      const T u = up[i];
-      dgate[i] = d * u * sig * (T(1) + g * (T(1) - sig));
-      dup[i] = d * silu;
+      const T d = Ld<T>(dout[i]);
+      const T u = Ld<T>(up[i]);
+      Store(dgate[i], d * u * sig * (T(1) + g * (T(1) - sig)));
+      Store(dup[i], d * silu);
     }
   }, 4096);
 }

@@ -15,10 +15,17 @@
 // synchronisation returns the same InvalidArgument with the device usable.
 //
 // Dtype rules (keep every backend simple and the CPU reference exact):
-// activations and their gradients are fp32; "parameter-like" operands
-// (weights, biases, norm weights, embedding tables, KV caches, weight
-// gradients, AdamW parameters) may be f32, f16 or bf16. GEMM accepts any
-// dtype for A, B and C. Compute and accumulation are fp32 everywhere.
+// "parameter-like" operands (weights, biases, norm weights, embedding tables,
+// KV caches, weight gradients, AdamW parameters) may be f32, f16 or bf16.
+// Training activations and their gradients may be too (a 16-bit training
+// run keeps its working set in its own type, issue 13): within one op the
+// activations share one dtype and their gradients share one dtype, as each
+// op says. Always fp32, where numerics need it: RMSNorm's rstd and the
+// residual gradient d_x it accumulates into, attention's lse, the logits,
+// losses and d_logits of CrossEntropy, Softmax, Argmax, EmbeddingBackward's
+// d_out and the inference-only ops (KvCacheWrite's src, AttentionDecode's q
+// and out). GEMM accepts any dtype for A, B and C. Compute and accumulation
+// are fp32 everywhere; 16-bit outputs are rounded once, when stored.
 //
 // Shapes: B batch, T sequence, Hq query heads, Hkv key/value heads, D head
 // dim, H hidden width, V vocabulary, N rows (tokens, B*T).
@@ -112,13 +119,14 @@ class Backend {
   absl::Status Axpy(float alpha, const Tensor& x, Tensor y);
   // x *= alpha.
   absl::Status Scale(Tensor x, float alpha);
-  // x[n, c] += bias[c]; x [N, C] fp32, bias [C].
+  // x[n, c] += bias[c]; x [N, C] any dtype, bias [C].
   absl::Status AddBias(Tensor x, const Tensor& bias);
-  // d_bias[c] += sum_n d_out[n, c] (accumulates).
+  // d_bias[c] += sum_n d_out[n, c] (accumulates); d_out any dtype.
   absl::Status BiasBackward(const Tensor& d_out, Tensor d_bias);
 
   // ---- embedding ---------------------------------------------------------
-  // out[n, :] = table[ids[n], :]; table [V, H], ids int32[N] (device), out [N, H].
+  // out[n, :] = table[ids[n], :]; table [V, H], ids int32[N] (device), out [N, H]
+  // (any dtype).
   // An id outside [0, V) is InvalidArgument (IndexOutOfRange) everywhere.
   absl::Status EmbeddingForward(const Tensor& table, const std::int32_t* ids, Tensor out);
   // d_table[ids[n], :] += d_out[n, :] (accumulates; deterministic order).
@@ -127,16 +135,18 @@ class Backend {
 
   // ---- RMSNorm -----------------------------------------------------------
   // out = x * rstd * weight with rstd[n] = 1/sqrt(mean(x[n,:]^2) + eps),
-  // saved for the backward. x, out [N, H] fp32; weight [H]; rstd [N] fp32.
+  // saved for the backward. x, out [N, H] one dtype (any); weight [H]; rstd
+  // [N] fp32.
   absl::Status RmsNormForward(const Tensor& x, const Tensor& weight, float eps, Tensor out,
                               Tensor rstd);
-  // d_x accumulates the input gradient (it is the residual stream's
-  // gradient); d_weight accumulates if present (absent when frozen).
+  // d_x (fp32) accumulates the input gradient (it is the residual stream's
+  // gradient, summed over every layer); d_weight accumulates if present
+  // (absent when frozen). x and d_out may have any dtypes.
   absl::Status RmsNormBackward(const Tensor& d_out, const Tensor& x, const Tensor& weight,
                                const Tensor& rstd, Tensor d_x, Tensor d_weight);
 
   // ---- rotary position embedding (rotate-half pairing, as Llama/Qwen) -------
-  // Rotates x [N, heads, D] fp32 in place. Row n has position
+  // Rotates x [N, heads, D] (any dtype) in place. Row n has position
   // position_offset + n % seq_len (seq_len = T for [B, T] rows, 1 for decode).
   absl::Status RopeForward(Tensor x, std::int64_t seq_len, std::int64_t position_offset,
                            float theta);
@@ -146,12 +156,13 @@ class Backend {
 
   // ---- attention -----------------------------------------------------------
   // Causal grouped-query attention over a whole sequence, scale 1/sqrt(D).
-  // q [B, T, Hq, D], k/v [B, T, Hkv, D], out [B, T, Hq, D], all fp32;
+  // q [B, T, Hq, D], k/v [B, T, Hkv, D], out [B, T, Hq, D], one dtype (any);
   // lse [B, Hq, T] fp32 receives each row's log-sum-exp of scaled scores,
   // which is all the backward needs (no T x T matrix is stored).
   absl::Status AttentionForward(const Tensor& q, const Tensor& k, const Tensor& v,
                                 Tensor out, Tensor lse);
-  // Gradients of AttentionForward; d_q, d_k, d_v are overwritten.
+  // Gradients of AttentionForward; d_q, d_k, d_v are overwritten. d_out,
+  // d_q, d_k, d_v share one dtype (any), q, k, v, out another.
   absl::Status AttentionBackward(const Tensor& q, const Tensor& k, const Tensor& v,
                                  const Tensor& out, const Tensor& lse, const Tensor& d_out,
                                  Tensor d_q, Tensor d_k, Tensor d_v);
@@ -166,9 +177,10 @@ class Backend {
   absl::Status Softmax(const Tensor& x, Tensor out);
 
   // ---- MLP -------------------------------------------------------------------
-  // out = silu(gate) * up; all [N, I] fp32.
+  // out = silu(gate) * up; all [N, I], one dtype (any).
   absl::Status SwiGluForward(const Tensor& gate, const Tensor& up, Tensor out);
-  // d_gate, d_up overwritten.
+  // d_gate, d_up overwritten; d_out, d_gate, d_up one dtype, gate and up
+  // another (any).
   absl::Status SwiGluBackward(const Tensor& d_out, const Tensor& gate, const Tensor& up,
                               Tensor d_gate, Tensor d_up);
 

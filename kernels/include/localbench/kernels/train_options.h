@@ -49,11 +49,13 @@ struct TrainOptions {
   // only ceil(N / loss_chunks) x V logits exist at once (torchtune's
   // CEWithChunkedOutputLoss uses 8). 0 = off: all N x V logits.
   std::int64_t loss_chunks = 0;
-  // Dtype of the saved activations: fp32, or a 16-bit run's own precision
-  // (bf16/f16), as mixed-precision trainers keep them. Norm statistics and
-  // attention log-sum-exps stay fp32; every op still computes and
-  // accumulates in fp32 on one fp32 working layer, and the logits and loss
-  // stay fp32.
+  // Dtype of the activations, saved and working set alike: fp32, or a
+  // 16-bit run's own precision (bf16/f16), as mixed-precision trainers keep
+  // them; the ops read and write that type and compute in fp32. Stay fp32
+  // where numerics need it: norm statistics, attention log-sum-exps, the
+  // logits and loss, and the residual stream's gradient. Activation
+  // gradients are bf16 in a bf16 run and fp32 in an f16 run (f16 would need
+  // loss scaling to keep small gradients from underflowing).
   DType activations = DType::kF32;
 };
 

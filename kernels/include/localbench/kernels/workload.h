@@ -15,8 +15,9 @@
 // - kTrainFull: the same, updating every weight (gradients stored in the
 //   storage dtype, AdamW moments fp32).
 //
-// Storage: weights and the KV cache use `precision`; activations, LoRA
-// adapters and optimiser moments are fp32. Training uses a fixed seeded batch
+// Storage: weights and the KV cache use `precision`; LoRA adapters and
+// optimiser moments are fp32; activations are fp32, or a training run's
+// 16-bit type with TrainOptions::activations (train_options.h). Training uses a fixed seeded batch
 // of tokens every step (the loss falls as the model fits it).
 #pragma once
 
