@@ -299,26 +299,33 @@ absl::StatusOr<SuiteEstimate> EstimateSuite(const Suite& suite, std::uint64_t me
   // Reserve batch 1 of every essential sweep; while the reservations alone
   // exceed the budget, the last (largest) reserved sweep gives way.
   auto first = [](const SweepEstimate& s) { return s.point_seconds.empty() ? 0.0 : s.point_seconds[0]; };
+  // Deferred templates' reservations give way before any other.
   double reserved = 0;
   for (const auto& s : e.sweeps) {
     if (s.essential) reserved += first(s);
   }
-  for (auto it = e.sweeps.rbegin(); it != e.sweeps.rend() && reserved > budget_seconds; ++it) {
-    if (!it->essential || it->batches.empty()) continue;
-    reserved -= first(*it);
-    it->skipped_for_time = true;
+  for (bool deferred : {true, false}) {
+    for (auto it = e.sweeps.rbegin(); it != e.sweeps.rend() && reserved > budget_seconds; ++it) {
+      if (!it->essential || it->batches.empty() || it->item.shape.deferred != deferred) continue;
+      reserved -= first(*it);
+      it->skipped_for_time = true;
+    }
   }
   // The first pass: batch 1 of every essential doubling sweep, preset by
   // preset, before any sweep goes further, so the answer for every model
-  // comes before any threshold. (An explicit batch list runs as listed.)
+  // comes before any threshold; deferred templates' batch 1 in a second
+  // round. (An explicit batch list runs as listed.)
   double t = 0;
-  for (auto& s : e.sweeps) {
-    s.batch_one_first = s.essential && !s.skipped_for_time && suite.batches.empty() && !s.batches.empty();
-    if (!s.batch_one_first) continue;
-    t += first(s);
-    s.batch_one_end_seconds = t;
-    s.points_in_budget = 1;
-    ++e.points;
+  for (bool deferred : {false, true}) {
+    for (auto& s : e.sweeps) {
+      if (s.item.shape.deferred != deferred) continue;
+      s.batch_one_first = s.essential && !s.skipped_for_time && suite.batches.empty() && !s.batches.empty();
+      if (!s.batch_one_first) continue;
+      t += first(s);
+      s.batch_one_end_seconds = t;
+      s.points_in_budget = 1;
+      ++e.points;
+    }
   }
   // Then every sweep in order runs its other points while they end before
   // its deadline: the budget less the reservations still pending after it

@@ -416,7 +416,14 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
   // is what gives way (recorded as skipped for time).
   std::vector<std::vector<kernels::SweepPoint>> early(items.size());
   bool first_pass = false;
-  for (std::size_t i = 0; i < items.size(); ++i) {
+  // Deferred templates' batch 1 (SuiteTemplate::deferred) in a second round.
+  std::vector<std::size_t> first_pass_order;
+  for (bool deferred : {false, true}) {
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (items[i].shape.deferred == deferred) first_pass_order.push_back(i);
+    }
+  }
+  for (std::size_t i : first_pass_order) {
     const SweepEstimate& est = estimate->sweeps[i];
     // A batch 1 the estimate gave up (its reservation did not fit) still
     // runs when the presets before it ran faster than calibrated and left

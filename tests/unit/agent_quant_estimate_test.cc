@@ -129,5 +129,48 @@ TEST(AgentQuantEstimate, EightBQ4DecodeKeepsItsFirstPassSlot) {
       << DescribeEstimate(*e);
 }
 
+// Q8_0 decode is deferred: its batch 1 comes after every preset's other
+// batch-1 points and gives way first, so a budget short by the 3B's and the
+// 8B's Q8_0 points keeps the 8B's bf16 decode. The canonical text (and so
+// the hash) states it; suites without deferred templates keep their text.
+TEST(AgentQuantEstimate, DeferredQ8BatchOneRunsLastAndGivesWayFirst) {
+  const Suite cpu = CpuSuite2027();
+  EXPECT_TRUE(cpu.templates.back().deferred);
+  EXPECT_NE(cpu.CanonicalText().find("precision=q8_0 prompt_tokens=64 generated_tokens=4 sequence_tokens=0 "
+                                     "lora_rank=0 batch_one=deferred"),
+            std::string::npos)
+      << cpu.CanonicalText();
+  EXPECT_EQ(CpuSuite().CanonicalText().find("deferred"), std::string::npos);
+  Suite undeferred = cpu;
+  undeferred.templates.back().deferred = false;
+  EXPECT_NE(undeferred.Hash(), cpu.Hash());
+
+  const DeviceRates rates = TwoCoreCpu();
+  auto all = EstimateSuite(cpu, 20 * kGiB, rates, 1e9);
+  ASSERT_TRUE(all.ok()) << all.status();
+  double last_primary = 0, first_deferred = 1e30, total = 0, q8_big = 0;
+  for (const auto& s : all->sweeps) {
+    if (!s.essential) continue;
+    ASSERT_TRUE(s.batch_one_first);
+    total += s.point_seconds[0];
+    if (s.item.shape.deferred) {
+      first_deferred = std::min(first_deferred, s.batch_one_end_seconds);
+      if (s.item.preset == "llama-3.2-3b" || s.item.preset == "llama-3.1-8b") q8_big += s.point_seconds[0];
+    } else {
+      last_primary = std::max(last_primary, s.batch_one_end_seconds);
+    }
+  }
+  EXPECT_GT(first_deferred, last_primary);
+  auto e = EstimateSuite(cpu, 20 * kGiB, rates, total - q8_big + 0.01);
+  ASSERT_TRUE(e.ok()) << e.status();
+  for (const auto& s : e->sweeps) {
+    if (!s.essential) continue;
+    SCOPED_TRACE(s.item.preset + " " + std::string(PrecisionName(s.item.shape.precision)));
+    const bool gives_way =
+        s.item.shape.deferred && (s.item.preset == "llama-3.2-3b" || s.item.preset == "llama-3.1-8b");
+    EXPECT_EQ(s.skipped_for_time, gives_way);
+  }
+}
+
 }  // namespace
 }  // namespace localbench::agent
