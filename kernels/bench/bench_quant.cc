@@ -6,8 +6,6 @@
 // the memory system; the target is >= 0.6.
 //
 //   localbench_bench_quant [--preset NAME] [--formats q4_0,q8_0,nf4]
-//                          (q4_0:perblock, q4_0:pairs, q4_0:pairs-bias:
-//                          one AVX2 Q4_0 kernel each; plain q4_0 = pairs)
 //                          [--layers N] [--threads N] [--reps N]
 //                          [--decode q4_0] (also: the whole decode workload
 //                          of the preset, batch 1, prompt 64, 4 new tokens)
@@ -18,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -27,15 +26,22 @@
 #include "localbench/kernels/presets.h"
 #include "localbench/kernels/workload.h"
 #include "localbench/kernels/quant.h"
-#include "quant/quant_testing.h"
 
 namespace lk = localbench::kernels;
-namespace lq = localbench::kernels::quant;
 
 namespace {
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU seconds this process has used (all threads): on a shared machine the
+// wall time of a kernel includes time slices other processes took, so the
+// kernels are also compared by the CPU time they consumed.
+double CpuNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 double Median(std::vector<double> v) {
@@ -96,8 +102,7 @@ int main(int argc, char** argv) {
     lk::QuantFormat format;
     std::vector<Matrix> mats;
     std::uint64_t bytes = 0;
-    std::vector<double> seconds, ratio;
-    lq::Q4Kernel q4_kernel = lq::Q4Kernel::kPairs;
+    std::vector<double> seconds, ratio, cpu_seconds;
   };
   std::vector<Format> fmts;
   std::int64_t max_in = 0, max_out = 0;
@@ -105,22 +110,12 @@ int main(int argc, char** argv) {
   while (!rest.empty()) {
     const std::string name = rest.substr(0, rest.find(','));
     rest = rest.find(',') == std::string::npos ? "" : rest.substr(rest.find(',') + 1);
-    // "q4_0:perblock", "q4_0:pairs", "q4_0:pairs-bias": one AVX2 Q4_0 kernel.
-    const std::string base = name.substr(0, name.find(':'));
-    const std::string variant = name.find(':') == std::string::npos ? "" : name.substr(name.find(':') + 1);
-    auto format = lk::ParseQuantFormat(base);
+    auto format = lk::ParseQuantFormat(name);
     if (!format.ok()) {
       std::fprintf(stderr, "%s\n", std::string(format.status().message()).c_str());
       return 2;
     }
-    Format f{name, *format, {}, 0, {}, {}, lq::Q4Kernel::kPairs};
-    if (variant == "perblock") f.q4_kernel = lq::Q4Kernel::kPerBlock;
-    else if (variant == "pairs-bias") f.q4_kernel = lq::Q4Kernel::kPairsBias;
-    else if (variant == "pairs" || variant.empty()) f.q4_kernel = lq::Q4Kernel::kPairs;
-    else {
-      std::fprintf(stderr, "unknown Q4_0 kernel %s (perblock, pairs, pairs-bias)\n", variant.c_str());
-      return 2;
-    }
+    Format f{name, *format, {}, 0, {}, {}, {}};
     for (int l = 0; l < layers; ++l) {
       for (auto [out, in] : {std::pair{p.q_dim(), p.hidden}, std::pair{p.kv_dim(), p.hidden},
                              std::pair{p.kv_dim(), p.hidden}, std::pair{p.hidden, p.q_dim()},
@@ -151,12 +146,12 @@ int main(int argc, char** argv) {
   for (int r = 0; r < reps + 1; ++r) {
     const double c = copy_pass();
     for (Format& f : fmts) {
-      lq::SetQ4KernelForTesting(f.q4_kernel);
-      const double t0 = Now();
+      const double t0 = Now(), c0 = CpuNow();
       for (const Matrix& m : f.mats) lk::QuantGemv(f.format, x.data(), 1, m.q.data(), m.out, m.in, y.data(), &pool);
-      const double t = Now() - t0;
+      const double t = Now() - t0, cpu = CpuNow() - c0;
       if (r == 0) continue;  // the first repetition warms up
       f.seconds.push_back(t);
+      f.cpu_seconds.push_back(cpu);
       f.ratio.push_back((static_cast<double>(f.bytes) / t) / (2.0 * static_cast<double>(copy_bytes) / c));
     }
     if (r > 0) copy_s.push_back(c);
@@ -170,9 +165,9 @@ int main(int argc, char** argv) {
                 static_cast<double>(f.bytes) / Median(f.seconds) / 1e9);
     std::printf("| %s GEMV / memcpy (median of per-repetition ratios) | %s | %d | %.2f | x |\n", f.name.c_str(),
                 p.name.c_str(), threads, Median(f.ratio));
+    std::printf("| %s GEMV CPU time per weight byte (all threads) | %s | %d | %.3f | ns/B |\n", f.name.c_str(),
+                p.name.c_str(), threads, Median(f.cpu_seconds) / static_cast<double>(f.bytes) * 1e9);
   }
-
-  lq::SetQ4KernelForTesting(lq::Q4Kernel::kPairs);  // the default, for the workload
 
   if (!decode.empty()) {
     // The whole decode workload, as the agent runs it: seeded weights

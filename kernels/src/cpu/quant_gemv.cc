@@ -29,12 +29,9 @@ namespace localbench::kernels {
 
 namespace {
 std::atomic<std::int64_t> g_panel_cap{0};
-std::atomic<quant::Q4Kernel> g_q4_kernel{quant::Q4Kernel::kPairs};
 }  // namespace
 
 void quant::SetQuantPanelCapForTesting(std::int64_t rows) { g_panel_cap = rows; }
-
-void quant::SetQ4KernelForTesting(Q4Kernel kernel) { g_q4_kernel = kernel; }
 
 namespace {
 
@@ -140,35 +137,31 @@ constexpr int kActBlock = 32;
 // memory outside the planned arena is needed; k beyond a tile loops.
 constexpr std::int64_t kActTileBlocks = 128;
 
-// One block of 32 floats as int8 (round to nearest), its scale into *da.
-QUANT_AVX2 inline __m256i QuantizeActivationBlock(const float* xb, float* da) {
-  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  __m256 v[4];
-  __m256 amax = _mm256_setzero_ps();
-  for (int i = 0; i < 4; ++i) {
-    v[i] = _mm256_loadu_ps(xb + 8 * i);
-    amax = _mm256_max_ps(amax, _mm256_and_ps(v[i], abs_mask));
-  }
-  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-  m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
-  const float max_abs = _mm_cvtss_f32(m4);
-  *da = max_abs / 127.0f;
-  const __m256 inv = _mm256_set1_ps(max_abs > 0.0f ? 127.0f / max_abs : 0.0f);
-  __m256i q[4];
-  for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));  // round to nearest
-  // Packing interleaves the 128-bit lanes; the permute restores the order.
-  const __m256i q16a = _mm256_packs_epi32(q[0], q[1]);
-  const __m256i q16b = _mm256_packs_epi32(q[2], q[3]);
-  return _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b), order);
-}
-
 // Quantizes `blocks` blocks of 32 floats at x into qa (int8) and da (scales).
 QUANT_AVX2 void QuantizeActivations(const float* x, std::int64_t blocks, std::int8_t* qa, float* da) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (std::int64_t b = 0; b < blocks; ++b) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qa + b * kActBlock),
-                        QuantizeActivationBlock(x + b * kActBlock, da + b));
+    const float* xb = x + b * kActBlock;
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(xb + 8 * i);
+      amax = _mm256_max_ps(amax, _mm256_and_ps(v[i], abs_mask));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    const float max_abs = _mm_cvtss_f32(m4);
+    da[b] = max_abs / 127.0f;
+    const __m256 inv = _mm256_set1_ps(max_abs > 0.0f ? 127.0f / max_abs : 0.0f);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));  // round to nearest
+    // Packing interleaves the 128-bit lanes; the permute restores the order.
+    const __m256i q16a = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i q16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qa + b * kActBlock), q8);
   }
 }
 
@@ -251,116 +244,6 @@ QUANT_AVX2 void GemvInt8Avx2(const float* x, const Block* w, std::int64_t n, std
   }
 }
 
-// Q4_0 two blocks at a time. One 256-bit register holds the nibbles of
-// blocks 2p (low lane) and 2p + 1 (high lane), so one mask and one shift
-// unpack 64 weights; the activation tile is stored paired to match (per pair:
-// both blocks' first 16 values, then both blocks' last 16). The products of
-// the low and high nibbles add as int16 (|sum| <= 4 x 15 x 127 < 2^15) before
-// one madd; the two blocks' int32 sums stay in their lanes and take their
-// own scales dw * da from a per-row pass that converts 8 f16 scales with one
-// vcvtph2ps and lays them out per pair. kBias: multiply the unsigned nibbles
-// (q + 8) directly and subtract 8 * sum_b dw da sum(qa_b) once per row (the
-// activation sums come with the tile), instead of the sign trick.
-template <int M, bool kBias>
-QUANT_AVX2 void GemvQ4PairsAvx2(const float* x, const quant::BlockQ4_0* w, std::int64_t n, std::int64_t k,
-                                std::int64_t n0, std::int64_t n1, float* y, float beta) {
-  const std::int64_t per_row = k / kActBlock;
-  constexpr std::int64_t kPad = kActTileBlocks + 8;  // blocks per row of x in the tile, padded to 8
-  alignas(32) std::int8_t qa[M * kActTileBlocks * kActBlock];
-  alignas(32) float da[M * kPad];
-  alignas(32) float sa[M * kPad];
-  alignas(32) std::uint16_t d16[kPad];
-  alignas(32) float coef[M * kActTileBlocks * 4];  // per row of x, per pair: 4 x dwda(2p), 4 x dwda(2p + 1)
-  alignas(16) static constexpr std::uint8_t kZeroNibbles[16] = {};
-  const __m256i low_mask = _mm256_set1_epi8(0x0f);
-  const __m256i eight = _mm256_set1_epi8(8);
-  const __m256i ones16 = _mm256_set1_epi16(1);
-  const __m256i spread[4] = {_mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3),
-                             _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5), _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7)};
-  for (std::int64_t t0 = 0; t0 < per_row; t0 += kActTileBlocks) {
-    const std::int64_t nb = std::min(kActTileBlocks, per_row - t0);
-    const std::int64_t pairs = (nb + 1) / 2, nb8 = (nb + 7) / 8 * 8;
-    for (int r = 0; r < M; ++r) {
-      std::int8_t* qr = qa + r * kActTileBlocks * kActBlock;
-      float* dr = da + r * kPad;
-      float* sr = sa + r * kPad;
-      for (std::int64_t b = 0; b < nb; ++b) {
-        const __m256i q8 = QuantizeActivationBlock(x + r * k + (t0 + b) * kActBlock, dr + b);
-        std::int8_t* pair = qr + (b / 2) * 64 + (b % 2) * 16;
-        _mm_store_si128(reinterpret_cast<__m128i*>(pair), _mm256_castsi256_si128(q8));
-        _mm_store_si128(reinterpret_cast<__m128i*>(pair + 32), _mm256_extracti128_si256(q8, 1));
-        if constexpr (kBias) {
-          const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q8), ones16);
-          __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
-          s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-          s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-          sr[b] = static_cast<float>(_mm_cvtsi128_si32(s4));
-        }
-      }
-      if (nb % 2 != 0) {  // the odd block's partner: zero activations
-        std::int8_t* pair = qr + (nb / 2) * 64 + 16;
-        _mm_store_si128(reinterpret_cast<__m128i*>(pair), _mm_setzero_si128());
-        _mm_store_si128(reinterpret_cast<__m128i*>(pair + 32), _mm_setzero_si128());
-      }
-      for (std::int64_t b = nb; b < nb8; ++b) dr[b] = sr[b] = 0.0f;
-    }
-    for (std::int64_t b = nb; b < nb8; ++b) d16[b] = 0;
-    for (std::int64_t row = n0; row < n1; ++row) {
-      const quant::BlockQ4_0* blocks = w + row * per_row + t0;
-      // The row's scales: dw * da per block of each row of x, per pair.
-      for (std::int64_t b = 0; b < nb; ++b) std::memcpy(&d16[b], blocks[b].d, 2);
-      __m256 corr[M];
-      for (int r = 0; r < M; ++r) corr[r] = _mm256_setzero_ps();
-      for (std::int64_t g = 0; g < nb8; g += 8) {
-        const __m256 dw8 = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d16 + g)));
-        for (int r = 0; r < M; ++r) {
-          const __m256 c8 = _mm256_mul_ps(dw8, _mm256_load_ps(da + r * kPad + g));
-          if constexpr (kBias) corr[r] = _mm256_fmadd_ps(c8, _mm256_load_ps(sa + r * kPad + g), corr[r]);
-          float* cr = coef + r * kActTileBlocks * 4 + g * 4;
-          for (int j = 0; j < 4; ++j) _mm256_store_ps(cr + 8 * j, _mm256_permutevar8x32_ps(c8, spread[j]));
-        }
-      }
-      __m256 acc[M];
-      for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_ps();
-      for (std::int64_t p = 0; p < pairs; ++p) {
-        const std::uint8_t* second = 2 * p + 1 < nb ? blocks[2 * p + 1].qs : kZeroNibbles;
-        const __m256i raw = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(second),
-                                                reinterpret_cast<const __m128i*>(blocks[2 * p].qs));
-        __m256i lo = _mm256_and_si256(raw, low_mask);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low_mask);
-        if constexpr (!kBias) {
-          lo = _mm256_sub_epi8(lo, eight);
-          hi = _mm256_sub_epi8(hi, eight);
-        }
-        for (int r = 0; r < M; ++r) {
-          const std::int8_t* ap = qa + r * kActTileBlocks * kActBlock + p * 64;
-          const __m256i a_lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(ap));
-          const __m256i a_hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(ap + 32));
-          __m256i p16;
-          if constexpr (kBias) {
-            p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, a_lo), _mm256_maddubs_epi16(hi, a_hi));
-          } else {
-            p16 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(lo, lo), _mm256_sign_epi8(a_lo, lo)),
-                                   _mm256_maddubs_epi16(_mm256_sign_epi8(hi, hi), _mm256_sign_epi8(a_hi, hi)));
-          }
-          const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones16));
-          acc[r] = _mm256_fmadd_ps(dot, _mm256_load_ps(coef + r * kActTileBlocks * 4 + p * 8), acc[r]);
-        }
-      }
-      for (int r = 0; r < M; ++r) {
-        float* out = y + r * n + row;
-        float v = HorizontalSum(acc[r]);
-        if constexpr (kBias) v -= 8.0f * HorizontalSum(corr[r]);
-        if (t0 == 0) {
-          Store(out, v, beta);
-        } else {
-          *out += v;
-        }
-      }
-    }
-  }
-}
-
 // 8 nibble indices (in the low bytes of a 64-bit lane) -> their NF4 levels:
 // one permute per half of the table, the index's bit 3 picks the half.
 QUANT_AVX2 inline __m256 Nf4Lookup(__m128i bytes, __m256 table_lo, __m256 table_hi) {
@@ -409,18 +292,9 @@ void GemvAvx2(QuantFormat format, const float* x, const void* w, std::int64_t n,
     case QuantFormat::kQ8_0:
       return GemvInt8Avx2<M, quant::BlockQ8_0, LoadQ8>(x, static_cast<const quant::BlockQ8_0*>(w), n, k, n0, n1,
                                                        y, beta);
-    case QuantFormat::kQ4_0: {
-      const auto* q4 = static_cast<const quant::BlockQ4_0*>(w);
-      switch (g_q4_kernel.load(std::memory_order_relaxed)) {
-        case quant::Q4Kernel::kPerBlock:
-          return GemvInt8Avx2<M, quant::BlockQ4_0, LoadQ4>(x, q4, n, k, n0, n1, y, beta);
-        case quant::Q4Kernel::kPairsBias:
-          return GemvQ4PairsAvx2<M, true>(x, q4, n, k, n0, n1, y, beta);
-        case quant::Q4Kernel::kPairs:
-          break;
-      }
-      return GemvQ4PairsAvx2<M, false>(x, q4, n, k, n0, n1, y, beta);
-    }
+    case QuantFormat::kQ4_0:
+      return GemvInt8Avx2<M, quant::BlockQ4_0, LoadQ4>(x, static_cast<const quant::BlockQ4_0*>(w), n, k, n0, n1,
+                                                       y, beta);
     case QuantFormat::kNf4:
       return GemvNf4Avx2<M>(x, quant::Nf4Layout(n, k, w), n, k, n0, n1, y, beta);
   }
