@@ -50,7 +50,44 @@ kernels::ModelPreset CalibrationModel() {
   return p;
 }
 
+// The quantized calibration: wide enough that its weights (60 MB in Q4_0)
+// stream from memory rather than from the caches, as a real model's do.
+kernels::ModelPreset QuantCalibrationModel() {
+  kernels::ModelPreset p = CalibrationModel();
+  p.name = "calibration-quantized";
+  p.hidden = 2048;
+  p.intermediate = 5632;
+  p.heads = 32;
+  p.kv_heads = 8;
+  return p;
+}
+
+// Weight bytes one forward pass reads: with quantized weights, the
+// quantized projections and LM head, or the head in `precision` when it is
+// the (tied) embedding table; the embedding rows a step reads are few.
+double WeightBytesRead(const kernels::WorkloadConfig& c) {
+  const kernels::ModelPreset& p = c.preset;
+  if (!c.weight_format) return static_cast<double>(p.ParameterCount()) * DTypeBytes(c.precision);
+  const double per_weight = static_cast<double>(kernels::QuantizedBytes(*c.weight_format, 1, 1024)) / 1024.0;
+  const double head = static_cast<double>(p.vocab) * static_cast<double>(p.hidden);
+  return static_cast<double>(p.layers) * LayerParams(p) * per_weight +
+         head * (p.tied_embeddings ? DTypeBytes(c.precision) : per_weight);
+}
+
+std::size_t FormatIndex(kernels::QuantFormat f) { return static_cast<std::size_t>(f); }
+
 }  // namespace
+
+std::vector<kernels::QuantFormat> QuantFormatsOf(const Suite& suite) {
+  std::vector<kernels::QuantFormat> out;
+  for (const SuiteTemplate& t : suite.templates) {
+    SuiteItem item{"tiny-llama", t};
+    auto c = ConfigOf(item);
+    if (c.ok() && c->weight_format && std::find(out.begin(), out.end(), *c->weight_format) == out.end())
+      out.push_back(*c->weight_format);
+  }
+  return out;
+}
 
 absl::StatusOr<kernels::WorkloadConfig> ConfigOf(const SuiteItem& item) {
   auto preset = kernels::FindPreset(item.preset);
@@ -86,12 +123,7 @@ absl::StatusOr<kernels::WorkloadConfig> ConfigOf(const SuiteItem& item) {
 StepCost EstimateStep(const kernels::WorkloadConfig& c) {
   const kernels::ModelPreset& p = c.preset;
   const double b = static_cast<double>(c.batch);
-  // Quantized weights: the format's bytes (scales included) for every weight,
-  // a slight undercount of the bf16 embeddings that decode barely reads.
-  const double weight_bytes =
-      static_cast<double>(p.ParameterCount()) *
-      (c.weight_format ? static_cast<double>(kernels::QuantizedBytes(*c.weight_format, 1, 1024)) / 1024.0
-                       : DTypeBytes(c.precision));
+  const double weight_bytes = WeightBytesRead(c);
   const double kv_per_token = 2.0 * static_cast<double>(p.layers * p.kv_dim()) * DTypeBytes(c.precision);
   StepCost s;
   switch (c.kind) {
@@ -133,12 +165,31 @@ StepCost EstimateStep(const kernels::WorkloadConfig& c) {
 double EstimatePointSeconds(const kernels::WorkloadConfig& config, const DeviceRates& rates, int warmup_steps,
                             int repetitions) {
   const StepCost step = EstimateStep(config);
-  const double compute = rates.flops_per_second > 0 ? step.flops / rates.flops_per_second : 0;
-  const double memory = rates.bytes_per_second > 0 ? step.bytes / rates.bytes_per_second : 0;
+  double compute = rates.flops_per_second > 0 ? step.flops / rates.flops_per_second : 0;
+  double memory = rates.bytes_per_second > 0 ? step.bytes / rates.bytes_per_second : 0;
   absl::StatusOr<kernels::MemoryPlan> plan = kernels::PlanMemory(config);
-  const double fill = plan.ok() && rates.fill_bytes_per_second > 0
-                          ? static_cast<double>(plan->total_bytes) / rates.fill_bytes_per_second
-                          : 0;
+  double fill = plan.ok() && rates.fill_bytes_per_second > 0
+                    ? static_cast<double>(plan->total_bytes) / rates.fill_bytes_per_second
+                    : 0;
+  if (config.weight_format) {
+    const std::size_t f = FormatIndex(*config.weight_format);
+    const double params = static_cast<double>(config.preset.ParameterCount());
+    if (rates.quant_fill_params_per_second[f] > 0) {
+      // Creation is per weight drawn and quantized (the arena's other
+      // buffers are a small part of a quantized model's plan).
+      fill = params / rates.quant_fill_params_per_second[f];
+    } else if (plan.ok() && rates.fill_bytes_per_second > 0) {
+      // Uncalibrated: each weight as dear as a bf16 one.
+      const double weights = plan->CategoryBytes(kernels::BufferCategory::kWeights);
+      fill = (static_cast<double>(plan->total_bytes) - weights + 2.0 * params) / rates.fill_bytes_per_second;
+    }
+    if (config.kind == WorkloadKind::kDecode && rates.quant_bytes_per_second[f] > 0) {
+      // The calibrated pace is a whole quantized decode step's (GEMVs,
+      // attention, head), not the prefill GEMMs' FLOP/s.
+      memory = step.bytes / rates.quant_bytes_per_second[f];
+      compute = 0;
+    }
+  }
   return rates.point_overhead_seconds + fill + (warmup_steps + repetitions) * std::max(compute, memory);
 }
 
@@ -151,7 +202,7 @@ DeviceRates AssumedGpuRates(double peak_flops, double bandwidth) {
   return r;
 }
 
-absl::StatusOr<DeviceRates> Calibrate(kernels::Backend& backend) {
+absl::StatusOr<DeviceRates> Calibrate(kernels::Backend& backend, const std::vector<kernels::QuantFormat>& quantized) {
   using Clock = std::chrono::steady_clock;
   kernels::WorkloadConfig c;
   c.preset = CalibrationModel();
@@ -189,6 +240,20 @@ absl::StatusOr<DeviceRates> Calibrate(kernels::Backend& backend) {
   auto decode = time_step(c, nullptr);
   if (!decode.ok()) return decode.status();
   r.bytes_per_second = EstimateStep(c).bytes / std::max(*decode, 1e-6);
+  // Quantized decode, per format the suite runs. Best effort: a backend
+  // without quantized kernels (Unimplemented), or a memory limit too tight
+  // for the model, leaves the format uncalibrated (the bf16 rates stand in).
+  for (kernels::QuantFormat f : quantized) {
+    kernels::WorkloadConfig q = c;
+    q.preset = QuantCalibrationModel();
+    q.weight_format = f;
+    double q_create = 0;
+    auto q_decode = time_step(q, &q_create);
+    if (!q_decode.ok()) continue;
+    r.quant_fill_params_per_second[FormatIndex(f)] =
+        static_cast<double>(q.preset.ParameterCount()) / std::max(q_create, 1e-6);
+    r.quant_bytes_per_second[FormatIndex(f)] = EstimateStep(q).bytes / std::max(*q_decode, 1e-6);
+  }
   r.point_overhead_seconds = backend.device().kind() == kernels::DeviceKind::kCpu ? 0.02 : 0.05;
   return r;
 }
@@ -234,26 +299,33 @@ absl::StatusOr<SuiteEstimate> EstimateSuite(const Suite& suite, std::uint64_t me
   // Reserve batch 1 of every essential sweep; while the reservations alone
   // exceed the budget, the last (largest) reserved sweep gives way.
   auto first = [](const SweepEstimate& s) { return s.point_seconds.empty() ? 0.0 : s.point_seconds[0]; };
+  // Deferred templates' reservations give way before any other.
   double reserved = 0;
   for (const auto& s : e.sweeps) {
     if (s.essential) reserved += first(s);
   }
-  for (auto it = e.sweeps.rbegin(); it != e.sweeps.rend() && reserved > budget_seconds; ++it) {
-    if (!it->essential || it->batches.empty()) continue;
-    reserved -= first(*it);
-    it->skipped_for_time = true;
+  for (bool deferred : {true, false}) {
+    for (auto it = e.sweeps.rbegin(); it != e.sweeps.rend() && reserved > budget_seconds; ++it) {
+      if (!it->essential || it->batches.empty() || it->item.shape.deferred != deferred) continue;
+      reserved -= first(*it);
+      it->skipped_for_time = true;
+    }
   }
   // The first pass: batch 1 of every essential doubling sweep, preset by
   // preset, before any sweep goes further, so the answer for every model
-  // comes before any threshold. (An explicit batch list runs as listed.)
+  // comes before any threshold; deferred templates' batch 1 in a second
+  // round. (An explicit batch list runs as listed.)
   double t = 0;
-  for (auto& s : e.sweeps) {
-    s.batch_one_first = s.essential && !s.skipped_for_time && suite.batches.empty() && !s.batches.empty();
-    if (!s.batch_one_first) continue;
-    t += first(s);
-    s.batch_one_end_seconds = t;
-    s.points_in_budget = 1;
-    ++e.points;
+  for (bool deferred : {false, true}) {
+    for (auto& s : e.sweeps) {
+      if (s.item.shape.deferred != deferred) continue;
+      s.batch_one_first = s.essential && !s.skipped_for_time && suite.batches.empty() && !s.batches.empty();
+      if (!s.batch_one_first) continue;
+      t += first(s);
+      s.batch_one_end_seconds = t;
+      s.points_in_budget = 1;
+      ++e.points;
+    }
   }
   // Then every sweep in order runs its other points while they end before
   // its deadline: the budget less the reservations still pending after it
@@ -291,6 +363,8 @@ std::string DescribeEstimate(const SuiteEstimate& e) {
                     FormatDuration(e.unbounded_seconds) + ")\n";
   for (const auto& s : e.sweeps) {
     std::string what = s.item.preset + " " + std::string(WorkloadName(s.item.shape.kind));
+    // Quantized sweeps name their format (a preset has bf16 and 4/8-bit decode).
+    if (s.config.weight_format) what += " " + std::string(kernels::QuantFormatName(*s.config.weight_format));
     if (s.planned_max_batch == 0) {
       out += "  " + what + ": won't fit in the memory budget at batch 1\n";
     } else if (s.skipped_for_time) {

@@ -255,7 +255,7 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
   const bool on_cpu = backend.device().kind() == kernels::DeviceKind::kCpu;
   if (run_budget.rates) {
     rates = *run_budget.rates;
-  } else if (auto calibrated = Calibrate(backend); !calibrated.ok()) {
+  } else if (auto calibrated = Calibrate(backend, QuantFormatsOf(suite)); !calibrated.ok()) {
     // A device too small for the calibration model (a tight --memory-limit):
     // modest assumed rates; each sweep still corrects by its measured pace.
     rates = on_cpu ? DeviceRates{10e9, 2e9, 0.2e9, 0.02} : AssumedGpuRates(50e12, 300e9);
@@ -268,6 +268,14 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
                   std::chrono::duration<double>(Clock::now() - start).count(), rates.flops_per_second / 1e9,
                   rates.bytes_per_second / 1e9, rates.fill_bytes_per_second / 1e9);
     progress.Note(line);
+    for (kernels::QuantFormat f : QuantFormatsOf(suite)) {
+      const auto at = static_cast<std::size_t>(f);
+      if (rates.quant_bytes_per_second[at] <= 0) continue;
+      std::snprintf(line, sizeof line, "calibrated %s decode: %.2f GB/s of weights, creation %.0f M parameters/s",
+                    std::string(kernels::QuantFormatName(f)).c_str(), rates.quant_bytes_per_second[at] / 1e9,
+                    rates.quant_fill_params_per_second[at] / 1e6);
+      progress.Note(line);
+    }
   }
   const double budget_seconds = run_budget.seconds > 0 ? run_budget.seconds : suite.time_budget_seconds;
   auto estimate = EstimateSuite(suite, budget, rates, budget_seconds > 0 ? budget_seconds : 1e12);
@@ -408,7 +416,14 @@ absl::StatusOr<SuiteRun> RunSuite(kernels::Backend& backend, const Suite& suite,
   // is what gives way (recorded as skipped for time).
   std::vector<std::vector<kernels::SweepPoint>> early(items.size());
   bool first_pass = false;
-  for (std::size_t i = 0; i < items.size(); ++i) {
+  // Deferred templates' batch 1 (SuiteTemplate::deferred) in a second round.
+  std::vector<std::size_t> first_pass_order;
+  for (bool deferred : {false, true}) {
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (items[i].shape.deferred == deferred) first_pass_order.push_back(i);
+    }
+  }
+  for (std::size_t i : first_pass_order) {
     const SweepEstimate& est = estimate->sweeps[i];
     // A batch 1 the estimate gave up (its reservation did not fit) still
     // runs when the presets before it ran faster than calibrated and left

@@ -41,10 +41,21 @@ void AddTrainingDimensions(Suite& s, bool gpu) {
 // ---- Quantized-weights block (issue 15): 4-bit and 8-bit decode, what most
 // people run on a CPU: weights in Q4_0/Q8_0, KV cache and activations bf16.
 // Llama 3.1 8B in Q4_0 needs about 5.6 GB, so the 8B point runs wherever the
-// bf16 one fits.
+// bf16 one fits. Q4_0 decode comes first in each preset's templates: the
+// first pass runs batch 1 in this order, preset by preset, and when the
+// reservations exceed the time budget the last ones give way, so on a CPU
+// the 8B's bf16 prefill and decode (minutes each) give way before its 4-bit
+// decode (seconds), the question most CPU owners ask. Q8_0 comes last and
+// is deferred: its batch 1 runs after every preset's other batch-1 points,
+// where time allows, and gives way first.
 void AddQuantizedDecode(Suite& s) {
-  s.templates.push_back({v1::WORKLOAD_KIND_DECODE, v1::PRECISION_Q4_0, 64, 4, 0, 0, {}});
-  s.templates.push_back({v1::WORKLOAD_KIND_DECODE, v1::PRECISION_Q8_0, 64, 4, 0, 0, {}});
+  std::vector<SuiteTemplate> out;
+  out.push_back({v1::WORKLOAD_KIND_DECODE, v1::PRECISION_Q4_0, 64, 4, 0, 0, {}});
+  for (const SuiteTemplate& t : s.templates) out.push_back(t);
+  SuiteTemplate q8{v1::WORKLOAD_KIND_DECODE, v1::PRECISION_Q8_0, 64, 4, 0, 0, {}};
+  q8.deferred = true;
+  out.push_back(q8);
+  s.templates = std::move(out);
 }
 // ---- end of the quantized-weights block.
 

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,15 @@ namespace {
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU seconds this process has used (all threads): on a shared machine the
+// wall time of a kernel includes time slices other processes took, so the
+// kernels are also compared by the CPU time they consumed.
+double CpuNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 double Median(std::vector<double> v) {
@@ -92,7 +102,7 @@ int main(int argc, char** argv) {
     lk::QuantFormat format;
     std::vector<Matrix> mats;
     std::uint64_t bytes = 0;
-    std::vector<double> seconds, ratio;
+    std::vector<double> seconds, ratio, cpu_seconds;
   };
   std::vector<Format> fmts;
   std::int64_t max_in = 0, max_out = 0;
@@ -105,7 +115,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", std::string(format.status().message()).c_str());
       return 2;
     }
-    Format f{name, *format, {}, 0, {}, {}};
+    Format f{name, *format, {}, 0, {}, {}, {}};
     for (int l = 0; l < layers; ++l) {
       for (auto [out, in] : {std::pair{p.q_dim(), p.hidden}, std::pair{p.kv_dim(), p.hidden},
                              std::pair{p.kv_dim(), p.hidden}, std::pair{p.hidden, p.q_dim()},
@@ -136,11 +146,12 @@ int main(int argc, char** argv) {
   for (int r = 0; r < reps + 1; ++r) {
     const double c = copy_pass();
     for (Format& f : fmts) {
-      const double t0 = Now();
+      const double t0 = Now(), c0 = CpuNow();
       for (const Matrix& m : f.mats) lk::QuantGemv(f.format, x.data(), 1, m.q.data(), m.out, m.in, y.data(), &pool);
-      const double t = Now() - t0;
+      const double t = Now() - t0, cpu = CpuNow() - c0;
       if (r == 0) continue;  // the first repetition warms up
       f.seconds.push_back(t);
+      f.cpu_seconds.push_back(cpu);
       f.ratio.push_back((static_cast<double>(f.bytes) / t) / (2.0 * static_cast<double>(copy_bytes) / c));
     }
     if (r > 0) copy_s.push_back(c);
@@ -154,6 +165,8 @@ int main(int argc, char** argv) {
                 static_cast<double>(f.bytes) / Median(f.seconds) / 1e9);
     std::printf("| %s GEMV / memcpy (median of per-repetition ratios) | %s | %d | %.2f | x |\n", f.name.c_str(),
                 p.name.c_str(), threads, Median(f.ratio));
+    std::printf("| %s GEMV CPU time per weight byte (all threads) | %s | %d | %.3f | ns/B |\n", f.name.c_str(),
+                p.name.c_str(), threads, Median(f.cpu_seconds) / static_cast<double>(f.bytes) * 1e9);
   }
 
   if (!decode.empty()) {

@@ -129,6 +129,11 @@ TEST(QuantFormat, Nf4PicksTheNearestLevelOfTheDoubleQuantizedScale) {
 // sum over blocks of (amax_b / 254) * sum_{j in b} |w_j|; the integer block
 // dots are exact, and the fp32 term then covers the scale products and the
 // sums (with 1e-4 relative slack for the rounding of 127 / amax).
+// NF4 on the int8 path also rounds its levels to round(127 * level) / 127,
+// moving each weight by at most s / 254 (s: its block's scale, the level
+// error is at most half of 1/127): the product moves by at most
+// sum over blocks of (s_b / 254) * sum_{j in b} |x_j| more, and the
+// activation term takes those moved weights, |w_j| + s_b / 254.
 void ExpectMatchesReference(QuantFormat f, const std::vector<float>& x, std::int64_t m, const std::vector<std::uint8_t>& q,
                             std::int64_t n, std::int64_t k, const std::vector<float>& y,
                             bool int8_activations = false) {
@@ -137,9 +142,9 @@ void ExpectMatchesReference(QuantFormat f, const std::vector<float>& x, std::int
   const double unit = std::ldexp(1.0, -23);
   for (std::int64_t r = 0; r < m; ++r) {
     for (std::int64_t j = 0; j < n; ++j) {
-      double ref = 0.0, mag = 0.0, act = 0.0;
+      double ref = 0.0, mag = 0.0, act = 0.0, levels = 0.0;
       for (std::int64_t b = 0; b < k; b += 32) {
-        double amax = 0.0, wsum = 0.0;
+        double amax = 0.0, wsum = 0.0, xsum = 0.0;
         for (std::int64_t i = b; i < b + 32; ++i) {
           const double xi = x[static_cast<std::size_t>(r * k + i)];
           const double p = xi * wd[static_cast<std::size_t>(j * k + i)];
@@ -147,10 +152,16 @@ void ExpectMatchesReference(QuantFormat f, const std::vector<float>& x, std::int
           mag += std::fabs(p);
           amax = std::max(amax, std::fabs(xi));
           wsum += std::fabs(wd[static_cast<std::size_t>(j * k + i)]);
+          xsum += std::fabs(xi);
+        }
+        if (int8_activations && f == QuantFormat::kNf4) {
+          const double level_step = QuantBlockScale(f, q.data(), n, k, (j * k + b) / 64) / 254.0;
+          levels += level_step * xsum;
+          wsum += 32.0 * level_step;
         }
         act += amax / 254.0 * wsum;
       }
-      const double bound = int8_activations ? k * unit * (mag + act) + act * (1.0 + 1e-4)
+      const double bound = int8_activations ? k * unit * (mag + act + levels) + (act + levels) * (1.0 + 1e-4)
                                             : k * unit * mag;
       ASSERT_NEAR(y[static_cast<std::size_t>(r * n + j)], ref, bound + 1e-30)
           << QuantFormatName(f) << " row " << r << " col " << j;
@@ -158,13 +169,13 @@ void ExpectMatchesReference(QuantFormat f, const std::vector<float>& x, std::int
   }
 }
 
-// True where QuantGemv quantizes the activations: AVX2 decode of Q8_0/Q4_0.
+// True where QuantGemv quantizes the activations: AVX2 decode of every format.
 bool Int8Activations(QuantFormat f, bool portable) {
+  (void)f;
 #if defined(__x86_64__)
-  return !portable && f != QuantFormat::kNf4 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+  return !portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
          __builtin_cpu_supports("f16c");
 #else
-  (void)f;
   (void)portable;
   return false;
 #endif

@@ -3,16 +3,18 @@
 //
 // Decode is bandwidth-bound: a token reads every weight once, so the GEMV
 // dequantizes each block in registers and never writes fp32 weights
-// anywhere. AVX2: Q8_0 and Q4_0 multiply int8 weights with int8-quantized
-// activations (exact integer block dots); NF4 goes through a 16-entry table
-// in two permutes to fp32. The portable path keeps fp32 activations. Prefill is compute-bound: it dequantizes a panel of
+// anywhere. AVX2: Q8_0, Q4_0 and NF4 (through its levels rounded to int8)
+// multiply int8 weights with int8-quantized activations (exact integer block
+// dots). The portable path keeps fp32 activations. Prefill is compute-bound: it dequantizes a panel of
 // weight rows into the planned workspace and hands it to OpenBLAS sgemm, so
 // the quantized path runs at the fp32 GEMM's speed plus one pass of
 // dequantization per panel.
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 
 #if defined(__x86_64__)
@@ -86,52 +88,12 @@ QUANT_AVX2 inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Independent accumulators per row of x: few rows get several, so the FMA
-// chains overlap instead of waiting on each other's latency (a block's 4 or
-// 8 products would otherwise form one dependent chain).
-template <int M>
-inline constexpr int kAccumulators = M <= 2 ? 4 : (M <= 4 ? 2 : 1);
-
-// acc[r][.] += (d * w_j) * x[r, j] over one block whose weights are in
-// registers `wv` (V vectors of 8); x points at the block's first column.
-template <int M, int V>
-QUANT_AVX2 inline void BlockFma(const __m256 (&wv)[V], __m256 d, const float* x, std::int64_t k,
-                                __m256 (&acc)[M][kAccumulators<M>]) {
-  __m256 wd[V];
-  for (int v = 0; v < V; ++v) wd[v] = _mm256_mul_ps(wv[v], d);
-  for (int r = 0; r < M; ++r) {
-    const float* xr = x + r * k;
-    for (int v = 0; v < V; ++v) {
-      __m256& a = acc[r][v % kAccumulators<M>];
-      a = _mm256_fmadd_ps(wd[v], _mm256_loadu_ps(xr + 8 * v), a);
-    }
-  }
-}
-
-// Zeroes the accumulators of a weight row.
-template <int M>
-QUANT_AVX2 inline void ZeroAcc(__m256 (&acc)[M][kAccumulators<M>]) {
-  for (int r = 0; r < M; ++r)
-    for (int a = 0; a < kAccumulators<M>; ++a) acc[r][a] = _mm256_setzero_ps();
-}
-
-// y[r, row] from the accumulators.
-template <int M>
-QUANT_AVX2 inline void StoreAcc(__m256 (&acc)[M][kAccumulators<M>], float* y, std::int64_t n, std::int64_t row,
-                                float beta) {
-  for (int r = 0; r < M; ++r) {
-    __m256 sum = acc[r][0];
-    for (int a = 1; a < kAccumulators<M>; ++a) sum = _mm256_add_ps(sum, acc[r][a]);
-    Store(y + r * n + row, HorizontalSum(sum), beta);
-  }
-}
-
 // Decode over Q8_0 / Q4_0 quantizes the activations too, as llama.cpp does:
 // each row of x becomes int8 per block of 32 (x ~= da * qa, da = amax / 127,
 // so |x - da * qa| <= amax / 254), and a block's product is an exact int32
 // dot product (maddubs + madd) times dw * da. Widening every weight to fp32
 // made the kernel arithmetic-bound; this way a block costs a handful of
-// integer ops and the GEMV runs at memory speed. NF4 keeps fp32 activations.
+// integer ops and the GEMV runs at memory speed. NF4 joins below.
 constexpr int kActBlock = 32;
 // Blocks of x quantized at once into a stack tile (8 rows: 36 KiB), so no
 // memory outside the planned arena is needed; k beyond a tile loops.
@@ -244,44 +206,64 @@ QUANT_AVX2 void GemvInt8Avx2(const float* x, const Block* w, std::int64_t n, std
   }
 }
 
-// 8 nibble indices (in the low bytes of a 64-bit lane) -> their NF4 levels:
-// one permute per half of the table, the index's bit 3 picks the half.
-QUANT_AVX2 inline __m256 Nf4Lookup(__m128i bytes, __m256 table_lo, __m256 table_hi) {
-  const __m256i idx = _mm256_cvtepu8_epi32(bytes);
-  const __m256 a = _mm256_permutevar8x32_ps(table_lo, idx);
-  const __m256 b = _mm256_permutevar8x32_ps(table_hi, idx);
-  return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+// NF4 on the int8 path: the 16 levels as int8 (round(127 * level), so each
+// weight moves by at most scale / 254), looked up 32 at a time with one
+// byte shuffle, then the same exact int8 block dots as Q8_0/Q4_0. A block
+// of 64 is two activation blocks: its low nibbles are weights 0-31, the
+// high nibbles 32-63, each in order, so no reordering is needed.
+QUANT_AVX2 inline __m256i Nf4Int8Table() {
+  static const auto levels = [] {
+    alignas(16) std::array<std::int8_t, 16> t{};
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = static_cast<std::int8_t>(std::lround(127.0f * kNf4Levels[i]));
+    return t;
+  }();
+  return _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(levels.data())));
 }
 
 template <int M>
-QUANT_AVX2 void GemvNf4Avx2(const float* x, const quant::ConstNf4View& view, std::int64_t n, std::int64_t k,
-                            std::int64_t n0, std::int64_t n1, float* y, float beta) {
+QUANT_AVX2 void GemvNf4Int8Avx2(const float* x, const quant::ConstNf4View& view, std::int64_t k, std::int64_t n,
+                                std::int64_t n0, std::int64_t n1, float* y, float beta) {
+  static_assert(kActTileBlocks % 2 == 0, "a tile holds whole NF4 blocks");
   const std::int64_t per_row = k / quant::kNf4Block;
-  const __m256 table_lo = _mm256_loadu_ps(kNf4Levels.data());
-  const __m256 table_hi = _mm256_loadu_ps(kNf4Levels.data() + 8);
-  const __m128i low_mask = _mm_set1_epi8(0x0f);
-  for (std::int64_t row = n0; row < n1; ++row) {
-    __m256 acc[M][kAccumulators<M>];
-    ZeroAcc<M>(acc);
-    for (std::int64_t b = 0; b < per_row; ++b) {
-      const std::int64_t flat = row * per_row + b;
-      const std::uint8_t* qs = view.packed + flat * (quant::kNf4Block / 2);
-      const float* xb = x + b * quant::kNf4Block;
-      const __m256 d = _mm256_set1_ps(view.Scale(flat));
-      // Bytes 0-15 then 16-31: low nibbles are weights j, high nibbles j + 32.
-      for (int half = 0; half < 2; ++half) {
-        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16 * half));
-        const __m128i lo = _mm_and_si128(raw, low_mask);
-        const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), low_mask);
-        const __m256 wlo[2] = {Nf4Lookup(lo, table_lo, table_hi),
-                               Nf4Lookup(_mm_srli_si128(lo, 8), table_lo, table_hi)};
-        const __m256 whi[2] = {Nf4Lookup(hi, table_lo, table_hi),
-                               Nf4Lookup(_mm_srli_si128(hi, 8), table_lo, table_hi)};
-        BlockFma<M>(wlo, d, xb + 16 * half, k, acc);
-        BlockFma<M>(whi, d, xb + 32 + 16 * half, k, acc);
+  const std::int64_t act_blocks = k / kActBlock;
+  alignas(32) std::int8_t qa[M * kActTileBlocks * kActBlock];
+  float da[M * kActTileBlocks];
+  const __m256i table = Nf4Int8Table();
+  const __m256i low_mask = _mm256_set1_epi8(0x0f);
+  for (std::int64_t t0 = 0; t0 < act_blocks; t0 += kActTileBlocks) {
+    const std::int64_t nb = std::min(kActTileBlocks, act_blocks - t0);  // even: k is whole NF4 blocks
+    for (int r = 0; r < M; ++r) {
+      QuantizeActivations(x + r * k + t0 * kActBlock, nb, qa + r * kActTileBlocks * kActBlock,
+                          da + r * kActTileBlocks);
+    }
+    for (std::int64_t row = n0; row < n1; ++row) {
+      __m256 acc[M][2];
+      for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+      for (std::int64_t b = 0; b < nb / 2; ++b) {
+        const std::int64_t flat = row * per_row + t0 / 2 + b;
+        const __m256i raw =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(view.packed + flat * (quant::kNf4Block / 2)));
+        const __m256i w0 = _mm256_shuffle_epi8(table, _mm256_and_si256(raw, low_mask));
+        const __m256i w1 = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(raw, 4), low_mask));
+        const float s = view.Scale(flat) * (1.0f / 127.0f);
+        for (int r = 0; r < M; ++r) {
+          const std::int64_t at = r * kActTileBlocks + 2 * b;
+          const auto* a = reinterpret_cast<const __m256i*>(qa + at * kActBlock);
+          acc[r][0] = _mm256_fmadd_ps(_mm256_set1_ps(s * da[at]), DotI8(w0, _mm256_load_si256(a)), acc[r][0]);
+          acc[r][1] = _mm256_fmadd_ps(_mm256_set1_ps(s * da[at + 1]), DotI8(w1, _mm256_load_si256(a + 1)),
+                                      acc[r][1]);
+        }
+      }
+      for (int r = 0; r < M; ++r) {
+        float* out = y + r * n + row;
+        const float v = HorizontalSum(_mm256_add_ps(acc[r][0], acc[r][1]));
+        if (t0 == 0) {
+          Store(out, v, beta);
+        } else {
+          *out += v;
+        }
       }
     }
-    StoreAcc<M>(acc, y, n, row, beta);
   }
 }
 
@@ -296,7 +278,7 @@ void GemvAvx2(QuantFormat format, const float* x, const void* w, std::int64_t n,
       return GemvInt8Avx2<M, quant::BlockQ4_0, LoadQ4>(x, static_cast<const quant::BlockQ4_0*>(w), n, k, n0, n1,
                                                        y, beta);
     case QuantFormat::kNf4:
-      return GemvNf4Avx2<M>(x, quant::Nf4Layout(n, k, w), n, k, n0, n1, y, beta);
+      return GemvNf4Int8Avx2<M>(x, quant::Nf4Layout(n, k, w), k, n, n0, n1, y, beta);
   }
 }
 

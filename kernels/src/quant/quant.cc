@@ -25,6 +25,17 @@ std::uint16_t F16AtLeast(float needed) {
   return bits;
 }
 
+// nearbyint(v) for |v| < 2^22 in the default rounding mode (to nearest,
+// ties to even), without the library call: adding 1.5 * 2^23 leaves no
+// fraction bits, so the FPU rounds, and subtracting it back is exact (IEEE
+// arithmetic is never reassociated here: no -ffast-math). The quantizers
+// only round |x / d| <= 128. The library's nearbyintf (baseline x86-64 has
+// no SSE4.1 round instruction) cost more than the rest of quantizing.
+inline float RoundToNearestEven(float v) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+  return (v + kMagic) - kMagic;
+}
+
 void QuantizeQ8Block(const float* x, quant::BlockQ8_0* block) {
   float amax = 0.0f;
   for (int i = 0; i < quant::kQ8Block; ++i) amax = std::max(amax, std::fabs(x[i]));
@@ -34,7 +45,7 @@ void QuantizeQ8Block(const float* x, quant::BlockQ8_0* block) {
   const float d = cpu::F16BitsToF32(d_bits);
   const float inv = d == 0.0f ? 0.0f : 1.0f / d;
   for (int i = 0; i < quant::kQ8Block; ++i) {
-    const float q = std::nearbyint(x[i] * inv);
+    const float q = RoundToNearestEven(x[i] * inv);
     block->q[i] = static_cast<std::int8_t>(std::clamp(q, -127.0f, 127.0f));
   }
 }
@@ -56,7 +67,7 @@ void QuantizeQ4Block(const float* x, quant::BlockQ4_0* block) {
   const float inv = d == 0.0f ? 0.0f : 1.0f / d;
   int q[quant::kQ4Block];
   for (int i = 0; i < quant::kQ4Block; ++i)
-    q[i] = static_cast<int>(std::clamp(std::nearbyint(x[i] * inv), -8.0f, 7.0f)) + 8;
+    q[i] = static_cast<int>(std::clamp(RoundToNearestEven(x[i] * inv), -8.0f, 7.0f)) + 8;
   constexpr int kHalf = quant::kQ4Block / 2;
   for (int j = 0; j < kHalf; ++j)
     block->qs[j] = static_cast<std::uint8_t>(q[j] | (q[j + kHalf] << 4));
@@ -75,36 +86,51 @@ int NearestNf4(float v) {
 
 void QuantizeNf4(const float* src, std::int64_t rows, std::int64_t cols, void* dst) {
   const quant::Nf4View view = quant::Nf4Layout(rows, cols, dst);
+  for (std::int64_t g = 0; g < view.groups; ++g)
+    quant::QuantizeNf4Group(src + g * kNf4ScaleGroup * quant::kNf4Block, view, g);
+}
+
+}  // namespace
+
+namespace quant {
+
+void QuantizeQ8Blocks(const float* src, std::int64_t blocks, BlockQ8_0* dst) {
+  for (std::int64_t b = 0; b < blocks; ++b) QuantizeQ8Block(src + b * kQ8Block, dst + b);
+}
+
+void QuantizeQ4Blocks(const float* src, std::int64_t blocks, BlockQ4_0* dst) {
+  for (std::int64_t b = 0; b < blocks; ++b) QuantizeQ4Block(src + b * kQ4Block, dst + b);
+}
+
+void QuantizeNf4Group(const float* src, const Nf4View& view, std::int64_t g) {
+  const std::int64_t b0 = g * kNf4ScaleGroup;
+  const std::int64_t b1 = std::min(view.blocks, b0 + kNf4ScaleGroup);
   // First level: each block's absmax.
-  std::vector<float> absmax(static_cast<std::size_t>(view.blocks));
-  for (std::int64_t b = 0; b < view.blocks; ++b) {
+  float absmax[kNf4ScaleGroup];
+  float top = 0.0f;
+  for (std::int64_t b = b0; b < b1; ++b) {
     float a = 0.0f;
-    for (int i = 0; i < quant::kNf4Block; ++i) a = std::max(a, std::fabs(src[b * quant::kNf4Block + i]));
-    absmax[static_cast<std::size_t>(b)] = a;
+    for (int i = 0; i < kNf4Block; ++i) a = std::max(a, std::fabs(src[(b - b0) * kNf4Block + i]));
+    absmax[b - b0] = a;
+    top = std::max(top, a);
   }
-  // Second level: absmaxes as 8-bit codes times a per-group fp32 scale,
+  // Second level: absmaxes as 8-bit codes times the group's fp32 scale,
   // rounded up so each block's scale still covers its absmax (|x / s| <= 1).
-  for (std::int64_t g = 0; g < view.groups; ++g) {
-    const std::int64_t b0 = g * kNf4ScaleGroup;
-    const std::int64_t b1 = std::min(view.blocks, b0 + kNf4ScaleGroup);
-    float top = 0.0f;
-    for (std::int64_t b = b0; b < b1; ++b) top = std::max(top, absmax[static_cast<std::size_t>(b)]);
-    float c = top / 255.0f;
-    if (c * 255.0f < top) c = std::nextafter(c, INFINITY);
-    view.group_scale[g] = c;
-    for (std::int64_t b = b0; b < b1; ++b) {
-      const float a = absmax[static_cast<std::size_t>(b)];
-      int code = c == 0.0f ? 0 : static_cast<int>(std::min(255.0f, std::ceil(a / c)));
-      while (code < 255 && static_cast<float>(code) * c < a) ++code;
-      view.codes[b] = static_cast<std::uint8_t>(code);
-    }
+  float c = top / 255.0f;
+  if (c * 255.0f < top) c = std::nextafter(c, INFINITY);
+  view.group_scale[g] = c;
+  for (std::int64_t b = b0; b < b1; ++b) {
+    const float a = absmax[b - b0];
+    int code = c == 0.0f ? 0 : static_cast<int>(std::min(255.0f, std::ceil(a / c)));
+    while (code < 255 && static_cast<float>(code) * c < a) ++code;
+    view.codes[b] = static_cast<std::uint8_t>(code);
   }
-  for (std::int64_t b = 0; b < view.blocks; ++b) {
-    const float s = static_cast<float>(view.codes[b]) * view.group_scale[b / kNf4ScaleGroup];
+  for (std::int64_t b = b0; b < b1; ++b) {
+    const float s = static_cast<float>(view.codes[b]) * c;
     const float inv = s == 0.0f ? 0.0f : 1.0f / s;
-    const float* x = src + b * quant::kNf4Block;
-    std::uint8_t* qs = view.packed + b * (quant::kNf4Block / 2);
-    constexpr int kHalf = quant::kNf4Block / 2;
+    const float* x = src + (b - b0) * kNf4Block;
+    std::uint8_t* qs = view.packed + b * (kNf4Block / 2);
+    constexpr int kHalf = kNf4Block / 2;
     for (int j = 0; j < kHalf; ++j) {
       const int lo = NearestNf4(x[j] * inv);
       const int hi = NearestNf4(x[j + kHalf] * inv);
@@ -113,7 +139,7 @@ void QuantizeNf4(const float* src, std::int64_t rows, std::int64_t cols, void* d
   }
 }
 
-}  // namespace
+}  // namespace quant
 
 std::string_view QuantFormatName(QuantFormat format) {
   switch (format) {
@@ -170,13 +196,11 @@ void Quantize(QuantFormat format, const float* src, std::int64_t rows, std::int6
   const std::int64_t blocks = rows * (cols / QuantBlockSize(format));
   switch (format) {
     case QuantFormat::kQ8_0: {
-      auto* out = static_cast<quant::BlockQ8_0*>(dst);
-      for (std::int64_t b = 0; b < blocks; ++b) QuantizeQ8Block(src + b * quant::kQ8Block, out + b);
+      quant::QuantizeQ8Blocks(src, blocks, static_cast<quant::BlockQ8_0*>(dst));
       return;
     }
     case QuantFormat::kQ4_0: {
-      auto* out = static_cast<quant::BlockQ4_0*>(dst);
-      for (std::int64_t b = 0; b < blocks; ++b) QuantizeQ4Block(src + b * quant::kQ4Block, out + b);
+      quant::QuantizeQ4Blocks(src, blocks, static_cast<quant::BlockQ4_0*>(dst));
       return;
     }
     case QuantFormat::kNf4:

@@ -90,6 +90,17 @@ inline void QuantCheckShape(QuantFormat format, std::int64_t rows, std::int64_t 
   }
 }
 
+// Quantizes `blocks` consecutive blocks of 32 fp32 weights at src (the
+// format code, quant.cc; also the fused seeded fill of the CPU backend).
+void QuantizeQ8Blocks(const float* src, std::int64_t blocks, BlockQ8_0* dst);
+void QuantizeQ4Blocks(const float* src, std::int64_t blocks, BlockQ4_0* dst);
+
+// Quantizes NF4 scale group `g` of the tensor `view` from its fp32 weights
+// at src (the group's first weight; a last group may hold fewer than
+// kNf4ScaleGroup blocks): the group's fp32 scale, its blocks' codes and
+// nibbles. Groups are independent, so they can be filled in parallel.
+void QuantizeNf4Group(const float* src, const Nf4View& view, std::int64_t g);
+
 inline void DequantizeQ8Block(const BlockQ8_0* block, float* out) {
   const float d = BlockScale(block->d);
   for (int i = 0; i < kQ8Block; ++i) out[i] = d * static_cast<float>(block->q[i]);

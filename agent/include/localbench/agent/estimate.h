@@ -6,6 +6,7 @@
 #ifndef LOCALBENCH_AGENT_ESTIMATE_H_
 #define LOCALBENCH_AGENT_ESTIMATE_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,6 +24,14 @@ struct DeviceRates {
   double bytes_per_second = 0;      // sustained weight/KV streaming in decode
   double fill_bytes_per_second = 0; // creating a workload (seeded weights)
   double point_overhead_seconds = 0;  // fixed cost of a point (timers, syncs, allocation)
+  // Quantized weights (issue 15), indexed by kernels::QuantFormat: a decode
+  // step's pace in the bytes EstimateStep counts (the GEMV dequantizes, so it
+  // is not the bf16 bytes/s), and creation in parameters/s (each weight is
+  // drawn and quantized, so the bytes it ends in say little). 0: not
+  // calibrated; then the bf16 rates stand in, a quantized weight costing
+  // what a bf16 one does to create.
+  std::array<double, 3> quant_bytes_per_second{};
+  std::array<double, 3> quant_fill_params_per_second{};
 };
 
 // FLOPs and bytes moved by one step of `config` (its batch included).
@@ -40,8 +49,14 @@ double EstimatePointSeconds(const kernels::WorkloadConfig& config, const DeviceR
 
 // Measures the device's rates with a small synthetic model (a second or two
 // on a CPU): one prefill step for FLOP/s, one decode for bytes/s, the
-// workload's creation for the fill rate.
-absl::StatusOr<DeviceRates> Calibrate(kernels::Backend& backend);
+// workload's creation for the fill rate; then, for each of `quantized`, a
+// decode of a model larger than the CPU caches in that format (about half a
+// second each), skipped where the backend has no quantized kernels.
+absl::StatusOr<DeviceRates> Calibrate(kernels::Backend& backend,
+                                      const std::vector<kernels::QuantFormat>& quantized = {});
+
+// The weight formats a suite's templates name (Q8_0, Q4_0, NF4), once each.
+std::vector<kernels::QuantFormat> QuantFormatsOf(const Suite& suite);
 
 // The rates assumed for a GPU that is not here: `peak_flops` dense bf16 and
 // `bandwidth` bytes/s at the efficiencies stated in docs/BENCHMARKS.md.

@@ -26,6 +26,10 @@ struct SuiteTemplate {
   std::uint32_t sequence_tokens = 0;   // training
   std::uint32_t lora_rank = 0;         // train-lora
   TrainDims train;                     // training dimensions (suite 2027.01 on)
+  // Prefill/decode whose batch 1 is reserved only after every preset's other
+  // batch-1 points: it runs in a second round of the first pass and gives
+  // way first when the budget cannot hold them all (2027.01-cpu's Q8_0).
+  bool deferred = false;
 
   // Field-wise equality (duplicates after --precisions etc. run once).
   bool operator==(const SuiteTemplate&) const = default;

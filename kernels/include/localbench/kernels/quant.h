@@ -106,11 +106,14 @@ inline constexpr std::int64_t kQuantGemvMaxRows = 8;
 // kQuantGemvMaxRows (beta == 0 ignores y's old contents). Fused:
 // dequantizes in registers, reading each weight block once
 // (bandwidth-bound). AVX2+FMA where the CPU has it unless `force_portable`;
-// split over n on `pool` (null: calling thread only). On AVX2, Q8_0 and
-// Q4_0 also round x to int8 per block of 32 (scale amax / 127, in a stack
-// tile, no extra memory) and take exact integer block dots, which adds at
-// most sum over blocks of (amax_b / 254) * sum |w| to the error against the
-// dequantized fp32 product; NF4 and the portable path keep fp32 x.
+// split over n on `pool` (null: calling thread only). On AVX2 every format
+// also rounds x to int8 per block of 32 (scale amax / 127, in a stack tile,
+// no extra memory) and takes exact integer block dots, which adds at most
+// sum over blocks of (amax_b / 254) * sum |w| to the error against the
+// dequantized fp32 product; NF4 there uses its levels rounded to int8
+// (round(127 * level)), which moves each weight by at most scale / 254 more
+// (tests/kernels/quant_test.cc states the whole bound). The portable path
+// keeps fp32 x.
 void QuantGemv(QuantFormat format, const float* x, std::int64_t m, const void* w, std::int64_t n,
                std::int64_t k, float* y, const ThreadPool* pool, float beta = 0.0f,
                bool force_portable = false);
