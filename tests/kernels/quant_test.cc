@@ -189,7 +189,7 @@ TEST(QuantKernels, GemvMatchesDequantizedReferenceOnEveryPath) {
   ThreadPool pool(2);
   for (QuantFormat f : kAllFormats) {
     for (const GemvCase c : {GemvCase{1, 37, 512}, GemvCase{3, 21, 256}, GemvCase{8, 40, 128},
-                             GemvCase{2, 9, 4288}}) {  // more than one activation tile
+                             GemvCase{2, 9, 20544}}) {  // more than one activation tile (640 blocks)
       SCOPED_TRACE(testing::Message() << QuantFormatName(f) << " m=" << c.m << " n=" << c.n << " k=" << c.k);
       const std::vector<float> w = Weights(c.n * c.k, 3);
       std::vector<std::uint8_t> q(QuantizedBytes(f, c.n, c.k));

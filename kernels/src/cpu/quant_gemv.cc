@@ -95,9 +95,13 @@ QUANT_AVX2 inline float HorizontalSum(__m256 v) {
 // made the kernel arithmetic-bound; this way a block costs a handful of
 // integer ops and the GEMV runs at memory speed. NF4 joins below.
 constexpr int kActBlock = 32;
-// Blocks of x quantized at once into a stack tile (8 rows: 36 KiB), so no
-// memory outside the planned arena is needed; k beyond a tile loops.
-constexpr std::int64_t kActTileBlocks = 128;
+// Blocks of x quantized at once into a stack tile (8 rows: 180 KiB), so no
+// memory outside the planned arena is needed; k beyond a tile loops. 640
+// blocks hold every preset's widest row (Qwen2.5 7B's 18944 columns) in one
+// tile: with 128, rows longer than 4096 were read in strided chunks and
+// their partial sums stored and added per tile, which made the 8B's decode
+// GEMV a third slower (docs/BENCHMARKS.md).
+constexpr std::int64_t kActTileBlocks = 640;
 
 // Quantizes `blocks` blocks of 32 floats at x into qa (int8) and da (scales).
 QUANT_AVX2 void QuantizeActivations(const float* x, std::int64_t blocks, std::int8_t* qa, float* da) {
