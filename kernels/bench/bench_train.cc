@@ -89,6 +89,13 @@ void Calibration() {
     const std::string label = "litgpt: Llama 2 7B LoRA r8, 1304 tok, micro-batch " + std::to_string(b);
     PlanRow(label.c_str(), Lora(Llama2_7b(), b, 1304, 8));
   }
+  // The same table's QLoRA row (bnb.nf4-dq: NF4 base with double-quantized
+  // scales, bf16 compute), micro-batch 1.
+  {
+    lk::WorkloadConfig c = Lora(Llama2_7b(), 1, 1304, 8);
+    c.weight_format = lk::QuantFormat::kNf4;
+    PlanRow("litgpt: Llama 2 7B QLoRA nf4-dq r8, 1304 tok, micro-batch 1", c);
+  }
   std::printf("\n");
 }
 
