@@ -234,10 +234,22 @@ absl::StatusOr<Suite> ApplyOptions(const Suite& standard, const RunOptions& o) {
     if (o.loss_chunks) t.train.loss_chunks = *o.loss_chunks;
     if (o.full_accounting && t.kind == v1::WORKLOAD_KIND_TRAIN_FULL) t.train.full_finetune_accounting = *o.full_accounting;
   }
-  // Duplicates (e.g. two templates collapsed onto one precision) run once.
+  // Duplicates (e.g. two templates collapsed onto one precision) run once;
+  // `deferred` is a scheduling hint, not part of the shape, so a shape kept
+  // both deferred and not runs once, not deferred.
   s.templates.clear();
   for (const auto& t : templates) {
-    if (std::find(s.templates.begin(), s.templates.end(), t) == s.templates.end()) s.templates.push_back(t);
+    auto same_shape = [&t](const SuiteTemplate& u) {
+      SuiteTemplate a = t, b = u;
+      a.deferred = b.deferred = false;
+      return a == b;
+    };
+    auto it = std::find_if(s.templates.begin(), s.templates.end(), same_shape);
+    if (it == s.templates.end()) {
+      s.templates.push_back(t);
+    } else {
+      it->deferred = it->deferred && t.deferred;
+    }
   }
   if (!o.batches.empty()) {
     std::set<std::uint32_t> sorted(o.batches.begin(), o.batches.end());
