@@ -88,6 +88,23 @@ QUANT_AVX2 inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// One output column's sums over a tile of activation blocks, for each of M
+// rows of x (row stride n): the first tile applies beta, later tiles add
+// their partial sums.
+template <int M>
+QUANT_AVX2 inline void StoreTileSums(const __m256 (&acc)[M][2], float* y, std::int64_t n, bool first_tile,
+                                     float beta) {
+  for (int r = 0; r < M; ++r) {
+    float* out = y + r * n;
+    const float v = HorizontalSum(_mm256_add_ps(acc[r][0], acc[r][1]));
+    if (first_tile) {
+      Store(out, v, beta);
+    } else {
+      *out += v;
+    }
+  }
+}
+
 // Decode over Q8_0 / Q4_0 quantizes the activations too, as llama.cpp does:
 // each row of x becomes int8 per block of 32 (x ~= da * qa, da = amax / 127,
 // so |x - da * qa| <= amax / 254), and a block's product is an exact int32
@@ -196,16 +213,7 @@ QUANT_AVX2 void GemvInt8Avx2(const float* x, const Block* w, std::int64_t n, std
         block(b + 1, 1);
       }
       if (b < nb) block(b, 0);
-      // The first tile applies beta; later tiles add their partial sums.
-      for (int r = 0; r < M; ++r) {
-        float* out = y + r * n + row;
-        const float v = HorizontalSum(_mm256_add_ps(acc[r][0], acc[r][1]));
-        if (t0 == 0) {
-          Store(out, v, beta);
-        } else {
-          *out += v;
-        }
-      }
+      StoreTileSums<M>(acc, y + row, n, /*first_tile=*/t0 == 0, beta);
     }
   }
 }
@@ -258,15 +266,7 @@ QUANT_AVX2 void GemvNf4Int8Avx2(const float* x, const quant::ConstNf4View& view,
                                       acc[r][1]);
         }
       }
-      for (int r = 0; r < M; ++r) {
-        float* out = y + r * n + row;
-        const float v = HorizontalSum(_mm256_add_ps(acc[r][0], acc[r][1]));
-        if (t0 == 0) {
-          Store(out, v, beta);
-        } else {
-          *out += v;
-        }
-      }
+      StoreTileSums<M>(acc, y + row, n, /*first_tile=*/t0 == 0, beta);
     }
   }
 }
