@@ -35,15 +35,8 @@ while [ $# -gt 0 ]; do
 done
 build="${LOCALBENCH_BENCH_BUILD_DIR:-build-bench}"
 dir="$build/llamacpp"
-mkdir -p "$dir"
-export NODE_LLAMA_CPP_SKIP_DOWNLOAD=true
-if [ ! -d "$dir/node_modules/@node-llama-cpp/linux-x64" ]; then
-  if ! (cd "$dir" && npm i -E --ignore-scripts --no-audit --no-fund --omit=optional \
-          node-llama-cpp@3.21.1 @node-llama-cpp/linux-x64@3.21.1 >npm.log 2>&1); then
-    echo "llama.cpp baseline skipped: npm could not install node-llama-cpp@3.21.1 (see $dir/npm.log)"
-    exit 0
-  fi
-fi
+. scripts/lib/llamacpp.sh
+llamacpp_install "$dir" || exit 0
 cp kernels/bench/llamacpp/bench.mjs "$dir/bench.mjs"
 IFS=, read -r -a type_list <<<"$types"
 for t in "${type_list[@]}"; do
