@@ -72,13 +72,7 @@ std::string Suite::CanonicalText() const {
     }
     out << "\n";
   }
-  for (const auto& t : templates) {
-    out << "workload kind=" << WorkloadName(t.kind) << " precision=" << PrecisionName(t.precision)
-        << " prompt_tokens=" << t.prompt_tokens << " generated_tokens=" << t.generated_tokens
-        << " sequence_tokens=" << t.sequence_tokens << " lora_rank=" << t.lora_rank << CanonicalTrainDims(t.train);
-    if (t.deferred) out << " batch_one=deferred";  // only when set: older suites keep their hashes
-    out << "\n";
-  }
+  for (const auto& t : templates) out << CanonicalWorkload(t) << "\n";
   out << CanonicalScoped(*this);
   return out.str();
 }

@@ -13,16 +13,22 @@ bool Contains(const std::vector<std::string>& v, const std::string& x) {
 
 }  // namespace
 
+std::string CanonicalWorkload(const SuiteTemplate& t) {
+  std::ostringstream out;
+  out << "workload kind=" << WorkloadName(t.kind) << " precision=" << PrecisionName(t.precision)
+      << " prompt_tokens=" << t.prompt_tokens << " generated_tokens=" << t.generated_tokens
+      << " sequence_tokens=" << t.sequence_tokens << " lora_rank=" << t.lora_rank << CanonicalTrainDims(t.train);
+  if (t.deferred) out << " batch_one=deferred";
+  return out.str();
+}
+
 std::string CanonicalScoped(const Suite& suite) {
   std::ostringstream out;
   for (const ScopedTemplate& st : suite.scoped) {
     const SuiteTemplate& t = st.shape;
     out << "scoped presets=";
     for (std::size_t i = 0; i < st.presets.size(); ++i) out << (i ? "," : "") << st.presets[i];
-    out << " workload kind=" << WorkloadName(t.kind) << " precision=" << PrecisionName(t.precision)
-        << " prompt_tokens=" << t.prompt_tokens << " generated_tokens=" << t.generated_tokens
-        << " sequence_tokens=" << t.sequence_tokens << " lora_rank=" << t.lora_rank << CanonicalTrainDims(t.train)
-        << "\n";
+    out << " " << CanonicalWorkload(t) << "\n";
   }
   return out.str();
 }

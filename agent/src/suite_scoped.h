@@ -11,6 +11,12 @@
 
 namespace localbench::agent {
 
+// One template's canonical fields ("workload kind=... lora_rank=..." and
+// its training dimensions; " batch_one=deferred" only when set, so older
+// suites keep their text), without a newline: shared by the general and the
+// scoped lines of Suite::CanonicalText.
+std::string CanonicalWorkload(const SuiteTemplate& t);
+
 // The canonical text of suite.scoped: one line per scoped shape, "" when
 // there are none (so suites without them keep their text and hash).
 std::string CanonicalScoped(const Suite& suite);
